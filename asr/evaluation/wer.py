@@ -1,0 +1,145 @@
+"""Word error rate with the biased / unbiased split of Le et al. (2021).
+
+"Contextualized streaming end-to-end speech recognition with trie-based deep
+biasing and shallow fusion" reports, besides WER, U-WER on words outside the
+utterance's biasing list and B-WER on words inside it. The biasing word set is
+the set of words of the (normalized) context phrases. After a minimum edit
+distance alignment of reference and hypothesis words:
+
+* a substitution or deletion is biased iff its *reference* word is in the set;
+* an insertion is biased iff the *inserted hypothesis* word is in the set
+  (the convention of Le et al. and icefall: hallucinating a biasing word is a
+  biasing error even though there is no reference word to attribute it to);
+* U-WER = unbiased errors / reference words not in the set,
+  B-WER = biased errors / reference words in the set, WER = all errors / all
+  reference words, so the U and B errors add up to the WER errors.
+
+References, hypotheses and context phrases are all compared in the form of
+:func:`asr.data.text.normalize_transcript`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Sequence
+
+import jiwer
+
+from asr.data.text import normalize_transcript
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class UtteranceScore:
+    """Error counts of one utterance (or a sum of utterances), split by biasing."""
+
+    n_words: int
+    n_biased: int
+    u_sub: int = 0
+    u_del: int = 0
+    u_ins: int = 0
+    b_sub: int = 0
+    b_del: int = 0
+    b_ins: int = 0
+
+    @property
+    def n_unbiased(self) -> int:
+        return self.n_words - self.n_biased
+
+    @property
+    def u_errors(self) -> int:
+        return self.u_sub + self.u_del + self.u_ins
+
+    @property
+    def b_errors(self) -> int:
+        return self.b_sub + self.b_del + self.b_ins
+
+    @property
+    def errors(self) -> int:
+        return self.u_errors + self.b_errors
+
+    @property
+    def substitutions(self) -> int:
+        return self.u_sub + self.b_sub
+
+    @property
+    def deletions(self) -> int:
+        return self.u_del + self.b_del
+
+    @property
+    def insertions(self) -> int:
+        return self.u_ins + self.b_ins
+
+    def __add__(self, other: UtteranceScore) -> UtteranceScore:
+        return UtteranceScore(*(a + b for a, b in zip(dataclasses.astuple(self), dataclasses.astuple(other))))
+
+
+def biasing_words(context: Iterable[str]) -> set[str]:
+    """Set of normalized words of the context phrases."""
+    return {w for phrase in context for w in normalize_transcript(phrase).split()}
+
+
+def score_utterance(ref: str, hyp: str, context: Sequence[str] = ()) -> UtteranceScore:
+    """Aligns normalized ``ref`` and ``hyp`` and counts errors, split by the biasing list."""
+    ref_words = normalize_transcript(ref).split()
+    hyp_words = normalize_transcript(hyp).split()
+    biased = biasing_words(context)
+    counts = dict.fromkeys(("u_sub", "u_del", "u_ins", "b_sub", "b_del", "b_ins"), 0)
+
+    if not ref_words:
+        # Older jiwer versions raise on empty references; all hyp words are insertions.
+        for w in hyp_words:
+            counts["b_ins" if w in biased else "u_ins"] += 1
+    else:
+        chunks = jiwer.process_words(" ".join(ref_words), " ".join(hyp_words)).alignments[0]
+        for chunk in chunks:
+            if chunk.type == "equal":
+                continue
+            if chunk.type == "insert":
+                for w in hyp_words[chunk.hyp_start_idx : chunk.hyp_end_idx]:
+                    counts["b_ins" if w in biased else "u_ins"] += 1
+                continue
+            kind = {"substitute": "sub", "delete": "del"}[chunk.type]
+            for w in ref_words[chunk.ref_start_idx : chunk.ref_end_idx]:
+                counts[("b_" if w in biased else "u_") + kind] += 1
+
+    return UtteranceScore(
+        n_words=len(ref_words),
+        n_biased=sum(w in biased for w in ref_words),
+        **counts,
+    )
+
+
+def _rate(errors: int, words: int) -> float | None:
+    return errors / words if words else None
+
+
+def aggregate(scores: Iterable[UtteranceScore]) -> dict[str, float | int | None]:
+    """Corpus-level rates from summed counts (not averaged per-utterance rates).
+
+    A rate whose denominator is zero (``b_wer`` without biased reference words,
+    and likewise ``u_wer`` and ``wer``) is None rather than 0 or inf, even if
+    there are insertions, so an empty subset is never reported as a score.
+    """
+    total = UtteranceScore(0, 0)
+    num_utterances = 0
+    for s in scores:
+        total += s
+        num_utterances += 1
+    return {
+        "wer": _rate(total.errors, total.n_words),
+        "u_wer": _rate(total.u_errors, total.n_unbiased),
+        "b_wer": _rate(total.b_errors, total.n_biased),
+        "num_words": total.n_words,
+        "num_biased_words": total.n_biased,
+        "substitutions": total.substitutions,
+        "deletions": total.deletions,
+        "insertions": total.insertions,
+        "num_utterances": num_utterances,
+    }
+
+
+def corpus_wer(refs: Sequence[str], hyps: Sequence[str]) -> float | None:
+    """Corpus WER of normalized transcripts; None when there are no reference words."""
+    if len(refs) != len(hyps):
+        raise ValueError(f"got {len(refs)} references and {len(hyps)} hypotheses")
+    return aggregate(score_utterance(r, h) for r, h in zip(refs, hyps))["wer"]
