@@ -92,7 +92,7 @@ DEVICE_MODIFIERS = (
     "driveway", "carport", "lanai", "arbor", "dormer", "galley", "rotunda",
     "solarium", "scullery", "atrium", "stairwell", "landing", "bunkbed",
     "vanity", "dresser", "credenza", "sideboard", "armoire", "ottoman",
-    "hammock", "trellis", "fountain", "koi pond", "birdbath", "skylight",
+    "hammock", "trellis", "fountain", "koi", "birdbath", "skylight",
     "mezzanine", "annex", "pavilion", "cottage", "bungalow", "grotto",
     "laundry", "sauna", "jacuzzi", "gym", "yoga", "crafting", "sewing",
     "gaming", "vinyl", "cactus", "bonsai", "orchid", "fern", "tulip",

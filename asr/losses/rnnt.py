@@ -17,7 +17,6 @@ Both fast forms share ``rnnt_loss_from_logprobs``, whose alpha/beta passes are
 anti-diagonal (wavefront) scans with an analytic ``custom_vjp``.
 """
 
-import functools
 from typing import Callable
 
 import jax
@@ -149,6 +148,8 @@ def _core_bwd(residuals, g):
     d(-log P)/d arc = -exp(alpha[src] + arc + beta[dst] - log P), i.e. minus the
     posterior occupancy of the arc. The terminal blank's destination is a
     virtual node ``(T_b, U_b)`` with beta 0, so it needs no special case.
+    alpha + beta - log P cancels terms of size ~|log P| in float32, so gradients
+    carry ~1e-7 * |log P| relative error (about 1e-4 at a loss of 800).
     """
     (blank_s, label_s, node_ok, alphas, log_p, logit_lengths,
      label_lengths) = residuals
@@ -250,8 +251,9 @@ def rnnt_loss_fused(encoder_out, predictor_out, joint_fn: Callable, labels,
 
     The joint, log-softmax and the two gathers run on ``time_chunk`` frames at
     a time under ``jax.checkpoint``, keeping only ``[B, chunk, U+1]`` arc
-    log-probs; the backward pass recomputes each chunk's joint. Peak memory
-    scales with ``time_chunk`` instead of ``T``.
+    log-probs; the backward pass recomputes each chunk's joint. The
+    vocabulary-sized intermediates scale with ``time_chunk`` instead of ``T``;
+    only the ``[B, T, U+1]`` lattice remains.
 
     Args:
       encoder_out: ``[B, T, D]``.

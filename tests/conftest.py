@@ -1,0 +1,25 @@
+"""Shared fixtures: one tiny corpus per test session (built in ~20 s)."""
+
+import os
+
+import pytest
+
+TINY = "tiny"
+
+
+@pytest.fixture(scope="session")
+def tiny_data_dir(tmp_path_factory):
+  """A TFDS data_dir holding voice_assistant/tiny and its 128-piece tokenizer.
+
+  Set ASR_TEST_DATA_DIR to reuse a prebuilt one across runs.
+  """
+  from asr.data import prepare
+  data_dir = os.environ.get("ASR_TEST_DATA_DIR") or str(tmp_path_factory.mktemp("data"))
+  prepare.prepare_corpus(TINY, data_dir, num_workers=1, vocab_sizes=(128,))
+  return data_dir
+
+
+@pytest.fixture(scope="session")
+def tiny_tokenizer_path(tiny_data_dir):
+  from asr.data import prepare, tokenizer
+  return tokenizer.tokenizer_path(prepare.dataset_dir(tiny_data_dir, TINY), 128)
