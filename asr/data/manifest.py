@@ -115,6 +115,10 @@ def read_manifest(path: str, skip_bad: bool = False,
         context = obj.get("context", [])
         if not isinstance(context, list) or not all(isinstance(c, str) for c in context):
           raise ManifestError(f"{path}:{lineno}: field 'context' must be a list of strings")
+        blist = obj.get("biasing_list")
+        if blist is not None and (not isinstance(blist, list) or
+                                  not all(isinstance(c, str) for c in blist)):
+          raise ManifestError(f"{path}:{lineno}: field 'biasing_list' must be a list of strings")
         if check_audio:
           reason = _check_audio_file(audio_path)
           if reason:
@@ -126,6 +130,8 @@ def read_manifest(path: str, skip_bad: bool = False,
             text=text_lib.normalize_transcript(str(obj["text"])),
             context=[text_lib.normalize_transcript(c) for c in context],
             entities=list(obj.get("entities", [])))
+        if blist is not None:
+          entry["biasing_list"] = [text_lib.normalize_transcript(c) for c in blist]
         for key in ("duration", "wake_end", "speech_end", "speech_start"):
           if key in obj and obj[key] is not None:
             try:

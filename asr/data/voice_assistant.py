@@ -81,6 +81,12 @@ class VoiceAssistant(tfds.core.GeneratorBasedBuilder):
     super().__init__(**kwargs)
 
   def download_and_prepare(self, *args, **kwargs):
+    # TFDS's writer buffers a split in memory and spills to disk through
+    # tf.io.gfile above 1 GB, which needs TensorFlow. With disable_shuffling
+    # every example lands in one spill bucket that is read back whole anyway,
+    # so never spilling costs no extra memory: lift the threshold.
+    from tensorflow_datasets.core import shuffle  # pylint: disable=g-import-not-at-top
+    shuffle.MAX_MEM_BUFFER_SIZE = max(shuffle.MAX_MEM_BUFFER_SIZE, 1 << 40)
     # One worker pool for all splits: spawning workers costs seconds.
     if self._num_workers > 1:
       with corpus_lib.worker_pool(self._num_workers) as pool:

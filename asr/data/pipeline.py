@@ -1,0 +1,219 @@
+"""Training/evaluation input pipeline: cached features, length buckets, batches.
+
+CPU training is compute-bound, so the pipeline does its work once: it reads
+the split (``tfds.data_source`` or a manifest) through a grain ``MapDataset``,
+crops each stream to the request (``[wake_end, speech_end + trailing]``),
+computes log-mel features and wordpiece ids, and keeps them in memory as
+float16. Batches are then cut from length buckets with one fixed shape per
+bucket (few jit compilations) and a batch size that keeps ``B * T`` about
+``batch_frames``.
+
+The order of batches is a pure function of ``(seed, epoch)``: batch ``k`` of
+the run is batch ``k % n`` of epoch ``k // n``. Resuming at step ``k``
+therefore replays exactly the data the killed run would have seen.
+"""
+
+import dataclasses
+import logging
+import math
+import time
+from typing import Iterator, Sequence
+
+import grain
+import numpy as np
+
+from asr.data import features as features_lib
+from asr.data import tokenizer as tokenizer_lib
+
+SR = features_lib.SAMPLE_RATE
+
+
+@dataclasses.dataclass
+class Utterance:
+  """A prepared utterance: features [T, F] float16 and label ids [U] int32."""
+  id: str
+  feats: np.ndarray
+  labels: np.ndarray
+  text: str
+  context: list[str]
+  entities: list[dict]
+  biasing_list: list[str] | None = None  # a manifest's fixed list (Le et al. TSVs)
+
+
+def crop_request(ex: dict, trailing_s: float | None, leading_s: float = 0.0) -> np.ndarray:
+  """The request part of a stream: from the wake word's end (if known) to
+  ``trailing_s`` seconds after the end of speech (None: to the end)."""
+  audio = ex["audio"]
+  start = ex.get("wake_end")
+  start = 0 if start is None else max(0, int((start - leading_s) * SR))
+  end = len(audio)
+  if trailing_s is not None and ex.get("speech_end") is not None:
+    end = min(end, int((ex["speech_end"] + trailing_s) * SR))
+  return audio[start:end]
+
+
+def _prepare_fn(tokenizer: tokenizer_lib.Tokenizer | None, trailing_s, num_bins,
+                min_frames):
+  def fn(ex):
+    audio = crop_request(ex, trailing_s)
+    need = features_lib.WINDOW + (min_frames - 1) * features_lib.HOP
+    if len(audio) < need:  # too short for one encoder frame: pad silence
+      audio = np.concatenate([audio, np.zeros(need - len(audio), audio.dtype)])
+    feats = features_lib.log_mel(audio, num_bins).astype(np.float16)
+    text = ex.get("text", "")
+    labels = np.array(tokenizer.encode(text) if tokenizer and text else [], np.int32)
+    return Utterance(ex["id"], feats, labels, text, list(ex.get("context", [])),
+                     list(ex.get("entities", [])), ex.get("biasing_list"))
+  return fn
+
+
+def prepare_utterances(source, tokenizer, trailing_s: float | None, num_bins: int = 80,
+                       min_frames: int = 11, limit: int | None = None,
+                       log_every: int = 2000) -> list[Utterance]:
+  """Reads, crops, featurizes and tokenizes a whole source (in order)."""
+  n = len(source) if limit is None else min(limit, len(source))
+  ds = grain.MapDataset.source(source)[:n].map(
+      _prepare_fn(tokenizer, trailing_s, num_bins, min_frames))
+  out = []
+  t0 = time.time()
+  for i, utt in enumerate(ds):
+    out.append(utt)
+    if log_every and (i + 1) % log_every == 0:
+      logging.info("prepared %d/%d utterances (%.0f/s)", i + 1, n, (i + 1) / (time.time() - t0))
+  return out
+
+
+def feature_stats(utts: Sequence[Utterance]) -> tuple[np.ndarray, np.ndarray]:
+  """Per-bin mean and standard deviation over all frames (float32 [F] x2)."""
+  total = np.zeros(utts[0].feats.shape[1], np.float64)
+  sq = np.zeros_like(total)
+  n = 0
+  for u in utts:
+    f = u.feats.astype(np.float64)
+    total += f.sum(0)
+    sq += (f ** 2).sum(0)
+    n += len(f)
+  mean = total / n
+  std = np.sqrt(np.maximum(sq / n - mean ** 2, 1e-8))
+  return mean.astype(np.float32), std.astype(np.float32)
+
+
+@dataclasses.dataclass(frozen=True)
+class Bucket:
+  max_frames: int  # padded T
+  max_labels: int  # padded U
+  batch_size: int
+  members: tuple[int, ...]  # utterance indices
+
+
+def make_buckets(utts: Sequence[Utterance], batch_frames: int, num_buckets: int,
+                 multiple_of: int = 1, frame_quantum: int = 32,
+                 max_batch: int = 512) -> list[Bucket]:
+  """Splits utterances into ``num_buckets`` length quantiles.
+
+  Each bucket's shape is its longest member's (T rounded up to
+  ``frame_quantum``, U rounded up to 8); its batch size keeps ``B * T`` near
+  ``batch_frames`` and is a multiple of ``multiple_of`` (the device count).
+  """
+  lengths = np.array([len(u.feats) for u in utts])
+  order = np.argsort(lengths, kind="stable")
+  buckets = []
+  for part in np.array_split(order, num_buckets):
+    if len(part) == 0:
+      continue
+    t = int(math.ceil(lengths[part].max() / frame_quantum) * frame_quantum)
+    u = int(math.ceil(max(1, max(len(utts[i].labels) for i in part)) / 8) * 8)
+    b = max(multiple_of, min(max_batch, batch_frames // t) // multiple_of * multiple_of)
+    buckets.append(Bucket(t, u, b, tuple(int(i) for i in sorted(part))))
+  return buckets
+
+
+def epoch_batches(buckets: Sequence[Bucket], seed: int, epoch: int) -> list[tuple[int, np.ndarray]]:
+  """The epoch's batches as (bucket index, utterance indices), shuffled.
+
+  Every batch is full: the last partial batch of a bucket is filled with
+  utterances drawn again from the same bucket. The number of batches per
+  epoch is the same every epoch.
+  """
+  rng = np.random.default_rng((seed, epoch))
+  batches = []
+  for bi, b in enumerate(buckets):
+    members = np.array(b.members)
+    perm = rng.permutation(members)
+    n = math.ceil(len(perm) / b.batch_size)
+    extra = n * b.batch_size - len(perm)
+    if extra:
+      perm = np.concatenate([perm, rng.choice(members, extra)])
+    for k in range(n):
+      batches.append((bi, perm[k * b.batch_size:(k + 1) * b.batch_size]))
+  order = rng.permutation(len(batches))
+  return [batches[i] for i in order]
+
+
+def collate(utts: Sequence[Utterance], idx: Sequence[int], bucket: Bucket) -> dict:
+  """Pads a batch to the bucket's shape.
+
+  Returns numpy arrays: feats [B, T, F] float32, feat_lengths [B],
+  labels [B, U] int32, label_lengths [B].
+  """
+  b = len(idx)
+  f = utts[idx[0]].feats.shape[1]
+  feats = np.zeros((b, bucket.max_frames, f), np.float32)
+  labels = np.zeros((b, bucket.max_labels), np.int32)
+  fl = np.zeros(b, np.int32)
+  ll = np.zeros(b, np.int32)
+  for k, i in enumerate(idx):
+    u = utts[i]
+    t = min(len(u.feats), bucket.max_frames)
+    feats[k, :t] = u.feats[:t]
+    fl[k] = t
+    n = min(len(u.labels), bucket.max_labels)
+    labels[k, :n] = u.labels[:n]
+    ll[k] = n
+  return {"feats": feats, "feat_lengths": fl, "labels": labels, "label_lengths": ll}
+
+
+class TrainBatches:
+  """Infinite, resumable stream of training batches starting at ``step``.
+
+  Collation runs in a background thread (grain prefetch) so that the host
+  prepares batch k+1 while the device computes batch k.
+  """
+
+  def __init__(self, utts: Sequence[Utterance], buckets: Sequence[Bucket], seed: int):
+    self.utts = utts
+    self.buckets = buckets
+    self.seed = seed
+    self.per_epoch = len(epoch_batches(buckets, seed, 0))
+
+  def batch_at(self, step: int) -> dict:
+    epoch, k = divmod(step, self.per_epoch)
+    bi, idx = epoch_batches(self.buckets, self.seed, epoch)[k]
+    return collate(self.utts, idx, self.buckets[bi])
+
+  def iterate(self, start_step: int, prefetch: int = 2) -> Iterator[dict]:
+    ds = grain.MapDataset.range(start_step, 2**62).map(self._cached_batch_at)
+    it = ds.to_iter_dataset(grain.ReadOptions(num_threads=1, prefetch_buffer_size=prefetch))
+    return iter(it)
+
+  def _cached_batch_at(self, step: int) -> dict:
+    epoch, k = divmod(step, self.per_epoch)
+    if getattr(self, "_epoch", None) != epoch:
+      self._epoch = epoch
+      self._plan = epoch_batches(self.buckets, self.seed, epoch)
+    bi, idx = self._plan[k]
+    return collate(self.utts, idx, self.buckets[bi])
+
+
+def eval_batches(utts: Sequence[Utterance], batch_frames: int, num_buckets: int = 4,
+                 multiple_of: int = 1) -> Iterator[tuple[list[int], dict]]:
+  """Deterministic batches covering every utterance once (padding rows are
+  repeats of the last utterance and are flagged by index -1)."""
+  buckets = make_buckets(utts, batch_frames, num_buckets, multiple_of)
+  for b in buckets:
+    members = list(b.members)
+    for k in range(0, len(members), b.batch_size):
+      idx = members[k:k + b.batch_size]
+      pad = b.batch_size - len(idx)
+      batch = collate(utts, idx + [idx[-1]] * pad, b)
+      yield idx + [-1] * pad, batch

@@ -1,0 +1,200 @@
+"""Modified beam search for transducers, batched over utterances and beams.
+
+Modified beam search (Kang et al. 2022, "Fast and parallel decoding for
+transducer", as in icefall/k2): at most one label per encoder frame; each
+hypothesis is extended by blank (stays) or by one of its ``beam`` best labels;
+identical label sequences are merged with log-sum-exp; the ``beam`` best
+survive. The frame loop runs on the host; each frame makes two jitted calls
+over all hypotheses of all utterances (joint, then prediction network for the
+extended ones), so one implementation serves offline evaluation, transcription
+and streaming (``BeamSearch.advance`` accepts encoder frames as they arrive).
+
+Shallow fusion: an optional :class:`asr.biasing.context_graph.ContextGraph` per
+utterance adds its bonus to label extensions (``score``) and is refunded for
+unfinished matches at the end; the N-best reports the fused score and the
+acoustic (transducer) log-probability separately.
+"""
+
+import dataclasses
+import functools
+from typing import Any, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from asr.models import transducer
+
+BLANK = transducer.BLANK_ID
+
+
+@dataclasses.dataclass
+class Hyp:
+  tokens: tuple[int, ...]
+  score: float  # log P (acoustic) + context bonus
+  logp: float  # acoustic log P only
+  slot: int  # row of the prediction output/state arrays
+  ctx_state: Any = None
+  # Encoder frame at which each label was emitted (lattices, alignment).
+  times: tuple[int, ...] = ()
+  # While a frame is being expanded: the parent's slot and the new label.
+  parent_slot: int = -1
+  new_token: int = BLANK
+
+
+@functools.partial(jax.jit, static_argnames=("model",))
+def _joint_logprobs(model, params, enc_rows, pred_rows):
+  logits = model.apply({"params": params}, enc_rows, pred_rows,
+                       method=transducer.Transducer.joint)
+  return jax.nn.log_softmax(logits.astype(jnp.float32), axis=-1)
+
+
+@functools.partial(jax.jit, static_argnames=("model",))
+def _predict(model, params, tokens, state):
+  return model.apply({"params": params}, tokens, state,
+                     method=transducer.Transducer.predict_step)
+
+
+@functools.partial(jax.jit, static_argnames=("model", "batch"))
+def _init_pred(model, params, batch):
+  state = model.apply({"params": params}, batch, method=transducer.Transducer.init_pred_state)
+  return model.apply({"params": params}, jnp.zeros((batch,), jnp.int32), state,
+                     method=transducer.Transducer.predict_step)
+
+
+def _bucket(n: int) -> int:
+  """Pads batch sizes of the jitted calls to powers of two (few shapes)."""
+  return 1 << max(0, (n - 1).bit_length())
+
+
+def _take(tree, idx):
+  return jax.tree_util.tree_map(lambda x: x[idx], tree)
+
+
+class BeamSearch:
+  """Beam search state for a batch of utterances.
+
+  Args:
+    model, params: the transducer and its parameters.
+    batch: number of utterances.
+    beam: hypotheses kept per utterance.
+    graphs: optional per-utterance ContextGraph (or None) for shallow fusion.
+  """
+
+  def __init__(self, model, params, batch: int, beam: int = 4,
+               graphs: Sequence[Any] | None = None):
+    self.model, self.params, self.beam = model, params, beam
+    self.graphs = list(graphs) if graphs is not None else [None] * batch
+    pred, state = _init_pred(model, params, 1)
+    self.pred = np.asarray(pred)  # [S, J] rows of prediction outputs
+    self.state = jax.tree_util.tree_map(np.asarray, state)
+    self.frame = 0
+    self.hyps = [[Hyp((), 0.0, 0.0, 0, None if g is None else g.root)] for g in self.graphs]
+
+  def advance(self, enc: np.ndarray, lengths: np.ndarray | None = None):
+    """Consumes encoder frames. enc: [B, T, J] projected; lengths: valid frames [B]."""
+    enc = np.asarray(enc)
+    b, t, _ = enc.shape
+    if lengths is None:
+      lengths = np.full(b, t)
+    for ti in range(t):
+      active = [i for i in range(b) if ti < lengths[i]]
+      if active:
+        self._step(enc[:, ti], active)
+      self.frame += 1
+
+  def _step(self, enc_t: np.ndarray, active: list[int]):
+    rows, owners = [], []
+    for i in active:
+      for h in self.hyps[i]:
+        rows.append(h.slot)
+        owners.append(i)
+    n = len(rows)
+    pad = _bucket(n)
+    slots = np.array(rows + [rows[-1]] * (pad - n))
+    enc_rows = enc_t[np.array(owners + [owners[-1]] * (pad - n))]
+    lp = np.asarray(_joint_logprobs(self.model, self.params, enc_rows, self.pred[slots]))[:n]
+    k = min(self.beam, lp.shape[1] - 1)
+    # Best non-blank labels per hypothesis.
+    nb = lp[:, 1:]
+    top = np.argpartition(-nb, k - 1, axis=1)[:, :k] + 1
+    new_hyps: dict[int, dict[tuple, Hyp]] = {i: {} for i in active}
+    r = 0
+    for i in active:
+      graph = self.graphs[i]
+      cands = []
+      for h in self.hyps[i]:
+        row = lp[r]
+        cands.append((h.score + row[BLANK], h, BLANK, h.logp + row[BLANK], h.ctx_state, 0.0))
+        for tok in top[r]:
+          bonus, cstate = 0.0, h.ctx_state
+          if graph is not None:
+            bonus, cstate, _ = graph.forward_one_step(h.ctx_state, int(tok))
+          cands.append((h.score + row[tok] + bonus, h, int(tok), h.logp + row[tok], cstate, bonus))
+        r += 1
+      cands.sort(key=lambda c: -c[0])
+      merged = new_hyps[i]
+      for score, h, tok, logp, cstate, _ in cands[:self.beam * (k + 1)]:
+        tokens = h.tokens if tok == BLANK else h.tokens + (tok,)
+        key = (tokens, cstate)
+        if key in merged:
+          old = merged[key]
+          # Same label sequence, different alignment: sum probabilities.
+          old.score = float(np.logaddexp(old.score, score))
+          old.logp = float(np.logaddexp(old.logp, logp))
+          continue
+        if len(merged) >= self.beam:
+          continue
+        merged[key] = Hyp(tokens, float(score), float(logp), h.slot if tok == BLANK else -1,
+                          cstate, h.times if tok == BLANK else h.times + (self.frame,),
+                          parent_slot=h.slot, new_token=tok)
+    # Run the prediction network for hypotheses that emitted a label.
+    ext = [h for i in active for h in new_hyps[i].values() if h.slot == -1]
+    if ext:
+      m = len(ext)
+      pad = _bucket(m)
+      parents = np.array([h.parent_slot for h in ext] + [ext[-1].parent_slot] * (pad - m))
+      toks = np.array([h.new_token for h in ext] + [0] * (pad - m), np.int32)
+      pred, state = _predict(self.model, self.params, toks, _take(self.state, parents))
+      base = len(self.pred)
+      self.pred = np.concatenate([self.pred, np.asarray(pred)[:m]])
+      self.state = jax.tree_util.tree_map(lambda a, s: np.concatenate([a, np.asarray(s)[:m]]),
+                                          self.state, state)
+      for j, h in enumerate(ext):
+        h.slot = base + j
+    for i in active:
+      self.hyps[i] = sorted(new_hyps[i].values(), key=lambda h: -h.score)
+    self._compact()
+
+  def _compact(self):
+    """Keeps only the prediction rows that live hypotheses point to."""
+    live = sorted({h.slot for hs in self.hyps for h in hs})
+    if len(live) == len(self.pred):
+      return
+    remap = {s: j for j, s in enumerate(live)}
+    idx = np.array(live)
+    self.pred = self.pred[idx]
+    self.state = _take(self.state, idx)
+    for hs in self.hyps:
+      for h in hs:
+        h.slot = remap[h.slot]
+
+  def finalize(self) -> list[list[Hyp]]:
+    """N-best per utterance, unfinished context matches refunded, best first."""
+    out = []
+    for graph, hs in zip(self.graphs, self.hyps):
+      final = []
+      for h in hs:
+        score = h.score
+        if graph is not None:
+          score += graph.finalize(h.ctx_state)
+        final.append(dataclasses.replace(h, score=score))
+      out.append(sorted(final, key=lambda h: -h.score))
+    return out
+
+
+def beam_search(model, params, enc, enc_lengths, beam: int = 4, graphs=None) -> list[list[Hyp]]:
+  """Offline beam search over a batch of encoder outputs [B, T, J]."""
+  bs = BeamSearch(model, params, enc.shape[0], beam, graphs)
+  bs.advance(np.asarray(enc), np.asarray(enc_lengths))
+  return bs.finalize()

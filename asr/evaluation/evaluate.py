@@ -1,0 +1,152 @@
+"""Offline evaluation: decode a source, score WER / U-WER / B-WER.
+
+Biasing lists follow Le et al. (2021): with ``distractors=N`` each
+utterance's list is its own entity phrases plus N phrases drawn (seeded by
+the utterance id) from the split's name pool; with ``distractors=None`` it is
+the manifest's ``biasing_list`` if present (the published LibriSpeech lists),
+else the utterance's stored ``context`` (its user's contacts and devices).
+
+Scoring: U-WER / B-WER split reference words by the utterance's stored
+``context`` list (the same for every biasing mode and N, so figures are
+comparable across them); see :mod:`asr.evaluation.wer`.
+"""
+
+import logging
+import time
+import zlib
+from typing import Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from asr.biasing import context_graph as cg
+from asr.data import features as features_lib
+from asr.data import pipeline
+from asr.data import sources
+from asr.decoding import beam as beam_lib
+from asr.decoding import greedy
+from asr.evaluation import wer as wer_lib
+from asr.models import encoder as encoder_lib
+from asr.models import transducer
+
+BIASING_MODES = ("none", "shallow", "attention", "both")
+
+
+def load_utterances(config, spec: str, tokenizer, limit: int | None = None,
+                    skip_bad: bool = False):
+  """Utterances of a source cropped for evaluation (everything after the wake word)."""
+  src = sources.open_source(spec, config.data.data_dir, skip_bad=skip_bad)
+  utts = pipeline.prepare_utterances(
+      src, tokenizer, trailing_s=None, num_bins=config.data.num_mel_bins,
+      min_frames=encoder_lib.min_feature_frames(config.model.encoder.subsample_factor),
+      limit=limit)
+  return UttList(utts, list(src.skipped), spec)
+
+
+class UttList(list):
+  """A list of utterances with the source's skipped lines attached."""
+
+  def __init__(self, utts, skipped, spec):
+    super().__init__(utts)
+    self.skipped = skipped
+    self.spec = spec
+
+
+def biasing_lists(utts: Sequence[pipeline.Utterance], distractors: int | None,
+                  pool: Sequence[str] | None, seed: int = 0) -> list[list[str]]:
+  """Per-utterance biasing phrases (see module docstring)."""
+  if distractors is None:
+    return [list(u.biasing_list if u.biasing_list is not None else u.context) for u in utts]
+  pool = list(pool or [])
+  out = []
+  for u in utts:
+    own = sorted({e["phrase"] for e in u.entities} if u.entities else
+                 {c for c in u.context if f" {c} " in f" {u.text} "})
+    rng = np.random.default_rng((seed, zlib.crc32(u.id.encode())))
+    cands = [p for p in pool if p not in own]
+    n = min(distractors, len(cands))
+    picked = [cands[i] for i in rng.choice(len(cands), n, replace=False)] if n else []
+    lst = own + picked
+    rng.shuffle(lst)
+    out.append(lst)
+  return out
+
+
+def _encode_batch(model, params, norm, batch):
+  mean, std = norm
+  feats = jnp.asarray(batch["feats"])
+  lengths = jnp.asarray(batch["feat_lengths"])
+  valid = jnp.arange(feats.shape[1])[None, :] < lengths[:, None]
+  feats = jnp.where(valid[..., None], (feats - mean) / std, 0.0)
+  return _encode(model, params, feats, lengths)
+
+
+_encode = jax.jit(lambda model, params, f, l: model.apply(
+    {"params": params}, f, l, method=transducer.Transducer.encode), static_argnums=(0,))
+
+
+def decode_utterances(model, params, norm, utts, tokenizer, beam: int = 0,
+                      batch_frames: int = 20000, graphs: Sequence | None = None,
+                      nbest: int = 0) -> list[dict]:
+  """Decodes utterances; returns per-utterance dicts with text (and nbest)."""
+  results: list[dict | None] = [None] * len(utts)
+  for idx, batch in pipeline.eval_batches(utts, batch_frames):
+    enc, enc_len = _encode_batch(model, params, norm, batch)
+    real = [k for k, i in enumerate(idx) if i >= 0]
+    if beam <= 1 and graphs is None:
+      toks = greedy.compact(greedy.greedy_search(model, params, enc, enc_len))
+      for k in real:
+        results[idx[k]] = {"text": tokenizer.decode(toks[k]), "tokens": toks[k]}
+    else:
+      g = None if graphs is None else [graphs[idx[k]] if idx[k] >= 0 else None for k in range(len(idx))]
+      hyps = beam_lib.beam_search(model, params, np.asarray(enc)[real], np.asarray(enc_len)[real],
+                                  beam=max(beam, 1), graphs=None if g is None else [g[k] for k in real])
+      for k, hs in zip(real, hyps):
+        best = hs[0]
+        r = {"text": tokenizer.decode(best.tokens), "tokens": list(best.tokens),
+             "score": best.score, "logp": best.logp}
+        if nbest:
+          r["nbest"] = [{"text": tokenizer.decode(h.tokens), "score": h.score, "logp": h.logp}
+                        for h in hs[:nbest]]
+        results[idx[k]] = r
+  return results  # type: ignore[return-value]
+
+
+def evaluate_utterances(model, params, norm, utts, tokenizer, beam: int = 0,
+                        batch_frames: int = 20000, biasing: str = "none",
+                        distractors: int | None = None, pool: Sequence[str] | None = None,
+                        context_score: float = 2.0, nbest: int = 0) -> dict:
+  """Decodes and scores; returns {"metrics": {...}, "utterances": [...]}."""
+  if biasing not in BIASING_MODES:
+    raise ValueError(f"biasing must be one of {BIASING_MODES}, got {biasing!r}")
+  if biasing in ("attention", "both"):
+    raise NotImplementedError("attention biasing needs a context-aware (CATT) model")
+  lists = biasing_lists(utts, distractors, pool)
+  graphs = None
+  if biasing in ("shallow", "both"):
+    graphs = [cg.ContextGraph.from_phrases(l, tokenizer.encode, context_score) if l else None
+              for l in lists]
+  t0 = time.time()
+  hyps = decode_utterances(model, params, norm, utts, tokenizer, beam, batch_frames, graphs, nbest)
+  decode_s = time.time() - t0
+  audio_s = sum(len(u.feats) for u in utts) * features_lib.HOP / features_lib.SAMPLE_RATE
+  per_utt, scores = [], []
+  for u, h, lst in zip(utts, hyps, lists):
+    s = wer_lib.score_utterance(u.text, h["text"], u.context)
+    scores.append(s)
+    rec = {"id": u.id, "ref": u.text, "hyp": h["text"], "errors": s.errors,
+           "num_words": s.n_words, "biasing_list_size": len(lst)}
+    if "nbest" in h:
+      rec["nbest"] = h["nbest"]
+    per_utt.append(rec)
+  metrics = wer_lib.aggregate(scores)
+  skipped = getattr(utts, "skipped", []) or []
+  metrics.update(num_skipped=len(skipped), rtf=decode_s / max(audio_s, 1e-9),
+                 decode_seconds=decode_s, audio_seconds=audio_s, beam=beam, biasing=biasing,
+                 distractors=distractors)
+  out = {"metrics": metrics, "utterances": per_utt}
+  if skipped:
+    out["skipped"] = [s.to_json() for s in skipped]
+    logging.warning("%d manifest line(s) skipped; they are listed under 'skipped'", len(skipped))
+  return out

@@ -1,0 +1,62 @@
+"""Evaluation suites: several splits x biasing modes x list sizes, one model.
+
+Used by the quickstart report and the benchmark scripts, so every published
+table comes from the same code path as ``launch.evaluate``.
+"""
+
+import dataclasses
+import logging
+from typing import Sequence
+
+from asr.data import sources
+from asr.evaluation import evaluate
+from asr.training import state as state_lib
+
+
+@dataclasses.dataclass
+class Row:
+  split: str
+  biasing: str
+  distractors: int | None
+  metrics: dict
+
+
+def run_suite(workdir: str, splits: Sequence[str], modes: Sequence[str] = ("none",),
+              distractors: Sequence[int | None] = (None,), beam: int | None = None,
+              data_dir: str | None = None, limit: int | None = None,
+              context_score: float = 2.0, step: int | None = None) -> list[Row]:
+  config, model, params, norm, tok, step = state_lib.restore_for_inference(workdir, step)
+  if data_dir:
+    config.data.data_dir = data_dir
+  beam = config.eval.beam if beam is None else beam
+  rows = []
+  for split in splits:
+    spec = state_lib.split_spec(config, split)
+    utts = evaluate.load_utterances(config, spec, tok, limit=limit)
+    pool = None
+    if any(n is not None for n in distractors):
+      pool = sources.name_pool(sources.open_source(spec, config.data.data_dir))
+    for n in distractors:
+      for mode in modes:
+        res = evaluate.evaluate_utterances(model, params, norm, utts, tok, beam=beam,
+                                           batch_frames=config.eval.batch_frames, biasing=mode,
+                                           distractors=n, pool=pool, context_score=context_score)
+        m = res["metrics"]
+        m.update(num_utterances=len(utts), step=step)
+        logging.info("%s biasing=%s N=%s: wer=%.4f u_wer=%.4f b_wer=%s", split, mode, n,
+                     m["wer"], m["u_wer"], m["b_wer"])
+        rows.append(Row(split, mode, n, m))
+  return rows
+
+
+def markdown_table(rows: Sequence[Row]) -> str:
+  def pct(x):
+    return "-" if x is None else f"{100 * x:.1f}"
+  lines = ["| split | biasing | N | WER % | U-WER % | B-WER % | utts | RTF |",
+           "|---|---|---|---|---|---|---|---|"]
+  for r in rows:
+    m = r.metrics
+    lines.append(f"| {r.split} | {r.biasing} | {'user list' if r.distractors is None else r.distractors} "
+                 f"| {pct(m['wer'])} | {pct(m['u_wer'])} | {pct(m['b_wer'])} | {m['num_utterances']} "
+                 f"| {m['rtf']:.3f} |")
+  return "\n".join(lines)

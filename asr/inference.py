@@ -1,0 +1,56 @@
+"""A recognizer object over a trained workdir (transcription, quick use).
+
+  rec = Recognizer.from_workdir("workdirs/small")
+  rec.transcribe(audio_int16, phrases=[("zoe muller", None)], beam=4)
+"""
+
+import dataclasses
+from typing import Sequence
+
+import numpy as np
+
+from asr.biasing import context_graph as cg
+from asr.data import manifest as manifest_lib
+from asr.data import pipeline
+from asr.evaluation import evaluate
+from asr.models import encoder as encoder_lib
+
+
+@dataclasses.dataclass
+class Recognizer:
+  config: object
+  model: object
+  params: object
+  norm: tuple
+  tokenizer: object
+  step: int
+
+  @classmethod
+  def from_workdir(cls, workdir: str, step: int | None = None) -> "Recognizer":
+    from asr.training import state as state_lib  # pylint: disable=g-import-not-at-top
+    return cls(*state_lib.restore_for_inference(workdir, step))
+
+  def graph(self, phrases: Sequence[tuple[str, float | None]], context_score: float = 2.0):
+    if not phrases:
+      return None
+    texts = [p for p, _ in phrases]
+    scores = [s for _, s in phrases]
+    return cg.ContextGraph.from_phrases(texts, self.tokenizer.encode, context_score, scores)
+
+  def transcribe(self, audio: np.ndarray, phrases=(), beam: int = 4, nbest: int = 4,
+                 context_score: float = 2.0) -> dict:
+    """audio: int16 [N] at 16 kHz. Returns {"text", "nbest": [{"text", "score"}]}."""
+    ex = {"id": "utt", "audio": audio, "text": "", "context": [p for p, _ in phrases]}
+    min_frames = encoder_lib.min_feature_frames(self.config.model.encoder.subsample_factor)
+    utt = pipeline._prepare_fn(None, None, self.config.data.num_mel_bins,  # pylint: disable=protected-access
+                               min_frames)(ex)
+    graphs = [self.graph(phrases, context_score)] if phrases else None
+    res = evaluate.decode_utterances(self.model, self.params, self.norm, [utt], self.tokenizer,
+                                     beam=max(beam, 1), graphs=graphs, nbest=nbest)[0]
+    return {"text": res["text"],
+            "nbest": [{"text": h["text"], "score": h["score"]} for h in res.get("nbest", [])]}
+
+  def transcribe_file(self, path: str, phrases=(), start_s: float = 0.0, **kw) -> dict:
+    audio = manifest_lib.load_audio(path, where=path)
+    audio = audio[int(start_s * manifest_lib.SAMPLE_RATE):]
+    return {"audio": path, **self.transcribe(audio, phrases, **kw)}

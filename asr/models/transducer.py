@@ -1,0 +1,205 @@
+"""Transformer transducer: encoder, prediction network, joint network.
+
+The joint follows Graves (2012) / Chang et al. (2021):
+``z = W_o tanh(W_a h_audio + W_l h_label + b)``, logits over the wordpiece
+vocabulary with the blank at id 0.
+
+Prediction network: ``lstm`` (embedding -> LSTM layers) or ``stateless``
+(embedding of the last ``context_size`` labels, Ghodsi et al. 2020), both with
+an explicit state for label-synchronous decoding:
+
+* ``predict(labels [B, U])`` -> [B, U+1, P] outputs for the blank-prefixed
+  label sequence (training);
+* ``predict_step(token [B], state)`` -> ([B, P], state) (decoding).
+
+Context biasing (``asr.biasing``) plugs in between the encoder/prediction
+outputs and the joint; see :class:`Transducer`.
+"""
+
+import dataclasses
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from asr.models import encoder as encoder_lib
+
+BLANK_ID = 0
+
+
+@dataclasses.dataclass(frozen=True)
+class PredictorConfig:
+  """Prediction network.
+
+  Attributes:
+    kind: "lstm" or "stateless".
+    embed_dim: label embedding size.
+    hidden: LSTM hidden size (lstm) / output size P.
+    num_layers: LSTM layers (lstm only).
+    context_size: labels seen by the stateless predictor.
+    dropout: dropout on embeddings and outputs.
+  """
+  kind: str = "lstm"
+  embed_dim: int = 128
+  hidden: int = 256
+  num_layers: int = 1
+  context_size: int = 2
+  dropout: float = 0.1
+
+
+class Predictor(nn.Module):
+  """Label encoder. Token id 0 (blank) doubles as the start-of-sequence token."""
+  cfg: PredictorConfig
+  vocab_size: int
+
+  def setup(self):
+    c = self.cfg
+    self.embed = nn.Embed(self.vocab_size, c.embed_dim)
+    if c.kind == "lstm":
+      self.cells = [nn.OptimizedLSTMCell(c.hidden, name=f"lstm{i}") for i in range(c.num_layers)]
+    elif c.kind == "stateless":
+      self.mix = nn.Dense(c.hidden)
+    else:
+      raise ValueError(f"unknown predictor kind {c.kind!r}")
+    self.drop = nn.Dropout(c.dropout)
+
+  def init_state(self, batch: int) -> Any:
+    c = self.cfg
+    if c.kind == "lstm":
+      return [(jnp.zeros((batch, c.hidden)), jnp.zeros((batch, c.hidden)))
+              for _ in range(c.num_layers)]
+    return jnp.zeros((batch, c.context_size), jnp.int32)  # last labels, blank-padded
+
+  def predict_step(self, token, state, train: bool = False):
+    """token: [B] int; returns (out [B, P], new state)."""
+    c = self.cfg
+    if c.kind == "lstm":
+      x = self.drop(self.embed(token), deterministic=not train)
+      new = []
+      for cell, carry in zip(self.cells, state):
+        carry, x = cell(carry, x)
+        new.append(carry)
+      return self.drop(x, deterministic=not train), new
+    hist = jnp.concatenate([state[:, 1:], token[:, None]], axis=1)
+    return self._stateless(hist[:, None], train)[:, 0], hist
+
+  def _stateless(self, hist, train):
+    """hist: [B, U, K] last K labels per position -> [B, U, P]."""
+    e = self.drop(self.embed(hist), deterministic=not train)
+    e = e.reshape(hist.shape[0], hist.shape[1], -1)
+    return self.drop(nn.relu(self.mix(e)), deterministic=not train)
+
+  def __call__(self, labels, train: bool = False):
+    """labels: [B, U] (padding arbitrary) -> [B, U+1, P] for [blank; labels]."""
+    c = self.cfg
+    b, u = labels.shape
+    seq = jnp.concatenate([jnp.zeros((b, 1), labels.dtype), labels], axis=1)
+    if c.kind == "stateless":
+      k = c.context_size
+      padded = jnp.concatenate([jnp.zeros((b, k - 1), seq.dtype), seq], axis=1)
+      hist = jnp.stack([padded[:, i:i + u + 1] for i in range(k)], axis=-1)
+      return self._stateless(hist, train)
+    x = self.drop(self.embed(seq), deterministic=not train)
+    for cell in self.cells:
+      scan = nn.scan(lambda mdl, carry, xt: mdl(carry, xt), variable_broadcast="params",
+                     split_rngs={"params": False}, in_axes=1, out_axes=1)
+      carry = (jnp.zeros((b, c.hidden)), jnp.zeros((b, c.hidden)))
+      _, x = scan(cell, carry, x)
+    return self.drop(x, deterministic=not train)
+
+
+class Joint(nn.Module):
+  """Additive joint: ``logits = W_o tanh(enc + pred)`` (enc/pred pre-projected)."""
+  dim: int
+  vocab_size: int
+
+  def setup(self):
+    self.enc_proj = nn.Dense(self.dim, name="enc_proj")
+    self.pred_proj = nn.Dense(self.dim, use_bias=False, name="pred_proj")
+    self.out = nn.Dense(self.vocab_size, name="out")
+
+  def project(self, enc, pred):
+    return self.enc_proj(enc), self.pred_proj(pred)
+
+  def __call__(self, enc_p, pred_p):
+    """Projected enc [..., J] and pred [..., J] (broadcastable) -> logits [..., V]."""
+    return self.out(jnp.tanh(enc_p + pred_p))
+
+
+@dataclasses.dataclass(frozen=True)
+class TransducerConfig:
+  encoder: encoder_lib.EncoderConfig = encoder_lib.EncoderConfig()
+  predictor: PredictorConfig = PredictorConfig()
+  joint_dim: int = 256
+  vocab_size: int = 256
+  num_mel_bins: int = 80
+
+
+class Transducer(nn.Module):
+  """Transformer transducer. Methods are used through ``model.apply(..., method=)``.
+
+  Training: ``__call__`` returns the projected encoder and prediction outputs
+  (plus lengths); the loss evaluates the joint lazily in time slices
+  (``asr.losses.rnnt.rnnt_loss_fused``) through :meth:`joint`.
+  """
+  cfg: TransducerConfig
+
+  def setup(self):
+    c = self.cfg
+    self.encoder = encoder_lib.Encoder(c.encoder)
+    self.predictor = Predictor(c.predictor, c.vocab_size)
+    self.joint_net = Joint(c.joint_dim, c.vocab_size)
+
+  def __call__(self, feats, feat_lengths, labels, train: bool = False):
+    """feats [B, T, F], feat_lengths [B], labels [B, U].
+
+    Returns dict: enc [B, T', J] (projected), enc_lengths [B],
+    pred [B, U+1, J] (projected).
+    """
+    enc, enc_lengths = self.encoder(feats, feat_lengths, train)
+    pred = self.predictor(labels, train)
+    enc_p, pred_p = self.joint_net.project(enc, pred)
+    return {"enc": enc_p, "enc_lengths": enc_lengths, "pred": pred_p}
+
+  def joint(self, enc_p, pred_p):
+    return self.joint_net(enc_p, pred_p)
+
+  def init_all(self, feats, feat_lengths, labels):
+    """Touches every submodule (for ``init``): forward pass plus one joint."""
+    out = self(feats, feat_lengths, labels)
+    return self.joint(out["enc"][:, :1, None], out["pred"][:, None, :1])
+
+  # --- decoding -------------------------------------------------------------
+
+  def encode(self, feats, feat_lengths):
+    """Projected encoder output [B, T', J] and lengths [B] (inference)."""
+    enc, lengths = self.encoder(feats, feat_lengths, False)
+    return self.joint_net.enc_proj(enc), lengths
+
+  def encode_stream(self, window, num_valid, state):
+    """One streaming chunk -> (projected enc [B, C, J], new state)."""
+    enc, state = self.encoder.stream(window, num_valid, state)
+    return self.joint_net.enc_proj(enc), state
+
+  def init_pred_state(self, batch: int):
+    return self.predictor.init_state(batch)
+
+  def predict_step(self, token, state):
+    """token [B] -> (projected prediction [B, J], new state)."""
+    out, state = self.predictor.predict_step(token, state)
+    return self.joint_net.pred_proj(out), state
+
+
+def init_params(cfg: TransducerConfig, rng: jax.Array):
+  """Initializes parameters with dummy inputs of a typical shape."""
+  model = Transducer(cfg)
+  feats = jnp.zeros((1, 96, cfg.num_mel_bins))
+  lengths = jnp.array([96])
+  labels = jnp.zeros((1, 4), jnp.int32)
+  return model.init({"params": rng, "dropout": rng}, feats, lengths, labels,
+                    method=Transducer.init_all)["params"]
+
+
+def count_params(params) -> int:
+  return sum(int(x.size) for x in jax.tree_util.tree_leaves(params))

@@ -1,0 +1,141 @@
+"""Model construction from configs, optimizer, train state and workdir files."""
+
+import json
+import os
+import shutil
+
+import flax
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import optax
+
+from asr.data import prepare
+from asr.data import tokenizer as tokenizer_lib
+from asr.models import encoder as encoder_lib
+from asr.models import transducer
+
+
+def model_config(config: ml_collections.ConfigDict, vocab_size: int) -> transducer.TransducerConfig:
+  m = config.model
+  return transducer.TransducerConfig(
+      encoder=encoder_lib.EncoderConfig(**m.encoder.to_dict()),
+      predictor=transducer.PredictorConfig(**m.predictor.to_dict()),
+      joint_dim=m.joint_dim, vocab_size=vocab_size,
+      num_mel_bins=config.data.num_mel_bins)
+
+
+@flax.struct.dataclass
+class TrainState:
+  step: jax.Array
+  params: flax.core.FrozenDict
+  opt_state: optax.OptState
+
+
+def make_optimizer(t: ml_collections.ConfigDict) -> tuple[optax.GradientTransformation, optax.Schedule]:
+  """AdamW with linear warm-up, cosine decay and global-norm clipping."""
+  schedule = optax.warmup_cosine_decay_schedule(
+      init_value=0.0, peak_value=t.learning_rate, warmup_steps=t.warmup_steps,
+      decay_steps=max(t.num_steps, t.warmup_steps + 1),
+      end_value=t.learning_rate * t.end_lr_ratio)
+  decay_mask = lambda params: jax.tree_util.tree_map(lambda x: x.ndim >= 2, params)
+  tx = optax.chain(
+      optax.clip_by_global_norm(t.clip_norm),
+      optax.adamw(schedule, b1=t.b1, b2=t.b2, weight_decay=t.weight_decay, mask=decay_mask))
+  return tx, schedule
+
+
+def create_train_state(rng, mcfg: transducer.TransducerConfig, tx) -> TrainState:
+  params = transducer.init_params(mcfg, rng)
+  return TrainState(step=jnp.zeros((), jnp.int32), params=params, opt_state=tx.init(params))
+
+
+# --- workdir files: everything evaluation needs besides the checkpoint --------
+
+CONFIG_FILE = "config.json"
+TOKENIZER_FILE = "tokenizer.model"
+NORM_FILE = "feature_stats.npz"
+
+
+def resolve_tokenizer(config: ml_collections.ConfigDict, workdir: str) -> tokenizer_lib.Tokenizer:
+  """The run's tokenizer: the workdir copy if present, else the data's (trained
+  from the training transcripts if missing), copied into the workdir."""
+  local = os.path.join(workdir, TOKENIZER_FILE)
+  if os.path.exists(local):
+    return tokenizer_lib.Tokenizer(local)
+  path = config.data.tokenizer
+  if not path:
+    ds_dir = prepare.dataset_dir(config.data.data_dir, config.data.corpus)
+    path = tokenizer_lib.tokenizer_path(ds_dir, config.data.vocab_size)
+    if not os.path.exists(path):
+      from asr.data import sources  # pylint: disable=g-import-not-at-top
+      src = sources.open_source(train_spec(config), config.data.data_dir)
+      tokenizer_lib.train_tokenizer((src[i]["text"] for i in range(len(src))), path,
+                                    config.data.vocab_size)
+  os.makedirs(workdir, exist_ok=True)
+  shutil.copyfile(path, local)
+  return tokenizer_lib.Tokenizer(local)
+
+
+def train_spec(config) -> str:
+  return config.data.train or f"tfds:voice_assistant/{config.data.corpus}:train"
+
+
+def split_spec(config, split: str) -> str:
+  """A split name of the config's corpus, or a manifest path / full spec as is."""
+  if split.endswith(".jsonl") or split.startswith("tfds:"):
+    return split
+  if split == "validation" and config.data.validation:
+    return config.data.validation
+  return f"tfds:voice_assistant/{config.data.corpus}:{split}"
+
+
+def save_config(config, workdir: str):
+  os.makedirs(workdir, exist_ok=True)
+  with open(os.path.join(workdir, CONFIG_FILE), "w") as f:
+    f.write(config.to_json_best_effort(indent=2))
+
+
+def load_config(workdir: str) -> ml_collections.ConfigDict:
+  path = os.path.join(workdir, CONFIG_FILE)
+  if not os.path.exists(path):
+    raise FileNotFoundError(f"{path} not found: is {workdir} a training workdir?")
+  with open(path) as f:
+    return ml_collections.ConfigDict(json.load(f))
+
+
+def save_norm(workdir: str, mean: np.ndarray, std: np.ndarray):
+  np.savez(os.path.join(workdir, NORM_FILE), mean=mean, std=std)
+
+
+def load_norm(workdir: str) -> tuple[np.ndarray, np.ndarray] | None:
+  path = os.path.join(workdir, NORM_FILE)
+  if not os.path.exists(path):
+    return None
+  z = np.load(path)
+  return z["mean"], z["std"]
+
+
+def restore_for_inference(workdir: str, step: int | None = None):
+  """(config, model, params, norm, tokenizer) of a training workdir.
+
+  Restores the checkpoint at ``step`` (default: latest) into the exact train
+  state structure, then keeps the parameters.
+  """
+  import orbax.checkpoint as ocp  # pylint: disable=g-import-not-at-top
+  config = load_config(workdir)
+  tokenizer = tokenizer_lib.Tokenizer(os.path.join(workdir, TOKENIZER_FILE))
+  norm = load_norm(workdir)
+  if norm is None:
+    raise FileNotFoundError(f"{workdir}/{NORM_FILE} missing: was training started here?")
+  mcfg = model_config(config, tokenizer.vocab_size)
+  tx, _ = make_optimizer(config.train)
+  abstract = jax.eval_shape(lambda: create_train_state(jax.random.PRNGKey(0), mcfg, tx))
+  mngr = ocp.CheckpointManager(os.path.abspath(os.path.join(workdir, "checkpoints")))
+  step = mngr.latest_step() if step is None else step
+  if step is None:
+    raise FileNotFoundError(f"no checkpoint in {workdir}/checkpoints")
+  state = mngr.restore(step, args=ocp.args.StandardRestore(abstract))
+  model = transducer.Transducer(mcfg)
+  return config, model, state.params, (jnp.asarray(norm[0]), jnp.asarray(norm[1])), tokenizer, step

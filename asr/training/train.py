@@ -1,0 +1,267 @@
+"""``train_and_evaluate``: the training loop of every experiment.
+
+Data-parallel over local devices with ``jax.pmap``: each device computes the
+gradient of its shard's summed RNN-T loss divided by the *global* label count,
+and ``lax.psum`` adds them, so one device and N devices give the same update
+(tested). Multi-host runs call ``jax.distributed.initialize()`` in the
+launcher; each process then feeds its own slice of every global batch.
+
+Resume order (on start, if ``workdir/checkpoints`` has a step): restore
+params, optimizer state and step; the data stream restarts at that step
+(batch order is a function of seed and step, see ``asr.data.pipeline``); the
+feature statistics and tokenizer are read back from the workdir.
+"""
+
+import functools
+import json
+import logging
+import os
+import time
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import optax
+import orbax.checkpoint as ocp
+
+from asr.data import features as features_lib
+from asr.data import pipeline
+from asr.data import sources
+from asr.evaluation import evaluate as evaluate_lib
+from asr.losses import rnnt
+from asr.models import transducer
+from asr.training import state as state_lib
+
+
+class MetricWriter:
+  """JSON lines + TensorBoard, from process 0 only."""
+
+  def __init__(self, workdir: str):
+    self.enabled = jax.process_index() == 0
+    if not self.enabled:
+      return
+    self.jsonl = open(os.path.join(workdir, "metrics.jsonl"), "a")
+    from tensorboardX import SummaryWriter  # pylint: disable=g-import-not-at-top
+    self.tb = SummaryWriter(os.path.join(workdir, "tb"))
+
+  def write(self, step: int, metrics: dict):
+    if not self.enabled:
+      return
+    self.jsonl.write(json.dumps({"step": int(step), **{k: _py(v) for k, v in metrics.items()}}) + "\n")
+    self.jsonl.flush()
+    for k, v in metrics.items():
+      if isinstance(v, (int, float, np.floating, np.integer)) and v is not None:
+        self.tb.add_scalar(k, float(v), int(step))
+    self.tb.flush()
+
+  def close(self):
+    if self.enabled:
+      self.jsonl.close()
+      self.tb.close()
+
+
+def _py(v):
+  if isinstance(v, (np.floating, np.integer)):
+    return v.item()
+  if isinstance(v, jax.Array):
+    return np.asarray(v).item()
+  return v
+
+
+def normalize(feats, lengths, mean, std):
+  """(feats - mean) / std on valid frames, zeros on padding. [B, T, F]."""
+  valid = jnp.arange(feats.shape[1])[None, :] < lengths[:, None]
+  return jnp.where(valid[..., None], (feats - mean) / std, 0.0)
+
+
+def train_step(state: state_lib.TrainState, batch: dict, rng, *, model, tx, mean, std,
+               cfg: ml_collections.ConfigDict, axis_name: str = "batch"):
+  """One data-parallel step (inside pmap). batch arrays are per-device shards."""
+  t = cfg.train
+  rng = jax.random.fold_in(rng, state.step)
+  aug_rng, drop_rng = jax.random.split(rng)
+  b = batch["feats"].shape[0]
+  dev = jax.lax.axis_index(axis_name)
+  # Per-example keys from the global example index: the same augmentation
+  # whatever the device count.
+  keys = jax.vmap(lambda i: jax.random.fold_in(aug_rng, i))(dev * b + jnp.arange(b))
+  feats = normalize(batch["feats"], batch["feat_lengths"], mean, std)
+  if t.spec_augment.enabled:
+    sa = t.spec_augment
+    feats = jax.vmap(lambda k, f, l: features_lib.spec_augment(
+        k, f[None], l[None], sa.num_freq_masks, sa.freq_mask_width, sa.time_masks_per_100,
+        sa.max_time_masks, sa.time_mask_ratio)[0])(keys, feats, batch["feat_lengths"])
+  drop_rng = jax.random.fold_in(drop_rng, dev)
+  global_tokens = jax.lax.psum(jnp.sum(batch["label_lengths"]), axis_name)
+  global_tokens = jnp.maximum(global_tokens, 1).astype(jnp.float32)
+
+  def loss_fn(params):
+    out = model.apply({"params": params}, feats, batch["feat_lengths"], batch["labels"],
+                      train=True, rngs={"dropout": drop_rng})
+    joint_fn = lambda e, p: model.apply({"params": params}, e, p, method=transducer.Transducer.joint)
+    if t.loss_impl == "fused":  # never holds [B, T', U+1, V]
+      nll = rnnt.rnnt_loss_fused(out["enc"], out["pred"], joint_fn, batch["labels"],
+                                 out["enc_lengths"], batch["label_lengths"],
+                                 time_chunk=t.loss_time_chunk)
+    elif t.loss_impl == "full":  # faster when the full joint fits in memory
+      logits = joint_fn(out["enc"][:, :, None], out["pred"][:, None])
+      nll = rnnt.rnnt_loss(logits, batch["labels"], out["enc_lengths"], batch["label_lengths"])
+    else:
+      raise ValueError(f"train.loss_impl must be 'fused' or 'full', got {t.loss_impl!r}")
+    return jnp.sum(nll) / global_tokens, nll
+
+  (loss, nll), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
+  grads = jax.lax.psum(grads, axis_name)
+  loss = jax.lax.psum(loss, axis_name)
+  updates, opt_state = tx.update(grads, state.opt_state, state.params)
+  params = optax.apply_updates(state.params, updates)
+  metrics = {
+      "loss": loss,
+      "nll_per_utt": jax.lax.pmean(jnp.mean(nll), axis_name),
+      "l2_grads": optax.global_norm(grads),
+      "l2_params": optax.global_norm(params),
+      "l2_updates": optax.global_norm(updates),
+  }
+  new_state = state.replace(step=state.step + 1, params=params, opt_state=opt_state)
+  return new_state, metrics
+
+
+def replicate(tree):
+  """Copies a pytree to every local device, laid out exactly as pmap outputs
+  are (flax's replicate uses another sharding, which makes the second call
+  of a pmapped step recompile)."""
+  n = jax.local_device_count()
+  stacked = jax.tree_util.tree_map(lambda x: np.broadcast_to(np.asarray(x), (n,) + np.shape(x)), tree)
+  return jax.pmap(lambda x: x, axis_name="batch")(stacked)
+
+
+def shard(batch: dict, num_devices: int) -> dict:
+  return jax.tree_util.tree_map(lambda x: x.reshape((num_devices, -1) + x.shape[1:]), batch)
+
+
+def _process_slice(batch: dict) -> dict:
+  """This process's rows of a global batch (multi-host data parallelism)."""
+  n, i = jax.process_count(), jax.process_index()
+  if n == 1:
+    return batch
+  return jax.tree_util.tree_map(lambda x: np.array_split(x, n)[i], batch)
+
+
+def prepare_training_data(config, tokenizer):
+  src = sources.open_source(state_lib.train_spec(config), config.data.data_dir,
+                            skip_bad=config.data.skip_bad)
+  limit = config.data.max_train_utterances or None
+  utts = pipeline.prepare_utterances(src, tokenizer, config.data.train_trailing_s,
+                                     config.data.num_mel_bins, limit=limit)
+  utts = [u for u in utts if len(u.labels) > 0]
+  return utts, src.skipped
+
+
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
+  """Trains (resuming from ``workdir`` if it holds checkpoints) and evaluates
+  greedy WER on the validation split. Returns the final metrics."""
+  os.makedirs(workdir, exist_ok=True)
+  state_lib.save_config(config, workdir)
+  tokenizer = state_lib.resolve_tokenizer(config, workdir)
+  t0 = time.time()
+  utts, skipped = prepare_training_data(config, tokenizer)
+  if skipped:
+    logging.warning("training manifest: %d bad line(s) skipped", len(skipped))
+  norm = state_lib.load_norm(workdir)
+  if norm is None:
+    norm = pipeline.feature_stats(utts)
+    state_lib.save_norm(workdir, *norm)
+  mean, std = (jnp.asarray(x) for x in norm)
+  logging.info("prepared %d training utterances in %.1fs", len(utts), time.time() - t0)
+
+  num_devices = jax.local_device_count()
+  global_devices = jax.device_count()
+  buckets = pipeline.make_buckets(utts, config.data.batch_frames, config.data.num_buckets,
+                                  multiple_of=global_devices)
+  batches = pipeline.TrainBatches(utts, buckets, config.seed)
+  logging.info("buckets (T, U, B): %s; %d batches per epoch",
+               [(b.max_frames, b.max_labels, b.batch_size) for b in buckets], batches.per_epoch)
+
+  mcfg = state_lib.model_config(config, tokenizer.vocab_size)
+  model = transducer.Transducer(mcfg)
+  tx, schedule = state_lib.make_optimizer(config.train)
+  rng = jax.random.PRNGKey(config.seed)
+  init_rng, step_rng = jax.random.split(rng)
+  state = state_lib.create_train_state(init_rng, mcfg, tx)
+  logging.info("model parameters: %d", transducer.count_params(state.params))
+
+  mngr = ocp.CheckpointManager(
+      os.path.abspath(os.path.join(workdir, "checkpoints")),
+      options=ocp.CheckpointManagerOptions(max_to_keep=config.train.keep_checkpoints, create=True))
+  start = 0
+  if mngr.latest_step() is not None:
+    start = mngr.latest_step()
+    state = mngr.restore(start, args=ocp.args.StandardRestore(state))
+    logging.info("resumed from step %d", start)
+
+  p_step = jax.pmap(functools.partial(train_step, model=model, tx=tx, mean=mean, std=std, cfg=config),
+                    axis_name="batch", donate_argnums=(0,))
+  p_state = replicate(state)
+  step_rngs = replicate(step_rng)
+  writer = MetricWriter(workdir)
+  val_utts = None
+  num_steps = config.train.num_steps
+  max_seconds = config.train.max_minutes * 60 if config.train.max_minutes else float("inf")
+  t_start = time.time()
+  t_log, n_utts, n_audio = time.time(), 0, 0.0
+  total_utts = 0
+  step = start
+  metrics = {}
+  it = batches.iterate(start)
+  try:
+    while step < num_steps:
+      batch = next(it)
+      n_utts += len(batch["feat_lengths"])
+      total_utts += len(batch["feat_lengths"])
+      n_audio += float(batch["feat_lengths"].sum()) * features_lib.HOP / features_lib.SAMPLE_RATE
+      p_state, m = p_step(p_state, shard(_process_slice(batch), num_devices), step_rngs)
+      step += 1
+      if step % config.train.log_every == 0 or step == num_steps:
+        m = jax.tree_util.tree_map(lambda x: float(np.asarray(x)[0]), m)
+        if not np.isfinite(m["loss"]):
+          raise FloatingPointError(
+              f"non-finite loss {m['loss']} at step {step} (l2_grads={m['l2_grads']}); "
+              f"last good checkpoint: step {mngr.latest_step()}. Lower train.learning_rate "
+              "or raise train.warmup_steps.")
+        dt = time.time() - t_log
+        elapsed = time.time() - t_start
+        m.update(lr=float(schedule(step)), utts_per_sec=n_utts / dt,
+                 audio_sec_per_sec=n_audio / dt, elapsed_min=elapsed / 60,
+                 eta_min=(num_steps - step) * elapsed / max(1, step - start) / 60)
+        writer.write(step, m)
+        logging.info("step %d: %s", step, {k: round(v, 4) for k, v in m.items()})
+        t_log, n_utts, n_audio = time.time(), 0, 0.0
+        metrics = m
+      out_of_time = time.time() - t_start > max_seconds
+      if step % config.train.checkpoint_every == 0 or step == num_steps or out_of_time:
+        mngr.save(step, args=ocp.args.StandardSave(jax.tree_util.tree_map(lambda x: x[0], p_state)))
+      if (config.train.eval_every and step % config.train.eval_every == 0) or step == num_steps or out_of_time:
+        if val_utts is None:
+          val_utts = evaluate_lib.load_utterances(
+              config, state_lib.split_spec(config, "validation"), tokenizer,
+              limit=config.train.eval_utterances)
+        params = jax.tree_util.tree_map(lambda x: x[0], p_state.params)
+        res = evaluate_lib.evaluate_utterances(model, params, norm, val_utts, tokenizer, beam=0,
+                                               batch_frames=config.eval.batch_frames)
+        ev = {f"val_{k}": v for k, v in res["metrics"].items() if isinstance(v, (int, float))}
+        writer.write(step, ev)
+        logging.info("step %d validation: %s", step, ev)
+        metrics.update(ev)
+      if out_of_time:
+        logging.warning("train.max_minutes=%s reached at step %d; stopping", config.train.max_minutes, step)
+        break
+  finally:
+    mngr.wait_until_finished()
+    writer.close()
+  metrics["step"] = step
+  metrics["train_minutes"] = (time.time() - t_start) / 60
+  metrics["num_params"] = transducer.count_params(state.params)
+  metrics["utts_per_sec"] = total_utts / max(1e-9, time.time() - t_start)
+  metrics["num_train_utterances"] = len(utts)
+  return metrics

@@ -1,0 +1,91 @@
+"""Base configuration: every field documented here; experiments override it.
+
+Not an experiment by itself: ``tiny.py``, ``small.py``, ``medium.py``,
+``base.py``, ``teacher.py`` and the ``librispeech_*.py`` files call
+:func:`get_config` and change what differs.
+"""
+
+import ml_collections
+
+
+def get_config():
+  c = ml_collections.ConfigDict()
+  c.seed = 0  # parameters, data order, SpecAugment and dropout
+
+  # --- data ---------------------------------------------------------------
+  d = c.data = ml_collections.ConfigDict()
+  d.corpus = "small"  # voice_assistant builder config (tiny/small/full)
+  d.data_dir = "data"  # TFDS data_dir that launch.prepare_data wrote
+  # Source specs (asr.data.sources): "tfds:<name>/<config>:<split>" or a
+  # .jsonl manifest. Empty -> the corpus's train / validation splits.
+  d.train = ""
+  d.validation = ""
+  d.vocab_size = 256  # SentencePiece pieces (blank = 0 included)
+  d.tokenizer = ""  # explicit .model path; empty -> spm_unigram<vocab_size> beside the data
+  d.num_mel_bins = 80
+  # Training crops each stream to [wake_end, speech_end + train_trailing_s];
+  # evaluation keeps everything after wake_end (the end-pointer's business).
+  d.train_trailing_s = 0.3
+  d.max_train_utterances = 0  # 0 = all; >0 truncates the training set (tests)
+  d.num_buckets = 6  # length buckets: one jit shape each
+  d.batch_frames = 6000  # padded feature frames per global batch (B * T)
+  d.skip_bad = False  # manifests: skip unusable lines (reported) instead of failing
+
+  # --- model ----------------------------------------------------------------
+  m = c.model = ml_collections.ConfigDict()
+  e = m.encoder = ml_collections.ConfigDict()
+  e.kind = "conformer"  # conformer | transformer
+  e.num_layers = 6
+  e.dim = 144
+  e.num_heads = 4
+  e.ffn_mult = 4
+  e.conv_kernel = 15  # causal depthwise convolution (conformer)
+  e.subsample_channels = 64
+  e.subsample_factor = 8  # 4 or 8 (80 ms frames)
+  e.chunk_size = 4  # streaming chunk, encoder frames (4 x 80 ms = 320 ms); 0 = full context
+  e.left_context = 32  # encoder frames of left context per chunk (2.56 s)
+  e.dropout = 0.1
+  p = m.predictor = ml_collections.ConfigDict()
+  p.kind = "lstm"  # lstm | stateless
+  p.embed_dim = 128
+  p.hidden = 256
+  p.num_layers = 1
+  p.context_size = 2  # stateless only
+  p.dropout = 0.1
+  m.joint_dim = 256
+
+  # --- training ---------------------------------------------------------------
+  t = c.train = ml_collections.ConfigDict()
+  t.num_steps = 3000
+  t.max_minutes = 0.0  # >0: stop (and checkpoint) after this much training time
+  t.learning_rate = 2e-3  # peak
+  t.warmup_steps = 300
+  t.end_lr_ratio = 0.05  # cosine decay to peak * end_lr_ratio
+  t.weight_decay = 1e-3  # AdamW, matrices only
+  t.b1 = 0.9
+  t.b2 = 0.98
+  t.clip_norm = 5.0  # global gradient-norm clipping
+  # RNN-T loss: "fused" evaluates the joint in time slices of loss_time_chunk
+  # frames and recomputes them in the backward pass (memory ~ 1/slices);
+  # "full" materializes [B, T', U+1, V] (faster when it fits).
+  t.loss_impl = "fused"
+  t.loss_time_chunk = 16
+  t.log_every = 50
+  t.eval_every = 1000  # greedy WER on a validation subset
+  t.eval_utterances = 200
+  t.checkpoint_every = 250
+  t.keep_checkpoints = 2
+  sa = t.spec_augment = ml_collections.ConfigDict()
+  sa.enabled = True
+  sa.num_freq_masks = 2
+  sa.freq_mask_width = 15
+  sa.time_masks_per_100 = 1.0
+  sa.max_time_masks = 6
+  sa.time_mask_ratio = 0.05
+
+  # --- evaluation -------------------------------------------------------------
+  ev = c.eval = ml_collections.ConfigDict()
+  ev.splits = ("validation", "test", "test_noisy", "test_unseen_voice")
+  ev.beam = 4  # 0/1 = greedy
+  ev.batch_frames = 20000
+  return c

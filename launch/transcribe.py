@@ -1,0 +1,42 @@
+r"""Transcribes WAV files with a trained workdir, one JSON line per file.
+
+  python -m launch.transcribe --workdir=DIR [--context_file=F] [--beam=4] a.wav b.wav
+
+Each line: {"audio": path, "text": best hypothesis, "nbest": [{"text", "score"}]}.
+``--context_file`` holds the user's phrases (one a line, optional ``:score``):
+shallow fusion, plus attention biasing when the model was trained with it.
+"""
+
+import json
+
+from absl import app
+from absl import flags
+
+flags.DEFINE_string("workdir", None, "Training workdir.")
+flags.DEFINE_string("context_file", None, "Biasing phrases, one a line, optional ':score'.")
+flags.DEFINE_integer("beam", 4, "Beam size.")
+flags.DEFINE_integer("nbest", 4, "Hypotheses to print per file.")
+flags.DEFINE_float("context_score", 2.0, "Default shallow-fusion bonus per matched token.")
+flags.DEFINE_float("start", 0.0, "Seconds to skip at the start (e.g. the wake word).")
+flags.mark_flags_as_required(["workdir"])
+FLAGS = flags.FLAGS
+
+
+def main(argv):
+  files = argv[1:]
+  if not files:
+    raise app.UsageError("give one or more audio files")
+  from asr import inference  # pylint: disable=g-import-not-at-top
+  rec = inference.Recognizer.from_workdir(FLAGS.workdir)
+  phrases = []
+  if FLAGS.context_file:
+    from asr.biasing import context_graph  # pylint: disable=g-import-not-at-top
+    phrases = context_graph.parse_context_file(FLAGS.context_file)
+  for path in files:
+    out = rec.transcribe_file(path, phrases, beam=FLAGS.beam, nbest=FLAGS.nbest,
+                              context_score=FLAGS.context_score, start_s=FLAGS.start)
+    print(json.dumps(out, ensure_ascii=False), flush=True)
+
+
+if __name__ == "__main__":
+  app.run(main)

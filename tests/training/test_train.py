@@ -1,0 +1,137 @@
+"""A tiny real training run: loss falls, checkpoints resume after SIGKILL,
+one device and four devices give the same update, NaN stops the run."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from experiments import tiny
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def _config(data_dir, **train):
+  c = tiny.get_config()
+  c.data.data_dir = data_dir
+  for k, v in train.items():
+    setattr(c.train, k, v)
+  return c
+
+
+def _losses(workdir):
+  with open(os.path.join(workdir, "metrics.jsonl")) as f:
+    return [(r["step"], r["loss"]) for r in map(json.loads, f) if "loss" in r]
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_data_dir, tmp_path_factory):
+  from asr.training import train
+  workdir = str(tmp_path_factory.mktemp("tiny_run"))
+  cfg = _config(tiny_data_dir, num_steps=40, log_every=5, checkpoint_every=20, eval_every=0)
+  metrics = train.train_and_evaluate(cfg, workdir)
+  return workdir, metrics
+
+
+def test_loss_falls(trained):
+  workdir, metrics = trained
+  losses = _losses(workdir)
+  first = np.mean([l for _, l in losses[:2]])
+  last = np.mean([l for _, l in losses[-2:]])
+  assert last < 0.85 * first, losses
+  assert metrics["step"] == 40
+  assert "val_wer" in metrics  # the final greedy evaluation ran
+  for name in ("config.json", "tokenizer.model", "feature_stats.npz"):
+    assert os.path.exists(os.path.join(workdir, name))
+
+
+def test_restored_model_decodes(trained, tiny_data_dir):
+  from asr.evaluation import evaluate
+  from asr.training import state as state_lib
+  workdir, _ = trained
+  config, model, params, norm, tok, step = state_lib.restore_for_inference(workdir)
+  assert step == 40
+  config.data.data_dir = tiny_data_dir
+  utts = evaluate.load_utterances(config, "tfds:voice_assistant/tiny:test", tok, limit=6)
+  greedy = evaluate.evaluate_utterances(model, params, norm, utts, tok, beam=0)
+  beam = evaluate.evaluate_utterances(model, params, norm, utts, tok, beam=3, nbest=3)
+  assert greedy["metrics"]["num_utterances"] == 6 and beam["metrics"]["num_utterances"] == 6
+  for u in beam["utterances"]:
+    scores = [h["score"] for h in u["nbest"]]
+    assert scores == sorted(scores, reverse=True)
+
+
+def _launch(workdir, data_dir, steps, extra=()):
+  cmd = [sys.executable, "-m", "launch.train", "--config=experiments/tiny.py",
+         f"--workdir={workdir}", f"--config.data.data_dir={data_dir}",
+         f"--config.train.num_steps={steps}", "--config.train.checkpoint_every=4",
+         "--config.train.log_every=2", "--config.train.eval_every=0",
+         "--config.train.eval_utterances=2", *extra]
+  return subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                          env={**os.environ, "JAX_PLATFORMS": "cpu"})
+
+
+def _final_params(workdir):
+  from asr.training import state as state_lib
+  _, _, params, _, _, step = state_lib.restore_for_inference(workdir)
+  import jax
+  return step, [np.asarray(x) for x in jax.tree_util.tree_leaves(params)]
+
+
+@pytest.mark.slow
+def test_resume_after_sigkill_replays_same_data(tiny_data_dir, tmp_path):
+  steps = 16
+  ref_dir, run_dir = str(tmp_path / "ref"), str(tmp_path / "killed")
+  ref = _launch(ref_dir, tiny_data_dir, steps)
+  assert ref.wait(timeout=600) == 0, ref.stderr.read().decode()[-3000:]
+  proc = _launch(run_dir, tiny_data_dir, steps)
+  ckpt = os.path.join(run_dir, "checkpoints")
+  deadline = time.time() + 600
+  while time.time() < deadline:
+    done = [d for d in os.listdir(ckpt) if d.isdigit()] if os.path.isdir(ckpt) else []
+    if any(int(d) >= 8 for d in done):
+      break
+    if proc.poll() is not None:
+      pytest.fail("training ended before it could be killed")
+    time.sleep(0.2)
+  proc.send_signal(signal.SIGKILL)
+  proc.wait()
+  killed_at = max(int(d) for d in os.listdir(ckpt) if d.isdigit())
+  assert killed_at < steps
+  resumed = _launch(run_dir, tiny_data_dir, steps)
+  assert resumed.wait(timeout=600) == 0, resumed.stderr.read().decode()[-3000:]
+  s1, p1 = _final_params(ref_dir)
+  s2, p2 = _final_params(run_dir)
+  assert s1 == s2 == steps
+  for a, b in zip(p1, p2):
+    np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+  # the resumed run logged the steps after the checkpoint, not from zero
+  steps_logged = [s for s, _ in _losses(run_dir)]
+  assert steps_logged.count(steps) == 1
+
+
+def test_one_and_four_devices_give_the_same_update(tiny_data_dir):
+  script = os.path.join(REPO, "tests", "training", "pmap_equivalence.py")
+  env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=4",
+         "JAX_PLATFORMS": "cpu"}
+  out = subprocess.run([sys.executable, script], cwd=REPO, env=env, capture_output=True,
+                       text=True, timeout=600)
+  assert out.returncode == 0, out.stderr[-3000:]
+  result = json.loads(out.stdout.strip().splitlines()[-1])
+  assert result["devices"] == 4
+  assert result["max_param_diff"] < 1e-5, result
+  assert result["loss_diff"] < 1e-5, result
+  assert result["param_change"] > 1e-4  # the update did something
+
+
+def test_nan_stops_with_clear_message(tiny_data_dir, tmp_path):
+  from asr.training import train
+  cfg = _config(tiny_data_dir, num_steps=30, log_every=1, checkpoint_every=100, eval_every=0,
+                learning_rate=1e8, clip_norm=1e30, warmup_steps=1)
+  with pytest.raises(FloatingPointError, match="non-finite loss"):
+    train.train_and_evaluate(cfg, str(tmp_path / "nan"))
