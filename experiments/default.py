@@ -45,6 +45,7 @@ def get_config():
   e.chunk_size = 4  # streaming chunk, encoder frames (4 x 80 ms = 320 ms); 0 = full context
   e.left_context = 32  # encoder frames of left context per chunk (2.56 s)
   e.dropout = 0.1
+  e.block_final_ln = False  # see EncoderConfig: the per-block LayerNorm collapses the encoder here
   p = m.predictor = ml_collections.ConfigDict()
   p.kind = "lstm"  # lstm | stateless
   p.embed_dim = 128
@@ -53,6 +54,23 @@ def get_config():
   p.context_size = 2  # stateless only
   p.dropout = 0.1
   m.joint_dim = 256
+  # Attention biasing (CATT, asr/biasing/attention.py); off in the baseline.
+  bi = m.biasing = ml_collections.ConfigDict()
+  bi.enabled = False
+  bi.encoder = "blstm"  # phrase encoder: blstm | transformer
+  bi.embed_dim = 64
+  bi.dim = 128  # context vector width
+  bi.num_heads = 4
+  bi.audio_queries = True  # encoder frames attend to the list
+  bi.label_queries = True  # prediction-network outputs attend to the list
+  bi.dropout = 0.1
+  # Training lists (asr.data.pipeline.ContextSampler): each true entity kept
+  # with keep_prob, plus U{0..max_distractors} names from the training pool.
+  bc = c.data.context = ml_collections.ConfigDict()
+  bc.max_distractors = 32
+  bc.keep_prob = 0.8
+  bc.max_entities = 4
+  bc.max_phrase_len = 12  # wordpieces per phrase (longer ones are cut)
 
   # --- training ---------------------------------------------------------------
   t = c.train = ml_collections.ConfigDict()
@@ -69,7 +87,14 @@ def get_config():
   # frames and recomputes them in the backward pass (memory ~ 1/slices);
   # "full" materializes [B, T', U+1, V] (faster when it fits).
   t.loss_impl = "fused"
+  # Transducer lattice: "regular" (any number of labels per frame) or
+  # "modified" (one symbol per frame, as modified beam search decodes).
+  t.rnnt_type = "regular"
   t.loss_time_chunk = 16
+  # Weight of the auxiliary CTC loss on the encoder (0 disables the head).
+  t.ctc_weight = 0.3
+  # Steps at the start that train the encoder with CTC alone (RNN-T off).
+  t.ctc_only_steps = 0
   t.log_every = 50
   t.eval_every = 1000  # greedy WER on a validation subset
   t.eval_utterances = 200

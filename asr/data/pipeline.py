@@ -19,7 +19,6 @@ import math
 import time
 from typing import Iterator, Sequence
 
-import grain
 import numpy as np
 
 from asr.data import features as features_lib
@@ -71,6 +70,7 @@ def prepare_utterances(source, tokenizer, trailing_s: float | None, num_bins: in
                        min_frames: int = 11, limit: int | None = None,
                        log_every: int = 2000) -> list[Utterance]:
   """Reads, crops, featurizes and tokenizes a whole source (in order)."""
+  import grain  # pylint: disable=g-import-not-at-top
   n = len(source) if limit is None else min(limit, len(source))
   ds = grain.MapDataset.source(source)[:n].map(
       _prepare_fn(tokenizer, trailing_s, num_bins, min_frames))
@@ -180,18 +180,16 @@ class TrainBatches:
   prepares batch k+1 while the device computes batch k.
   """
 
-  def __init__(self, utts: Sequence[Utterance], buckets: Sequence[Bucket], seed: int):
+  def __init__(self, utts: Sequence[Utterance], buckets: Sequence[Bucket], seed: int,
+               context_sampler: "ContextSampler | None" = None):
     self.utts = utts
     self.buckets = buckets
     self.seed = seed
+    self.context_sampler = context_sampler
     self.per_epoch = len(epoch_batches(buckets, seed, 0))
 
-  def batch_at(self, step: int) -> dict:
-    epoch, k = divmod(step, self.per_epoch)
-    bi, idx = epoch_batches(self.buckets, self.seed, epoch)[k]
-    return collate(self.utts, idx, self.buckets[bi])
-
   def iterate(self, start_step: int, prefetch: int = 2) -> Iterator[dict]:
+    import grain  # pylint: disable=g-import-not-at-top
     ds = grain.MapDataset.range(start_step, 2**62).map(self._cached_batch_at)
     it = ds.to_iter_dataset(grain.ReadOptions(num_threads=1, prefetch_buffer_size=prefetch))
     return iter(it)
@@ -202,7 +200,10 @@ class TrainBatches:
       self._epoch = epoch
       self._plan = epoch_batches(self.buckets, self.seed, epoch)
     bi, idx = self._plan[k]
-    return collate(self.utts, idx, self.buckets[bi])
+    batch = collate(self.utts, idx, self.buckets[bi])
+    if self.context_sampler is not None:
+      batch.update(self.context_sampler.batch(self.utts, idx, step))
+    return batch
 
 
 def eval_batches(utts: Sequence[Utterance], batch_frames: int, num_buckets: int = 4,
@@ -217,3 +218,66 @@ def eval_batches(utts: Sequence[Utterance], batch_frames: int, num_buckets: int 
       pad = b.batch_size - len(idx)
       batch = collate(utts, idx + [idx[-1]] * pad, b)
       yield idx + [-1] * pad, batch
+
+
+class PhraseTokens:
+  """Tokenizes biasing phrases (cached) and pads lists into arrays."""
+
+  def __init__(self, tokenizer, max_len: int = 12):
+    self.tokenizer = tokenizer
+    self.max_len = max_len
+    self._cache: dict[str, list[int]] = {}
+
+  def ids(self, phrase: str) -> list[int]:
+    if phrase not in self._cache:
+      self._cache[phrase] = self.tokenizer.encode(phrase)[:self.max_len]
+    return self._cache[phrase]
+
+  def pad(self, lists: Sequence[Sequence[str]], num_phrases: int | None = None) -> dict:
+    """Lists of phrases -> tokens [B, N, L] int32, lengths [B, N] (0 = padding)."""
+    n = max(1, num_phrases or max((len(l) for l in lists), default=1))
+    tokens = np.zeros((len(lists), n, self.max_len), np.int32)
+    lengths = np.zeros((len(lists), n), np.int32)
+    for b, lst in enumerate(lists):
+      for k, p in enumerate(lst[:n]):
+        ids = self.ids(p)
+        tokens[b, k, :len(ids)] = ids
+        lengths[b, k] = len(ids)
+    return {"ctx_tokens": tokens, "ctx_lengths": lengths}
+
+
+@dataclasses.dataclass
+class ContextSampler:
+  """Training biasing lists for CATT (Chang et al. 2021; sampling not published).
+
+  Each utterance's list holds each of its true entity phrases with probability
+  ``keep_prob`` (so the model also learns when the right name is missing) plus
+  ``k ~ U{0..max_distractors}`` distractors from ``pool`` (all context phrases
+  of the training split), shuffled. Deterministic in (seed, step, row).
+  """
+  pool: Sequence[str]
+  phrases: PhraseTokens
+  max_distractors: int = 32
+  keep_prob: float = 0.8
+  max_entities: int = 4
+  seed: int = 0
+
+  @property
+  def num_phrases(self) -> int:
+    return self.max_distractors + self.max_entities
+
+  def lists(self, utts: Sequence[Utterance], idx: Sequence[int], step: int) -> list[list[str]]:
+    out = []
+    for row, i in enumerate(idx):
+      rng = np.random.default_rng((self.seed, step, row))
+      own = sorted({e["phrase"] for e in utts[i].entities})[:self.max_entities]
+      kept = [p for p in own if rng.random() < self.keep_prob]
+      k = int(rng.integers(0, self.max_distractors + 1))
+      picks = [self.pool[j] for j in rng.choice(len(self.pool), k, replace=False)] if k else []
+      lst = kept + [p for p in picks if p not in own]
+      rng.shuffle(lst)
+      out.append(lst)
+    return out
+
+  def batch(self, utts, idx, step: int) -> dict:
+    return self.phrases.pad(self.lists(utts, idx, step), self.num_phrases)

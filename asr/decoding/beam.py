@@ -50,15 +50,11 @@ def _joint_logprobs(model, params, enc_rows, pred_rows):
 
 
 @functools.partial(jax.jit, static_argnames=("model",))
-def _predict(model, params, tokens, state):
-  return model.apply({"params": params}, tokens, state,
-                     method=transducer.Transducer.predict_step)
-
-
-@functools.partial(jax.jit, static_argnames=("model", "batch"))
-def _init_pred(model, params, batch):
-  state = model.apply({"params": params}, batch, method=transducer.Transducer.init_pred_state)
-  return model.apply({"params": params}, jnp.zeros((batch,), jnp.int32), state,
+def _predict(model, params, tokens, state, ctx=None, ctx_mask=None, owners=None):
+  """Prediction step for hypothesis rows; row i attends over ctx[owners[i]]."""
+  if ctx is not None:
+    ctx, ctx_mask = ctx[owners], ctx_mask[owners]
+  return model.apply({"params": params}, tokens, state, ctx, ctx_mask,
                      method=transducer.Transducer.predict_step)
 
 
@@ -79,17 +75,25 @@ class BeamSearch:
     batch: number of utterances.
     beam: hypotheses kept per utterance.
     graphs: optional per-utterance ContextGraph (or None) for shallow fusion.
+    ctx, ctx_mask: optional encoded biasing context [B, N+1, C], [B, N+1] for
+      attention biasing (each hypothesis attends over its utterance's list).
   """
 
   def __init__(self, model, params, batch: int, beam: int = 4,
-               graphs: Sequence[Any] | None = None):
+               graphs: Sequence[Any] | None = None, ctx=None, ctx_mask=None):
     self.model, self.params, self.beam = model, params, beam
     self.graphs = list(graphs) if graphs is not None else [None] * batch
-    pred, state = _init_pred(model, params, 1)
+    self.ctx, self.ctx_mask = ctx, ctx_mask
+    # Row i of the prediction arrays belongs to utterance owner[i].
+    state = model.apply({"params": params}, batch, method=transducer.Transducer.init_pred_state)
+    pred, state = _predict(model, params, np.zeros(batch, np.int32), state, ctx, ctx_mask,
+                           np.arange(batch))
     self.pred = np.asarray(pred)  # [S, J] rows of prediction outputs
     self.state = jax.tree_util.tree_map(np.asarray, state)
+    self.owner = np.arange(batch)
     self.frame = 0
-    self.hyps = [[Hyp((), 0.0, 0.0, 0, None if g is None else g.root)] for g in self.graphs]
+    self.hyps = [[Hyp((), 0.0, 0.0, i, None if g is None else g.root)]
+                 for i, g in enumerate(self.graphs)]
 
   def advance(self, enc: np.ndarray, lengths: np.ndarray | None = None):
     """Consumes encoder frames. enc: [B, T, J] projected; lengths: valid frames [B]."""
@@ -155,9 +159,12 @@ class BeamSearch:
       pad = _bucket(m)
       parents = np.array([h.parent_slot for h in ext] + [ext[-1].parent_slot] * (pad - m))
       toks = np.array([h.new_token for h in ext] + [0] * (pad - m), np.int32)
-      pred, state = _predict(self.model, self.params, toks, _take(self.state, parents))
+      owners = self.owner[parents]
+      pred, state = _predict(self.model, self.params, toks, _take(self.state, parents),
+                             self.ctx, self.ctx_mask, owners)
       base = len(self.pred)
       self.pred = np.concatenate([self.pred, np.asarray(pred)[:m]])
+      self.owner = np.concatenate([self.owner, owners[:m]])
       self.state = jax.tree_util.tree_map(lambda a, s: np.concatenate([a, np.asarray(s)[:m]]),
                                           self.state, state)
       for j, h in enumerate(ext):
@@ -174,6 +181,7 @@ class BeamSearch:
     remap = {s: j for j, s in enumerate(live)}
     idx = np.array(live)
     self.pred = self.pred[idx]
+    self.owner = self.owner[idx]
     self.state = _take(self.state, idx)
     for hs in self.hyps:
       for h in hs:
@@ -193,8 +201,9 @@ class BeamSearch:
     return out
 
 
-def beam_search(model, params, enc, enc_lengths, beam: int = 4, graphs=None) -> list[list[Hyp]]:
+def beam_search(model, params, enc, enc_lengths, beam: int = 4, graphs=None, ctx=None,
+                ctx_mask=None) -> list[list[Hyp]]:
   """Offline beam search over a batch of encoder outputs [B, T, J]."""
-  bs = BeamSearch(model, params, enc.shape[0], beam, graphs)
+  bs = BeamSearch(model, params, enc.shape[0], beam, graphs, ctx, ctx_mask)
   bs.advance(np.asarray(enc), np.asarray(enc_lengths))
   return bs.finalize()

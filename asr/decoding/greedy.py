@@ -18,15 +18,19 @@ BLANK = transducer.BLANK_ID
 
 
 @functools.partial(jax.jit, static_argnames=("model", "max_symbols"))
-def greedy_search(model: transducer.Transducer, params, enc, enc_lengths, max_symbols: int = 3):
+def greedy_search(model: transducer.Transducer, params, enc, enc_lengths, max_symbols: int = 3,
+                  ctx=None, ctx_mask=None):
   """enc: [B, T', J] projected encoder output; returns tokens [B, T'*max_symbols].
 
-  ``model`` must be hashable (flax modules are).
+  ``ctx``/``ctx_mask``: encoded biasing context [B, N+1, C] / [B, N+1] for a
+  CATT model (the prediction network attends over it). ``model`` must be
+  hashable (flax modules are).
   """
   b, t, _ = enc.shape
   apply = lambda method, *a: model.apply({"params": params}, *a, method=method)
+  step = lambda tok, st: apply(transducer.Transducer.predict_step, tok, st, ctx, ctx_mask)
   state0 = apply(transducer.Transducer.init_pred_state, b)
-  pred0, state0 = apply(transducer.Transducer.predict_step, jnp.zeros((b,), jnp.int32), state0)
+  pred0, state0 = step(jnp.zeros((b,), jnp.int32), state0)
 
   def frame(carry, xs):
     pred, state = carry
@@ -37,7 +41,7 @@ def greedy_search(model: transducer.Transducer, params, enc, enc_lengths, max_sy
       logits = apply(transducer.Transducer.joint, enc_t, pred)
       k = jnp.argmax(logits, axis=-1).astype(jnp.int32)
       emit = alive & (k != BLANK)
-      new_pred, new_state = apply(transducer.Transducer.predict_step, k, state)
+      new_pred, new_state = step(k, state)
       pred = jnp.where(emit[:, None], new_pred, pred)
       state = jax.tree_util.tree_map(
           lambda n, o: jnp.where(emit.reshape((-1,) + (1,) * (n.ndim - 1)), n, o), new_state, state)

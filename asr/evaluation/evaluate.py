@@ -73,35 +73,59 @@ def biasing_lists(utts: Sequence[pipeline.Utterance], distractors: int | None,
   return out
 
 
-def _encode_batch(model, params, norm, batch):
+def _encode_batch(model, params, norm, batch, ctx=None, ctx_mask=None):
   mean, std = norm
   feats = jnp.asarray(batch["feats"])
   lengths = jnp.asarray(batch["feat_lengths"])
   valid = jnp.arange(feats.shape[1])[None, :] < lengths[:, None]
   feats = jnp.where(valid[..., None], (feats - mean) / std, 0.0)
-  return _encode(model, params, feats, lengths)
+  return _encode(model, params, feats, lengths, ctx, ctx_mask)
 
 
-_encode = jax.jit(lambda model, params, f, l: model.apply(
-    {"params": params}, f, l, method=transducer.Transducer.encode), static_argnums=(0,))
+_encode = jax.jit(lambda model, params, f, l, c, m: model.apply(
+    {"params": params}, f, l, c, m, method=transducer.Transducer.encode), static_argnums=(0,))
+_encode_context = jax.jit(lambda model, params, t, l: model.apply(
+    {"params": params}, t, l, method=transducer.Transducer.encode_context), static_argnums=(0,))
+
+
+def encode_lists(model, params, phrases: pipeline.PhraseTokens, lists: Sequence[Sequence[str]]):
+  """Biasing lists -> (ctx [B, N+1, C], mask [B, N+1]); N padded to a multiple of 16."""
+  n = max((len(l) for l in lists), default=1)
+  arr = phrases.pad(lists, max(16, -(-n // 16) * 16))
+  return _encode_context(model, params, arr["ctx_tokens"], arr["ctx_lengths"])
 
 
 def decode_utterances(model, params, norm, utts, tokenizer, beam: int = 0,
                       batch_frames: int = 20000, graphs: Sequence | None = None,
-                      nbest: int = 0) -> list[dict]:
-  """Decodes utterances; returns per-utterance dicts with text (and nbest)."""
+                      nbest: int = 0, lists: Sequence[Sequence[str]] | None = None) -> list[dict]:
+  """Decodes utterances; returns per-utterance dicts with text (and nbest).
+
+  Args:
+    graphs: per-utterance ContextGraph for shallow fusion (or None).
+    lists: per-utterance phrase lists for attention biasing (CATT models).
+  """
   results: list[dict | None] = [None] * len(utts)
+  phrases = pipeline.PhraseTokens(tokenizer) if lists is not None else None
   for idx, batch in pipeline.eval_batches(utts, batch_frames):
-    enc, enc_len = _encode_batch(model, params, norm, batch)
+    ctx = mask = None
+    if lists is not None:
+      ctx, mask = encode_lists(model, params, phrases,
+                               [lists[i] if i >= 0 else [] for i in idx])
+    enc, enc_len = _encode_batch(model, params, norm, batch, ctx, mask)
     real = [k for k, i in enumerate(idx) if i >= 0]
     if beam <= 1 and graphs is None:
-      toks = greedy.compact(greedy.greedy_search(model, params, enc, enc_len))
+      toks = greedy.compact(greedy.greedy_search(model, params, enc, enc_len, ctx=ctx,
+                                                 ctx_mask=mask))
       for k in real:
         results[idx[k]] = {"text": tokenizer.decode(toks[k]), "tokens": toks[k]}
     else:
       g = None if graphs is None else [graphs[idx[k]] if idx[k] >= 0 else None for k in range(len(idx))]
-      hyps = beam_lib.beam_search(model, params, np.asarray(enc)[real], np.asarray(enc_len)[real],
-                                  beam=max(beam, 1), graphs=None if g is None else [g[k] for k in real])
+      sub = np.array(real)
+      hyps = beam_lib.beam_search(
+          model, params, np.asarray(enc)[sub], np.asarray(enc_len)[sub], beam=max(beam, 1),
+          graphs=None if g is None else [g[k] for k in real],
+          ctx=None if ctx is None else np.asarray(ctx)[sub],
+          ctx_mask=None if mask is None else np.asarray(mask)[sub])
       for k, hs in zip(real, hyps):
         best = hs[0]
         r = {"text": tokenizer.decode(best.tokens), "tokens": list(best.tokens),
@@ -120,15 +144,17 @@ def evaluate_utterances(model, params, norm, utts, tokenizer, beam: int = 0,
   """Decodes and scores; returns {"metrics": {...}, "utterances": [...]}."""
   if biasing not in BIASING_MODES:
     raise ValueError(f"biasing must be one of {BIASING_MODES}, got {biasing!r}")
-  if biasing in ("attention", "both"):
-    raise NotImplementedError("attention biasing needs a context-aware (CATT) model")
+  if biasing in ("attention", "both") and not model.cfg.biasing.enabled:
+    raise ValueError(f"biasing={biasing!r} needs a model trained with attention biasing "
+                     "(model.biasing.enabled); this one has none: use none or shallow")
   lists = biasing_lists(utts, distractors, pool)
   graphs = None
   if biasing in ("shallow", "both"):
     graphs = [cg.ContextGraph.from_phrases(l, tokenizer.encode, context_score) if l else None
               for l in lists]
   t0 = time.time()
-  hyps = decode_utterances(model, params, norm, utts, tokenizer, beam, batch_frames, graphs, nbest)
+  hyps = decode_utterances(model, params, norm, utts, tokenizer, beam, batch_frames, graphs, nbest,
+                           lists if biasing in ("attention", "both") else None)
   decode_s = time.time() - t0
   audio_s = sum(len(u.feats) for u in utts) * features_lib.HOP / features_lib.SAMPLE_RATE
   per_utt, scores = [], []

@@ -208,6 +208,56 @@ def rnnt_loss_from_logprobs(blank_logprobs, label_logprobs, logit_lengths,
                  jnp.asarray(label_lengths, jnp.int32))
 
 
+def modified_rnnt_loss_from_logprobs(blank_logprobs, label_logprobs, logit_lengths,
+                                     label_lengths):
+    """One-symbol-per-frame ("modified") transducer NLL from arc log-probs.
+
+    Every frame emits exactly one symbol: blank moves (t, u) -> (t+1, u),
+    label y_{u+1} moves (t, u) -> (t+1, u+1) (the lattice of k2's
+    ``rnnt_type="modified"``, matching modified beam search). A strong
+    prediction network cannot then emit a whole sentence at the first frame,
+    the degenerate optimum of the regular lattice on predictable text.
+    Examples with ``U_b > T_b`` have no path; their loss is 0 (and no
+    gradient) and they are counted by :func:`modified_infeasible`.
+
+    Args/Returns: as :func:`rnnt_loss_from_logprobs`.
+    """
+    blank = blank_logprobs.astype(jnp.float32)
+    label = label_logprobs.astype(jnp.float32)
+    b, t, u1 = blank.shape
+    logit_lengths = jnp.asarray(logit_lengths, jnp.int32)
+    label_lengths = jnp.asarray(label_lengths, jnp.int32)
+    cols = jnp.arange(u1)[None, :]
+    label = jnp.where((cols < label_lengths[:, None])[:, None], label, NEG)[:, :, :-1]
+    alpha0 = jnp.broadcast_to(jnp.where(cols == 0, 0.0, NEG), (b, u1))
+
+    def step(alpha, xs):
+        bl, lb, ti = xs  # [B, U+1], [B, U], []
+        stay = alpha + bl
+        move = jnp.concatenate([jnp.full((b, 1), NEG), alpha[:, :-1] + lb], axis=1)
+        new = jnp.logaddexp(stay, move)
+        new = jnp.maximum(new, NEG)  # keep "impossible" finite
+        return jnp.where((ti < logit_lengths)[:, None], new, alpha), None
+
+    alpha, _ = lax.scan(step, alpha0, (blank.swapaxes(0, 1), label.swapaxes(0, 1), jnp.arange(t)))
+    ll = jnp.take_along_axis(alpha, label_lengths[:, None], axis=1)[:, 0]
+    feasible = label_lengths <= logit_lengths
+    return jnp.where(feasible, -ll, 0.0)
+
+
+def modified_infeasible(logit_lengths, label_lengths):
+    """[B] bool: examples the one-symbol-per-frame lattice cannot align."""
+    return jnp.asarray(label_lengths) > jnp.asarray(logit_lengths)
+
+
+def _from_logprobs(rnnt_type):
+    if rnnt_type == "regular":
+        return rnnt_loss_from_logprobs
+    if rnnt_type == "modified":
+        return modified_rnnt_loss_from_logprobs
+    raise ValueError(f"rnnt_type must be 'regular' or 'modified', got {rnnt_type!r}")
+
+
 def _next_labels(labels, label_lengths, vocab_size):
     """``[B, U] -> [B, U+1]`` label index per column; padding mapped to 0."""
     labels = jnp.asarray(labels, jnp.int32)
@@ -227,7 +277,7 @@ def _arc_logprobs(logits, next_labels, blank_id):
     return blank, label
 
 
-def rnnt_loss(logits, labels, logit_lengths, label_lengths, blank_id=0):
+def rnnt_loss(logits, labels, logit_lengths, label_lengths, blank_id=0, rnnt_type="regular"):
     """RNN-T negative log-likelihood from materialized joint logits.
 
     Args:
@@ -236,17 +286,20 @@ def rnnt_loss(logits, labels, logit_lengths, label_lengths, blank_id=0):
       logit_lengths: ``[B]`` int, ``1 <= T_b <= T``.
       label_lengths: ``[B]`` int, ``0 <= U_b <= U``.
       blank_id: vocabulary index of blank.
+      rnnt_type: "regular" (Graves 2012) or "modified" (one symbol per frame,
+        see :func:`modified_rnnt_loss_from_logprobs`).
     Returns:
       ``[B]`` float32 loss.
     """
     label_lengths = jnp.asarray(label_lengths, jnp.int32)
     next_labels = _next_labels(labels, label_lengths, logits.shape[-1])
     blank, label = _arc_logprobs(logits, next_labels, blank_id)
-    return rnnt_loss_from_logprobs(blank, label, logit_lengths, label_lengths)
+    return _from_logprobs(rnnt_type)(blank, label, logit_lengths, label_lengths)
 
 
 def rnnt_loss_fused(encoder_out, predictor_out, joint_fn: Callable, labels,
-                    logit_lengths, label_lengths, blank_id=0, time_chunk=16):
+                    logit_lengths, label_lengths, blank_id=0, time_chunk=16,
+                    rnnt_type="regular"):
     """RNN-T loss without materializing the ``[B, T, U+1, V]`` joint output.
 
     The joint, log-softmax and the two gathers run on ``time_chunk`` frames at
@@ -287,8 +340,8 @@ def rnnt_loss_fused(encoder_out, predictor_out, joint_fn: Callable, labels,
         x = x.swapaxes(0, 1).reshape(batch, num_chunks * time_chunk, -1)
         return x[:, :num_frames]
 
-    return rnnt_loss_from_logprobs(unchunk(blank), unchunk(label),
-                                   logit_lengths, label_lengths)
+    return _from_logprobs(rnnt_type)(unchunk(blank), unchunk(label),
+                                     logit_lengths, label_lengths)
 
 
 def rnnt_loss_naive(logits, labels, logit_lengths, label_lengths, blank_id=0):

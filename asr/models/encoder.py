@@ -45,6 +45,11 @@ class EncoderConfig:
     chunk_size: streaming chunk in encoder frames; 0 = full context (offline).
     left_context: encoder frames before the chunk each frame may attend to.
     dropout: residual / attention dropout rate.
+    block_final_ln: end each Conformer block with a LayerNorm (Gulati et al.).
+      Off by default: re-normalizing the residual stream in every block lets
+      a constant component learned early (while the strong prediction network
+      of template text makes audio look like noise) shrink the audio content
+      geometrically with depth; the pure pre-LN residual stream keeps it.
   """
   kind: str = "conformer"
   num_layers: int = 4
@@ -57,6 +62,7 @@ class EncoderConfig:
   chunk_size: int = 4
   left_context: int = 32
   dropout: float = 0.1
+  block_final_ln: bool = False
 
   @property
   def streaming(self) -> bool:
@@ -106,7 +112,16 @@ def rotary(x: jax.Array, positions: jax.Array) -> jax.Array:
 
 
 class ConvSubsampling(nn.Module):
-  """[B, T, F] features -> [B, T', D] with T' = subsampled_lengths(T)."""
+  """[B, T, F] features -> [B, T', D] with T' = subsampled_lengths(T).
+
+  The convolution biases start non-zero. With flax's zero biases, a
+  SpecAugment time mask (an all-zero patch of normalized features) maps to an
+  exactly zero encoder input, whose first LayerNorm then divides by
+  sqrt(epsilon): gradients ~1000x larger than elsewhere drive the projection
+  bias into a constant that drowns the audio content in every later block
+  (the encoder collapses and the transducer learns the prediction network's
+  language model only).
+  """
   channels: int
   dim: int
   factor: int = 8
@@ -114,8 +129,11 @@ class ConvSubsampling(nn.Module):
   @nn.compact
   def __call__(self, x):
     x = x[..., None]
-    x = nn.relu(nn.Conv(self.channels, (3, 3), (2, 2), padding="VALID", name="conv1")(x))
-    x = nn.relu(nn.Conv(self.channels, (3, 3), (2, 2), padding="VALID", name="conv2")(x))
+    bias_init = nn.initializers.normal(0.5)
+    x = nn.relu(nn.Conv(self.channels, (3, 3), (2, 2), padding="VALID", bias_init=bias_init,
+                        name="conv1")(x))
+    x = nn.relu(nn.Conv(self.channels, (3, 3), (2, 2), padding="VALID", bias_init=bias_init,
+                        name="conv2")(x))
     b, t, f, c = x.shape
     x = x.reshape(b, t, f * c)
     if self.factor == 8:
@@ -225,7 +243,7 @@ class Block(nn.Module):
       new_cache["conv"] = conv_cache
     x = x + (0.5 if conformer else 1.0) * drop(
         FeedForward(c.dim, c.ffn_mult, c.dropout, name="ff2")(x, train))
-    if conformer:
+    if conformer and c.block_final_ln:
       x = nn.LayerNorm(name="final_ln")(x)
     return x, new_cache
 

@@ -12,8 +12,12 @@ an explicit state for label-synchronous decoding:
   label sequence (training);
 * ``predict_step(token [B], state)`` -> ([B, P], state) (decoding).
 
-Context biasing (``asr.biasing``) plugs in between the encoder/prediction
-outputs and the joint; see :class:`Transducer`.
+Context biasing (CATT, ``asr.biasing.attention``) sits between the encoder /
+prediction outputs and the joint: both streams attend over the encoded phrase
+list and a combiner folds the result in. Every method takes the encoded
+context ``ctx`` [B, N+1, C] and its mask [B, N+1] (from
+:meth:`Transducer.encode_context`); ``None`` means "no list" (the model then
+attends to its no-bias entry only).
 """
 
 import dataclasses
@@ -23,6 +27,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from asr.biasing import attention as bias_lib
 from asr.models import encoder as encoder_lib
 
 BLANK_ID = 0
@@ -134,6 +139,9 @@ class TransducerConfig:
   joint_dim: int = 256
   vocab_size: int = 256
   num_mel_bins: int = 80
+  biasing: bias_lib.BiasingConfig = bias_lib.BiasingConfig()
+  # An auxiliary CTC head on the encoder (training only; see train.ctc_weight).
+  ctc_head: bool = False
 
 
 class Transducer(nn.Module):
@@ -150,44 +158,113 @@ class Transducer(nn.Module):
     self.encoder = encoder_lib.Encoder(c.encoder)
     self.predictor = Predictor(c.predictor, c.vocab_size)
     self.joint_net = Joint(c.joint_dim, c.vocab_size)
+    if c.ctc_head:
+      self.ctc = nn.Dense(c.vocab_size, name="ctc_head")
+    b = c.biasing
+    if b.enabled:
+      self.context_encoder = bias_lib.ContextEncoder(b, c.vocab_size)
+      if b.audio_queries:
+        self.audio_bias = bias_lib.BiasingAttention(b.num_heads, c.encoder.dim, b.dropout)
+        self.audio_combiner = bias_lib.Combiner()
+      if b.label_queries:
+        self.label_bias = bias_lib.BiasingAttention(b.num_heads, c.predictor.hidden, b.dropout)
+        self.label_combiner = bias_lib.Combiner()
 
-  def __call__(self, feats, feat_lengths, labels, train: bool = False):
-    """feats [B, T, F], feat_lengths [B], labels [B, U].
+  @property
+  def biased(self) -> bool:
+    return self.cfg.biasing.enabled
+
+  def encode_context(self, tokens, lengths):
+    """Phrase tokens [B, N, L], lengths [B, N] -> (ctx [B, N+1, C], mask [B, N+1])."""
+    return self.context_encoder(tokens, lengths), bias_lib.context_mask(lengths)
+
+  def _default_ctx(self, batch, ctx, mask):
+    if ctx is None:
+      e = bias_lib.empty_context(batch)
+      return self.encode_context(e["tokens"], e["lengths"])
+    return ctx, mask
+
+  def _bias_audio(self, enc, ctx, mask, train=False):
+    if not (self.biased and self.cfg.biasing.audio_queries):
+      return enc, None
+    ctx, mask = self._default_ctx(enc.shape[0], ctx, mask)
+    a, w = self.audio_bias(enc, ctx, mask, train)
+    return self.audio_combiner(enc, a), w
+
+  def _bias_label(self, pred, ctx, mask, train=False):
+    """pred: [B, U, P] or [B, P]."""
+    if not (self.biased and self.cfg.biasing.label_queries):
+      return pred, None
+    squeeze = pred.ndim == 2
+    q = pred[:, None] if squeeze else pred
+    ctx, mask = self._default_ctx(q.shape[0], ctx, mask)
+    a, w = self.label_bias(q, ctx, mask, train)
+    out = self.label_combiner(q, a)
+    return (out[:, 0] if squeeze else out), w
+
+  def __call__(self, feats, feat_lengths, labels, context=None, train: bool = False):
+    """feats [B, T, F], feat_lengths [B], labels [B, U]; context: optional dict
+    with phrase ``tokens`` [B, N, L] and ``lengths`` [B, N].
 
     Returns dict: enc [B, T', J] (projected), enc_lengths [B],
-    pred [B, U+1, J] (projected).
+    pred [B, U+1, J] (projected), ctc [B, T', V] logits if the model has a CTC head.
     """
     enc, enc_lengths = self.encoder(feats, feat_lengths, train)
     pred = self.predictor(labels, train)
+    extra = {"ctc": self.ctc(enc)} if self.cfg.ctc_head else {}
+    if self.biased:
+      if context is None:
+        context = bias_lib.empty_context(feats.shape[0])
+      ctx, mask = self.encode_context(context["tokens"], context["lengths"])
+      enc, _ = self._bias_audio(enc, ctx, mask, train)
+      pred, _ = self._bias_label(pred, ctx, mask, train)
     enc_p, pred_p = self.joint_net.project(enc, pred)
-    return {"enc": enc_p, "enc_lengths": enc_lengths, "pred": pred_p}
+    return {"enc": enc_p, "enc_lengths": enc_lengths, "pred": pred_p, **extra}
+
+  def attention_maps(self, feats, feat_lengths, labels, context):
+    """Biasing attention weights for visualization.
+
+    Returns dict: audio [B, H, T', N+1], label [B, H, U+1, N+1] (either None if
+    that query kind is off), enc_lengths [B].
+    """
+    enc, enc_lengths = self.encoder(feats, feat_lengths, False)
+    pred = self.predictor(labels, False)
+    ctx, mask = self.encode_context(context["tokens"], context["lengths"])
+    _, wa = self._bias_audio(enc, ctx, mask)
+    _, wl = self._bias_label(pred, ctx, mask)
+    return {"audio": wa, "label": wl, "enc_lengths": enc_lengths}
 
   def joint(self, enc_p, pred_p):
     return self.joint_net(enc_p, pred_p)
 
   def init_all(self, feats, feat_lengths, labels):
     """Touches every submodule (for ``init``): forward pass plus one joint."""
-    out = self(feats, feat_lengths, labels)
+    ctx = {"tokens": jnp.ones((feats.shape[0], 2, 3), jnp.int32),
+           "lengths": jnp.full((feats.shape[0], 2), 3, jnp.int32)}
+    out = self(feats, feat_lengths, labels, ctx)
     return self.joint(out["enc"][:, :1, None], out["pred"][:, None, :1])
 
   # --- decoding -------------------------------------------------------------
 
-  def encode(self, feats, feat_lengths):
-    """Projected encoder output [B, T', J] and lengths [B] (inference)."""
+  def encode(self, feats, feat_lengths, ctx=None, ctx_mask=None):
+    """Projected (biased) encoder output [B, T', J] and lengths [B] (inference)."""
     enc, lengths = self.encoder(feats, feat_lengths, False)
+    enc, _ = self._bias_audio(enc, ctx, ctx_mask)
     return self.joint_net.enc_proj(enc), lengths
 
-  def encode_stream(self, window, num_valid, state):
+  def encode_stream(self, window, num_valid, state, ctx=None, ctx_mask=None):
     """One streaming chunk -> (projected enc [B, C, J], new state)."""
     enc, state = self.encoder.stream(window, num_valid, state)
+    enc, _ = self._bias_audio(enc, ctx, ctx_mask)
     return self.joint_net.enc_proj(enc), state
 
   def init_pred_state(self, batch: int):
     return self.predictor.init_state(batch)
 
-  def predict_step(self, token, state):
-    """token [B] -> (projected prediction [B, J], new state)."""
+  def predict_step(self, token, state, ctx=None, ctx_mask=None):
+    """token [B] -> (projected prediction [B, J], new state); ctx rows per token."""
     out, state = self.predictor.predict_step(token, state)
+    out, _ = self._bias_label(out, ctx, ctx_mask)
     return self.joint_net.pred_proj(out), state
 
 

@@ -11,7 +11,7 @@ import ml_collections
 import numpy as np
 import optax
 
-from asr.data import prepare
+from asr.biasing import attention as bias_lib
 from asr.data import tokenizer as tokenizer_lib
 from asr.models import encoder as encoder_lib
 from asr.models import transducer
@@ -23,7 +23,10 @@ def model_config(config: ml_collections.ConfigDict, vocab_size: int) -> transduc
       encoder=encoder_lib.EncoderConfig(**m.encoder.to_dict()),
       predictor=transducer.PredictorConfig(**m.predictor.to_dict()),
       joint_dim=m.joint_dim, vocab_size=vocab_size,
-      num_mel_bins=config.data.num_mel_bins)
+      num_mel_bins=config.data.num_mel_bins,
+      biasing=bias_lib.BiasingConfig(**m.biasing.to_dict()) if "biasing" in m
+      else bias_lib.BiasingConfig(),
+      ctc_head=config.train.get("ctc_weight", 0.0) > 0)
 
 
 @flax.struct.dataclass
@@ -34,9 +37,13 @@ class TrainState:
 
 
 def make_optimizer(t: ml_collections.ConfigDict) -> tuple[optax.GradientTransformation, optax.Schedule]:
-  """AdamW with linear warm-up, cosine decay and global-norm clipping."""
+  """AdamW with linear warm-up, cosine decay and global-norm clipping.
+
+  The warm-up starts at learning_rate / warmup_steps, not 0, so that the very
+  first step already moves the parameters.
+  """
   schedule = optax.warmup_cosine_decay_schedule(
-      init_value=0.0, peak_value=t.learning_rate, warmup_steps=t.warmup_steps,
+      init_value=t.learning_rate / max(t.warmup_steps, 1), peak_value=t.learning_rate, warmup_steps=t.warmup_steps,
       decay_steps=max(t.num_steps, t.warmup_steps + 1),
       end_value=t.learning_rate * t.end_lr_ratio)
   decay_mask = lambda params: jax.tree_util.tree_map(lambda x: x.ndim >= 2, params)
@@ -66,8 +73,13 @@ def resolve_tokenizer(config: ml_collections.ConfigDict, workdir: str) -> tokeni
     return tokenizer_lib.Tokenizer(local)
   path = config.data.tokenizer
   if not path:
-    ds_dir = prepare.dataset_dir(config.data.data_dir, config.data.corpus)
-    path = tokenizer_lib.tokenizer_path(ds_dir, config.data.vocab_size)
+    spec = train_spec(config)
+    if spec.startswith("tfds:"):
+      from asr.data import prepare  # pylint: disable=g-import-not-at-top
+      ds_dir = prepare.dataset_dir(config.data.data_dir, config.data.corpus)
+      path = tokenizer_lib.tokenizer_path(ds_dir, config.data.vocab_size)
+    else:  # a manifest: the tokenizer lives beside it
+      path = f"{spec}.spm_unigram{config.data.vocab_size}.model"
     if not os.path.exists(path):
       from asr.data import sources  # pylint: disable=g-import-not-at-top
       src = sources.open_source(train_spec(config), config.data.data_dir)

@@ -27,8 +27,6 @@ import orbax.checkpoint as ocp
 
 from asr.data import features as features_lib
 from asr.data import pipeline
-from asr.data import sources
-from asr.evaluation import evaluate as evaluate_lib
 from asr.losses import rnnt
 from asr.models import transducer
 from asr.training import state as state_lib
@@ -96,28 +94,47 @@ def train_step(state: state_lib.TrainState, batch: dict, rng, *, model, tx, mean
   global_tokens = jax.lax.psum(jnp.sum(batch["label_lengths"]), axis_name)
   global_tokens = jnp.maximum(global_tokens, 1).astype(jnp.float32)
 
+  context = None
+  if "ctx_tokens" in batch:
+    context = {"tokens": batch["ctx_tokens"], "lengths": batch["ctx_lengths"]}
+
   def loss_fn(params):
     out = model.apply({"params": params}, feats, batch["feat_lengths"], batch["labels"],
-                      train=True, rngs={"dropout": drop_rng})
+                      context, train=True, rngs={"dropout": drop_rng})
     joint_fn = lambda e, p: model.apply({"params": params}, e, p, method=transducer.Transducer.joint)
     if t.loss_impl == "fused":  # never holds [B, T', U+1, V]
       nll = rnnt.rnnt_loss_fused(out["enc"], out["pred"], joint_fn, batch["labels"],
                                  out["enc_lengths"], batch["label_lengths"],
-                                 time_chunk=t.loss_time_chunk)
+                                 time_chunk=t.loss_time_chunk, rnnt_type=t.rnnt_type)
     elif t.loss_impl == "full":  # faster when the full joint fits in memory
       logits = joint_fn(out["enc"][:, :, None], out["pred"][:, None])
-      nll = rnnt.rnnt_loss(logits, batch["labels"], out["enc_lengths"], batch["label_lengths"])
+      nll = rnnt.rnnt_loss(logits, batch["labels"], out["enc_lengths"], batch["label_lengths"],
+                           rnnt_type=t.rnnt_type)
     else:
       raise ValueError(f"train.loss_impl must be 'fused' or 'full', got {t.loss_impl!r}")
-    return jnp.sum(nll) / global_tokens, nll
+    # During the first ctc_only_steps only the encoder's CTC loss trains.
+    rnnt_scale = (state.step >= t.get("ctc_only_steps", 0)).astype(jnp.float32)
+    loss = rnnt_scale * jnp.sum(nll) / global_tokens
+    if t.ctc_weight > 0:
+      # Auxiliary CTC on the encoder: without it the transducer can settle in
+      # the degenerate optimum of a strong prediction network (all labels at
+      # the first frame, then blanks), ignoring the audio.
+      t_enc = out["ctc"].shape[1]
+      logit_pad = (jnp.arange(t_enc)[None] >= out["enc_lengths"][:, None]).astype(jnp.float32)
+      label_pad = (jnp.arange(batch["labels"].shape[1])[None]
+                   >= batch["label_lengths"][:, None]).astype(jnp.float32)
+      ctc = optax.ctc_loss(out["ctc"], logit_pad, batch["labels"], label_pad)
+      loss = loss + t.ctc_weight * jnp.sum(ctc) / global_tokens
+    return loss, (nll, jnp.sum(nll) / global_tokens)
 
-  (loss, nll), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
+  (loss, (nll, rnnt_loss)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
   grads = jax.lax.psum(grads, axis_name)
   loss = jax.lax.psum(loss, axis_name)
   updates, opt_state = tx.update(grads, state.opt_state, state.params)
   params = optax.apply_updates(state.params, updates)
   metrics = {
       "loss": loss,
+      "rnnt_loss": jax.lax.psum(rnnt_loss, axis_name),
       "nll_per_utt": jax.lax.pmean(jnp.mean(nll), axis_name),
       "l2_grads": optax.global_norm(grads),
       "l2_params": optax.global_norm(params),
@@ -149,6 +166,7 @@ def _process_slice(batch: dict) -> dict:
 
 
 def prepare_training_data(config, tokenizer):
+  from asr.data import sources  # pylint: disable=g-import-not-at-top
   src = sources.open_source(state_lib.train_spec(config), config.data.data_dir,
                             skip_bad=config.data.skip_bad)
   limit = config.data.max_train_utterances or None
@@ -161,6 +179,7 @@ def prepare_training_data(config, tokenizer):
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   """Trains (resuming from ``workdir`` if it holds checkpoints) and evaluates
   greedy WER on the validation split. Returns the final metrics."""
+  from asr.evaluation import evaluate as evaluate_lib  # pylint: disable=g-import-not-at-top
   os.makedirs(workdir, exist_ok=True)
   state_lib.save_config(config, workdir)
   tokenizer = state_lib.resolve_tokenizer(config, workdir)
@@ -179,7 +198,14 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   global_devices = jax.device_count()
   buckets = pipeline.make_buckets(utts, config.data.batch_frames, config.data.num_buckets,
                                   multiple_of=global_devices)
-  batches = pipeline.TrainBatches(utts, buckets, config.seed)
+  sampler = None
+  if config.model.biasing.enabled:
+    bc = config.data.context
+    pool = sorted({p for u in utts for p in u.context})
+    sampler = pipeline.ContextSampler(pool, pipeline.PhraseTokens(tokenizer, bc.max_phrase_len),
+                                      bc.max_distractors, bc.keep_prob, bc.max_entities, config.seed)
+    logging.info("biasing: training name pool of %d phrases", len(pool))
+  batches = pipeline.TrainBatches(utts, buckets, config.seed, sampler)
   logging.info("buckets (T, U, B): %s; %d batches per epoch",
                [(b.max_frames, b.max_labels, b.batch_size) for b in buckets], batches.per_epoch)
 

@@ -280,3 +280,56 @@ def test_fused_matches_full(time_chunk):
                                    err_msg=jax.tree_util.keystr(path))
     # Padded frames get no encoder gradient.
     assert np.all(np.asarray(g_fused[1])[2, 4:] == 0.0)
+
+
+# --- one-symbol-per-frame ("modified") lattice ---------------------------------
+
+
+def _modified_brute_force(logits, labels, t_len, u_len, blank=0):
+    """Sum over every choice of which U frames emit the labels."""
+    logp = np.asarray(jax.nn.log_softmax(jnp.asarray(logits, jnp.float64), axis=-1))
+    total = -np.inf
+    for frames in itertools.combinations(range(t_len), u_len):
+        u, lp = 0, 0.0
+        for t in range(t_len):
+            if t in frames:
+                lp += logp[t, u, labels[u]]
+                u += 1
+            else:
+                lp += logp[t, u, blank]
+        total = np.logaddexp(total, lp)
+    return -total
+
+
+def test_modified_lattice_equals_brute_force():
+    rng = np.random.default_rng(7)
+    b, t, u, v = 3, 5, 3, 4
+    logits = rng.standard_normal((b, t, u + 1, v)).astype(np.float32)
+    labels = rng.integers(1, v, (b, u)).astype(np.int32)
+    t_lens = np.array([5, 4, 3], np.int32)
+    u_lens = np.array([3, 2, 3], np.int32)
+    got = np.asarray(rnnt.rnnt_loss(logits, labels, t_lens, u_lens, rnnt_type="modified"))
+    for i in range(b):
+        want = _modified_brute_force(logits[i], labels[i], t_lens[i], u_lens[i])
+        np.testing.assert_allclose(got[i], want, rtol=1e-5, atol=1e-5)
+
+
+def test_modified_infeasible_is_zero_and_fused_agrees():
+    rng = np.random.default_rng(8)
+    b, t, u, v, d = 2, 6, 4, 5, 3
+    enc = rng.standard_normal((b, t, d)).astype(np.float32)
+    pred = rng.standard_normal((b, u + 1, d)).astype(np.float32)
+    w = rng.standard_normal((d, v)).astype(np.float32)
+    joint = lambda e, p: jnp.tanh(e + p) @ w
+    labels = rng.integers(1, v, (b, u)).astype(np.int32)
+    t_lens = np.array([6, 3], np.int32)
+    u_lens = np.array([4, 4], np.int32)  # second example: 4 labels in 3 frames
+    full = rnnt.rnnt_loss(joint(enc[:, :, None], pred[:, None]), labels, t_lens, u_lens,
+                          rnnt_type="modified")
+    fused = rnnt.rnnt_loss_fused(enc, pred, joint, labels, t_lens, u_lens, time_chunk=4,
+                                 rnnt_type="modified")
+    np.testing.assert_allclose(np.asarray(full), np.asarray(fused), rtol=1e-5)
+    assert float(full[1]) == 0.0 and float(full[0]) > 0
+    g = jax.grad(lambda e: rnnt.rnnt_loss_fused(e, pred, joint, labels, t_lens, u_lens,
+                                                time_chunk=4, rnnt_type="modified").sum())(enc)
+    assert np.all(np.isfinite(np.asarray(g))) and np.all(np.asarray(g)[1] == 0)

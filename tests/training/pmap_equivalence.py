@@ -51,6 +51,7 @@ def main():
       "devices": jax.local_device_count(),
       "max_param_diff": max(float(np.abs(a - b_).max()) for a, b_ in zip(p1, p4)),
       "loss_diff": abs(l1 - l4),
+      "loss": l1,
       "param_change": max(float(np.abs(a - b_).max()) for a, b_ in zip(p0, p1)),
   }))
 

@@ -125,7 +125,7 @@ def test_one_and_four_devices_give_the_same_update(tiny_data_dir):
   result = json.loads(out.stdout.strip().splitlines()[-1])
   assert result["devices"] == 4
   assert result["max_param_diff"] < 1e-5, result
-  assert result["loss_diff"] < 1e-5, result
+  assert result["loss_diff"] < 1e-5 * max(1.0, abs(result["loss"])), result
   assert result["param_change"] > 1e-4  # the update did something
 
 
@@ -135,3 +135,37 @@ def test_nan_stops_with_clear_message(tiny_data_dir, tmp_path):
                 learning_rate=1e8, clip_norm=1e30, warmup_steps=1)
   with pytest.raises(FloatingPointError, match="non-finite loss"):
     train.train_and_evaluate(cfg, str(tmp_path / "nan"))
+
+
+def test_spec_augment_does_not_blow_up_gradients(tiny_data_dir, tiny_tokenizer_path):
+  """Regression: time masks once fed exact zeros into a LayerNorm (gradients
+  x50), which collapsed the encoder. Masked and clean batches must give
+  gradients of the same order."""
+  import functools
+  import jax
+  import jax.numpy as jnp
+  from asr.data import pipeline, sources, tokenizer
+  from asr.models import transducer
+  from asr.training import state as state_lib
+  from asr.training import train
+  tok = tokenizer.Tokenizer(tiny_tokenizer_path)
+  src = sources.open_source("tfds:voice_assistant/tiny:train", tiny_data_dir)
+  utts = pipeline.prepare_utterances(src, tok, 0.3, limit=8)
+  mean, std = pipeline.feature_stats(utts)
+  bucket = pipeline.make_buckets(utts, 10**6, 1)[0]
+  batch = train.shard(pipeline.collate(utts, list(range(8)), bucket), 1)
+  norms = {}
+  for masked in (True, False):
+    c = tiny.get_config()
+    c.train.spec_augment.enabled = masked
+    c.train.spec_augment.time_mask_ratio = 0.2  # wide masks: many all-zero patches
+    c.train.spec_augment.time_masks_per_100 = 3.0
+    mcfg = state_lib.model_config(c, tok.vocab_size)
+    model = transducer.Transducer(mcfg)
+    tx, _ = state_lib.make_optimizer(c.train)
+    st = state_lib.create_train_state(jax.random.PRNGKey(0), mcfg, tx)
+    step = jax.pmap(functools.partial(train.train_step, model=model, tx=tx, mean=jnp.asarray(mean),
+                                      std=jnp.asarray(std), cfg=c), axis_name="batch")
+    _, m = step(train.replicate(st), batch, train.replicate(jax.random.PRNGKey(0)))
+    norms[masked] = float(m["l2_grads"][0])
+  assert norms[True] < 3 * norms[False], norms

@@ -1,0 +1,174 @@
+"""Streaming recognition: audio in chunks of any size, partial results, finalize.
+
+A :class:`StreamingRecognizer` holds B concurrent streams. Each keeps its
+unconsumed samples, its normalized feature frames and its encoder state
+(attention key/value and convolution caches); one jitted call encodes the next
+chunk of every stream that has a full window (streams without one are carried
+through unchanged), and the shared :class:`asr.decoding.beam.BeamSearch`
+consumes the new encoder frames. The result equals offline decoding of the
+same audio (tested), because features are framed identically and the
+chunk-by-chunk encoder equals the masked full-utterance run.
+
+Biasing: per-stream phrase lists drive shallow fusion (context graphs) and,
+for CATT models, attention biasing (the list is encoded once per stream).
+"""
+
+import functools
+from typing import Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from asr.biasing import context_graph as cg
+from asr.data import features as features_lib
+from asr.data import pipeline
+from asr.decoding import beam as beam_lib
+from asr.evaluation import evaluate
+from asr.models import encoder as encoder_lib
+from asr.models import transducer
+
+HOP = features_lib.HOP
+WINDOW = features_lib.WINDOW
+
+
+@functools.partial(jax.jit, static_argnames=("model",))
+def _encode_chunk(model, params, window, num_valid, state, ctx, ctx_mask, advance):
+  enc, new_state = model.apply({"params": params}, window, num_valid, state, ctx, ctx_mask,
+                               method=transducer.Transducer.encode_stream)
+  # Streams that did not advance keep their state.
+  keep = lambda n, o: jnp.where(advance.reshape((-1,) + (1,) * (n.ndim - 1)), n, o)
+  return enc, jax.tree_util.tree_map(keep, new_state, state)
+
+
+class StreamingRecognizer:
+  """B concurrent streams over one model.
+
+  Args:
+    rec: an :class:`asr.inference.Recognizer` (model, params, norm, tokenizer).
+    num_streams: B.
+    beam: beam size.
+    phrases: per-stream biasing phrase lists (or None).
+    shallow: apply shallow fusion with the phrase lists.
+    attention: apply attention biasing (CATT models).
+    context_score: shallow-fusion bonus per token.
+  """
+
+  def __init__(self, rec, num_streams: int = 1, beam: int = 4,
+               phrases: Sequence[Sequence[str]] | None = None, shallow: bool = True,
+               attention: bool = True, context_score: float = 2.0):
+    self.rec = rec
+    self.model, self.params = rec.model, rec.params
+    ecfg = self.model.cfg.encoder
+    if ecfg.chunk_size <= 0:
+      raise ValueError("streaming needs an encoder trained with chunk_size > 0")
+    self.b = num_streams
+    self.factor = ecfg.subsample_factor
+    self.chunk = ecfg.chunk_size
+    self.window = encoder_lib.stream_window(ecfg)
+    self.hop = self.factor * self.chunk
+    self.mean, self.std = (np.asarray(x) for x in rec.norm)
+    self.num_bins = self.model.cfg.num_mel_bins
+    lists = [list(p) for p in phrases] if phrases is not None else [[] for _ in range(self.b)]
+    graphs = None
+    if shallow and any(lists):
+      graphs = [cg.ContextGraph.from_phrases(l, rec.tokenizer.encode, context_score) if l else None
+                for l in lists]
+    self.ctx = self.ctx_mask = None
+    if attention and self.model.cfg.biasing.enabled:
+      ctx, mask = evaluate.encode_lists(self.model, self.params,
+                                        pipeline.PhraseTokens(rec.tokenizer), lists)
+      self.ctx, self.ctx_mask = np.asarray(ctx), np.asarray(mask)
+    self.search = beam_lib.BeamSearch(self.model, self.params, self.b, beam, graphs,
+                                      self.ctx, self.ctx_mask)
+    self.state = encoder_lib.init_stream_state(ecfg, self.b, self.num_bins)
+    self.samples = [np.zeros(0, np.float32) for _ in range(self.b)]
+    self.feats = [np.zeros((0, self.num_bins), np.float32) for _ in range(self.b)]
+    self.num_samples = np.zeros(self.b, np.int64)  # samples received
+    self.frames_done = np.zeros(self.b, np.int64)  # feature frames consumed by chunks
+    self.enc_emitted = np.zeros(self.b, np.int64)  # encoder frames decoded
+    self.finished = np.zeros(self.b, bool)
+
+  # --- input --------------------------------------------------------------
+
+  def accept_waveform(self, samples: np.ndarray, stream: int = 0):
+    """Appends audio (int16, or float in [-1, 1]) to a stream and decodes
+    every chunk that became complete."""
+    if self.finished[stream]:
+      raise RuntimeError(f"stream {stream} was finalized")
+    x = np.asarray(samples)
+    if x.dtype == np.int16:
+      x = x.astype(np.float32) / 32768.0
+    x = np.nan_to_num(x.astype(np.float32), nan=0.0, posinf=1.0, neginf=-1.0)
+    x = np.clip(x, -1.0, 1.0)
+    if x.size == 0:
+      return
+    self.num_samples[stream] += len(x)
+    buf = np.concatenate([self.samples[stream], x])
+    n = features_lib.num_frames(len(buf))
+    if n:
+      f = features_lib.log_mel(buf[:(n - 1) * HOP + WINDOW], self.num_bins)
+      self.feats[stream] = np.concatenate([self.feats[stream], (f - self.mean) / self.std])
+      buf = buf[n * HOP:]
+    self.samples[stream] = buf
+    self._run_ready()
+
+  def _ready(self, s: int) -> bool:
+    return not self.finished[s] and len(self.feats[s]) >= self.window
+
+  def _run_ready(self, final: Sequence[int] = ()):
+    while True:
+      advance = np.array([self._ready(s) or s in final for s in range(self.b)])
+      if not advance.any():
+        return
+      windows = np.zeros((self.b, self.window, self.num_bins), np.float32)
+      num_valid = np.zeros(self.b, np.int32)
+      for s in range(self.b):
+        if not advance[s]:
+          continue
+        w = self.feats[s][:self.window]
+        windows[s, :len(w)] = w
+        if s in final:  # partial last chunk: count the real encoder frames
+          total = int(encoder_lib.subsampled_lengths(self.frames_done[s] + len(self.feats[s]),
+                                                     self.factor))
+          num_valid[s] = max(0, min(self.chunk, total - self.enc_emitted[s]))
+        else:
+          num_valid[s] = self.chunk
+      enc, self.state = _encode_chunk(self.model, self.params, windows, num_valid, self.state,
+                                      self.ctx, self.ctx_mask, advance)
+      self.search.advance(np.asarray(enc), num_valid)
+      for s in range(self.b):
+        if advance[s]:
+          self.feats[s] = self.feats[s][self.hop:]
+          self.frames_done[s] += self.hop
+          self.enc_emitted[s] += num_valid[s]
+      if final:
+        final = [s for s in final if num_valid[s] == self.chunk and len(self.feats[s]) > 0]
+        if not final and not any(self._ready(s) for s in range(self.b)):
+          return
+
+  # --- output -------------------------------------------------------------
+
+  def partial(self, stream: int = 0) -> str:
+    """The current best hypothesis of a stream (before context refunds)."""
+    hyps = self.search.hyps[stream]
+    return self.rec.tokenizer.decode(hyps[0].tokens) if hyps else ""
+
+  def finalize(self, streams: Sequence[int] | None = None) -> list[list[dict]]:
+    """Flushes the given streams (default: all) and returns every stream's
+    N-best as [{"text", "score", "logp", "tokens", "times"}]."""
+    streams = range(self.b) if streams is None else streams
+    todo = [s for s in streams if not self.finished[s]]
+    self._run_ready(final=todo)
+    for s in todo:
+      self.finished[s] = True
+    out = []
+    for hs in self.search.finalize():
+      out.append([{"text": self.rec.tokenizer.decode(h.tokens), "score": h.score,
+                   "logp": h.logp, "tokens": list(h.tokens), "times": list(h.times)}
+                  for h in hs])
+    return out
+
+  @property
+  def frame_seconds(self) -> float:
+    return self.factor * HOP / features_lib.SAMPLE_RATE

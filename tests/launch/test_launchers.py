@@ -1,0 +1,112 @@
+"""End to end through the absl launchers: train a tiny CATT model, then
+evaluate (every biasing mode, manifests with bad lines), transcribe and draw
+an attention map."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def _run(*args, check=True):
+  out = subprocess.run([sys.executable, "-m", *args], cwd=REPO, capture_output=True, text=True,
+                       timeout=900, env={**os.environ, "JAX_PLATFORMS": "cpu"})
+  if check and out.returncode != 0:
+    raise AssertionError(f"{args[0]} failed:\n{out.stderr[-4000:]}")
+  return out
+
+
+@pytest.fixture(scope="module")
+def workdir(tiny_data_dir, tmp_path_factory):
+  wd = str(tmp_path_factory.mktemp("catt_tiny"))
+  _run("launch.train", "--config=experiments/catt_tiny.py", f"--workdir={wd}",
+       f"--config.data.data_dir={tiny_data_dir}", "--config.train.num_steps=30",
+       "--config.train.eval_utterances=4", "--report=false")
+  return wd
+
+
+@pytest.fixture(scope="module")
+def manifest_dir(tiny_data_dir, tmp_path_factory):
+  from asr.data import manifest, sources
+  out = str(tmp_path_factory.mktemp("export"))
+  src = sources.open_source("tfds:voice_assistant/tiny:test", tiny_data_dir)
+  path = manifest.export_split((src[i] for i in range(6)), out, "test")
+  return out, path
+
+
+@pytest.mark.parametrize("biasing", ["none", "shallow", "attention", "both"])
+def test_evaluate_split_every_biasing_mode(workdir, tiny_data_dir, tmp_path, biasing):
+  out = str(tmp_path / "r.json")
+  res = _run("launch.evaluate", f"--workdir={workdir}", "--split=test", f"--output={out}",
+             f"--biasing={biasing}", "--distractors=10", "--beam=2", "--limit=8",
+             f"--data_dir={tiny_data_dir}")
+  printed = json.loads(res.stdout.strip().splitlines()[-1])
+  with open(out) as f:
+    saved = json.load(f)
+  for key in ("wer", "u_wer", "b_wer", "num_utterances", "num_skipped", "rtf"):
+    assert key in printed and key in saved["metrics"]
+  assert printed["num_utterances"] == 8 and printed["num_skipped"] == 0
+  assert len(saved["utterances"]) == 8
+  assert all(u["biasing_list_size"] >= 10 for u in saved["utterances"])
+  assert all(set(u) >= {"id", "ref", "hyp"} for u in saved["utterances"])
+
+
+def test_evaluate_manifest_reports_bad_lines(workdir, manifest_dir, tmp_path):
+  out_dir, path = manifest_dir
+  bad = str(tmp_path / "bad.jsonl")
+  with open(path) as f:
+    lines = f.readlines()
+  entry = json.loads(lines[1])
+  entry["audio_filepath"] = os.path.join(out_dir, "wavs", "test", "nope.wav")
+  lines[1] = json.dumps(entry) + "\n"
+  with open(bad, "w") as f:
+    f.writelines(l if i == 1 else l.replace('"wavs/', f'"{out_dir}/wavs/') for i, l in enumerate(lines))
+  res = _run("launch.evaluate", f"--workdir={workdir}", f"--manifest={bad}", "--beam=0", check=False)
+  assert res.returncode != 0
+  assert f"{bad}:2" in res.stderr and "nope.wav" in res.stderr
+  out = str(tmp_path / "r.json")
+  res = _run("launch.evaluate", f"--workdir={workdir}", f"--manifest={bad}", "--beam=0",
+             "--skip_bad", f"--output={out}")
+  metrics = json.loads(res.stdout.strip().splitlines()[-1])
+  assert metrics["num_skipped"] == 1 and metrics["num_utterances"] == 5
+  with open(out) as f:
+    saved = json.load(f)
+  assert saved["skipped"][0]["line"] == 2
+
+
+def test_transcribe_prints_json_lines(workdir, manifest_dir, tmp_path):
+  out_dir, path = manifest_dir
+  with open(path) as f:
+    entries = [json.loads(l) for l in f][:2]
+  wavs = [os.path.join(out_dir, e["audio_filepath"]) for e in entries]
+  ctx = tmp_path / "ctx.txt"
+  ctx.write_text("\n".join(entries[0]["context"][:5] + ["zoe muller:3.0"]) + "\n")
+  res = _run("launch.transcribe", f"--workdir={workdir}", f"--context_file={ctx}", "--beam=2",
+             *wavs)
+  lines = [json.loads(l) for l in res.stdout.strip().splitlines()]
+  assert [l["audio"] for l in lines] == wavs
+  for l in lines:
+    assert isinstance(l["text"], str) and l["nbest"] and {"text", "score"} <= set(l["nbest"][0])
+
+
+def test_visualize_attention_writes_png(workdir, manifest_dir, tmp_path):
+  out_dir, path = manifest_dir
+  with open(path) as f:
+    entry = json.loads(f.readline())
+  ctx = tmp_path / "ctx.txt"
+  ctx.write_text("\n".join(entry["context"][:8]) + "\n")
+  png = str(tmp_path / "map.png")
+  res = _run("launch.visualize_attention", f"--workdir={workdir}",
+             f"--audio={os.path.join(out_dir, entry['audio_filepath'])}",
+             f"--context_file={ctx}", f"--output={png}", f"--start={entry['wake_end']}")
+  info = json.loads(res.stdout.strip().splitlines()[-1])
+  assert info["output"] == png
+  with open(png, "rb") as f:
+    assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+  assert os.path.getsize(png) > 10_000
