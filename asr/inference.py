@@ -43,7 +43,7 @@ class Recognizer:
     ex = {"id": "utt", "audio": audio, "text": "", "context": [p for p, _ in phrases]}
     min_frames = encoder_lib.min_feature_frames(self.config.model.encoder.subsample_factor)
     utt = pipeline._prepare_fn(None, None, self.config.data.num_mel_bins,  # pylint: disable=protected-access
-                               min_frames)(ex)
+                               min_frames, self.config.data.get("cmvn", "global"))(ex)
     graphs = [self.graph(phrases, context_score)] if phrases else None
     res = evaluate.decode_utterances(self.model, self.params, self.norm, [utt], self.tokenizer,
                                      beam=max(beam, 1), graphs=graphs, nbest=nbest)[0]

@@ -62,6 +62,10 @@ class StreamingRecognizer:
     ecfg = self.model.cfg.encoder
     if ecfg.chunk_size <= 0:
       raise ValueError("streaming needs an encoder trained with chunk_size > 0")
+    if rec.config.data.get("cmvn", "global") != "global":
+      raise ValueError(
+          "streaming needs data.cmvn='global': this model was trained with per-utterance "
+          f"normalization (data.cmvn={rec.config.data.cmvn!r}), which needs the whole utterance")
     self.b = num_streams
     self.factor = ecfg.subsample_factor
     self.chunk = ecfg.chunk_size

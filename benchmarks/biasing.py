@@ -112,7 +112,10 @@ def main(argv):
       audio_by_id[ex["id"]] = pipeline.crop_request(ex, None)
     if len(audio_by_id) == k:
       break
-  rtf = streaming_rtf(rec, sub, lists, audio_by_id)
+  try:
+    rtf = streaming_rtf(rec, sub, lists, audio_by_id)
+  except ValueError as e:  # e.g. a model trained with per-utterance CMVN
+    rtf = {"skipped": str(e)}
   print("streaming:", rtf)
   path = common.write_result("biasing", {"rows": rows, "streaming_rtf": rtf}, {
       "workdir": FLAGS.workdir, "split": FLAGS.split, "beam": FLAGS.beam,

@@ -23,6 +23,10 @@ def get_config():
   d.vocab_size = 256  # SentencePiece pieces (blank = 0 included)
   d.tokenizer = ""  # explicit .model path; empty -> spm_unigram<vocab_size> beside the data
   d.num_mel_bins = 80
+  # Feature normalization before the model's global mean/std: "global" (none,
+  # streamable) or "utterance" (asr.data.pipeline.utterance_cmvn: needs the
+  # whole request, so offline only; faster learning on many-voice TTS data).
+  d.cmvn = "global"
   # Training crops each stream to [wake_end, speech_end + train_trailing_s];
   # evaluation keeps everything after wake_end (the end-pointer's business).
   d.train_trailing_s = 0.3

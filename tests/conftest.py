@@ -6,6 +6,11 @@ import pytest
 
 TINY = "tiny"
 
+# Test runs write their result JSONs (training summaries, etc.) outside the
+# repository's results/ folder, which feeds BUILD.md's tables.
+os.environ.setdefault("ASR_RESULTS_DIR", os.path.join(
+    os.environ.get("TMPDIR", "/tmp"), f"asr_test_results_{os.getpid()}"))
+
 
 @pytest.fixture(scope="session")
 def tiny_data_dir(tmp_path_factory):

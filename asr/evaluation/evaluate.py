@@ -40,7 +40,7 @@ def load_utterances(config, spec: str, tokenizer, limit: int | None = None,
   utts = pipeline.prepare_utterances(
       src, tokenizer, trailing_s=None, num_bins=config.data.num_mel_bins,
       min_frames=encoder_lib.min_feature_frames(config.model.encoder.subsample_factor),
-      limit=limit)
+      limit=limit, cmvn=config.data.get("cmvn", "global"))
   return UttList(utts, list(src.skipped), spec)
 
 

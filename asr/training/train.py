@@ -171,7 +171,8 @@ def prepare_training_data(config, tokenizer):
                             skip_bad=config.data.skip_bad)
   limit = config.data.max_train_utterances or None
   utts = pipeline.prepare_utterances(src, tokenizer, config.data.train_trailing_s,
-                                     config.data.num_mel_bins, limit=limit)
+                                     config.data.num_mel_bins, limit=limit,
+                                     cmvn=config.data.get("cmvn", "global"))
   utts = [u for u in utts if len(u.labels) > 0]
   return utts, src.skipped
 

@@ -32,7 +32,8 @@ def compute_maps(rec, audio: np.ndarray, phrases: Sequence[str], beam: int = 4) 
   factor = model.cfg.encoder.subsample_factor
   from asr.models import encoder as encoder_lib  # pylint: disable=g-import-not-at-top
   utt = pipeline._prepare_fn(None, None, model.cfg.num_mel_bins,  # pylint: disable=protected-access
-                             encoder_lib.min_feature_frames(factor))(
+                             encoder_lib.min_feature_frames(factor),
+                             rec.config.data.get("cmvn", "global"))(
                                  {"id": "a", "audio": audio, "text": ""})
   phrase_tokens = pipeline.PhraseTokens(tok)
   lists = [list(phrases)]
