@@ -38,15 +38,24 @@ class Recognizer:
     return cg.ContextGraph.from_phrases(texts, self.tokenizer.encode, context_score, scores)
 
   def transcribe(self, audio: np.ndarray, phrases=(), beam: int = 4, nbest: int = 4,
-                 context_score: float = 2.0) -> dict:
-    """audio: int16 [N] at 16 kHz. Returns {"text", "nbest": [{"text", "score"}]}."""
+                 context_score: float = 2.0, shallow: bool = True,
+                 attention: bool = True) -> dict:
+    """audio: int16 [N] at 16 kHz; phrases: [(phrase, score or None)].
+
+    With phrases, ``shallow`` applies shallow fusion (context graph) and
+    ``attention`` feeds the list to the attention-biasing module (CATT models
+    only; ignored otherwise). Returns {"text", "nbest": [{"text", "score"}]}.
+    """
     ex = {"id": "utt", "audio": audio, "text": "", "context": [p for p, _ in phrases]}
     min_frames = encoder_lib.min_feature_frames(self.config.model.encoder.subsample_factor)
     utt = pipeline._prepare_fn(None, None, self.config.data.num_mel_bins,  # pylint: disable=protected-access
                                min_frames, self.config.data.get("cmvn", "global"))(ex)
-    graphs = [self.graph(phrases, context_score)] if phrases else None
+    graphs = [self.graph(phrases, context_score)] if phrases and shallow else None
+    lists = None
+    if attention and self.model.cfg.biasing.enabled:
+      lists = [[p for p, _ in phrases]]
     res = evaluate.decode_utterances(self.model, self.params, self.norm, [utt], self.tokenizer,
-                                     beam=max(beam, 1), graphs=graphs, nbest=nbest)[0]
+                                     beam=max(beam, 1), graphs=graphs, nbest=nbest, lists=lists)[0]
     return {"text": res["text"],
             "nbest": [{"text": h["text"], "score": h["score"]} for h in res.get("nbest", [])]}
 

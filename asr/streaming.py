@@ -11,8 +11,16 @@ chunk-by-chunk encoder equals the masked full-utterance run.
 
 Biasing: per-stream phrase lists drive shallow fusion (context graphs) and,
 for CATT models, attention biasing (the list is encoded once per stream).
+
+Models trained with per-utterance CMVN (``data.cmvn="utterance"``) stream with
+its causal estimate (:mod:`asr.data.cmvn`): statistics from the audio heard
+before the request (``accept_prefix``: the wake-word segment) plus the request
+so far, refreshed every ``cmvn_block`` feature frames (8: 80 ms). Streaming then equals
+offline decoding with ``cmvn="causal"`` (tested); the WER cost against the
+whole-utterance statistics is measured in ``benchmarks/streaming_speed.py``.
 """
 
+import copy
 import functools
 from typing import Sequence
 
@@ -21,6 +29,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from asr.biasing import context_graph as cg
+from asr.data import cmvn as cmvn_lib
 from asr.data import features as features_lib
 from asr.data import pipeline
 from asr.decoding import beam as beam_lib
@@ -52,20 +61,24 @@ class StreamingRecognizer:
     shallow: apply shallow fusion with the phrase lists.
     attention: apply attention biasing (CATT models).
     context_score: shallow-fusion bonus per token.
+    cmvn_block: feature frames per update of the causal CMVN statistics
+      (models trained with ``data.cmvn="utterance"`` only).
   """
 
   def __init__(self, rec, num_streams: int = 1, beam: int = 4,
                phrases: Sequence[Sequence[str]] | None = None, shallow: bool = True,
-               attention: bool = True, context_score: float = 2.0):
+               attention: bool = True, context_score: float = 2.0,
+               cmvn_block: int = cmvn_lib.DEFAULT_BLOCK):
     self.rec = rec
     self.model, self.params = rec.model, rec.params
     ecfg = self.model.cfg.encoder
     if ecfg.chunk_size <= 0:
       raise ValueError("streaming needs an encoder trained with chunk_size > 0")
-    if rec.config.data.get("cmvn", "global") != "global":
-      raise ValueError(
-          "streaming needs data.cmvn='global': this model was trained with per-utterance "
-          f"normalization (data.cmvn={rec.config.data.cmvn!r}), which needs the whole utterance")
+    mode = rec.config.data.get("cmvn", "global")
+    if mode not in ("global", "utterance"):
+      raise ValueError(f"cannot stream a model with data.cmvn={mode!r}")
+    self.causal = mode == "utterance"  # per-utterance CMVN -> its causal estimate
+    self.cmvn_block = cmvn_block
     self.b = num_streams
     self.factor = ecfg.subsample_factor
     self.chunk = ecfg.chunk_size
@@ -88,23 +101,70 @@ class StreamingRecognizer:
     self.state = encoder_lib.init_stream_state(ecfg, self.b, self.num_bins)
     self.samples = [np.zeros(0, np.float32) for _ in range(self.b)]
     self.feats = [np.zeros((0, self.num_bins), np.float32) for _ in range(self.b)]
+    self.cmvn = [cmvn_lib.CausalCmvn(None, self.num_bins, cmvn_block) if self.causal else None
+                 for _ in range(self.b)]
     self.num_samples = np.zeros(self.b, np.int64)  # samples received
     self.frames_done = np.zeros(self.b, np.int64)  # feature frames consumed by chunks
     self.enc_emitted = np.zeros(self.b, np.int64)  # encoder frames decoded
+    self.context_enc = np.zeros(self.b, np.int64)  # stream-context encoder frames (not decoded)
     self.finished = np.zeros(self.b, bool)
 
   # --- input --------------------------------------------------------------
 
-  def accept_waveform(self, samples: np.ndarray, stream: int = 0):
-    """Appends audio (int16, or float in [-1, 1]) to a stream and decodes
-    every chunk that became complete."""
-    if self.finished[stream]:
-      raise RuntimeError(f"stream {stream} was finalized")
-    x = np.asarray(samples)
+  @staticmethod
+  def _clean(samples) -> np.ndarray:
+    """int16 or float audio -> float32 in [-1, 1]; NaN -> 0, +-inf and
+    out-of-range values clipped."""
+    x = np.asarray(samples).reshape(-1)
     if x.dtype == np.int16:
       x = x.astype(np.float32) / 32768.0
     x = np.nan_to_num(x.astype(np.float32), nan=0.0, posinf=1.0, neginf=-1.0)
-    x = np.clip(x, -1.0, 1.0)
+    return np.clip(x, -1.0, 1.0)
+
+  def accept_prefix(self, samples: np.ndarray, stream: int = 0):
+    """Audio heard before the request (the wake-word segment, same speaker and
+    channel): the first statistics of causal CMVN. Must come before any
+    request audio; a no-op for globally normalized models."""
+    if self.num_samples[stream] or self.finished[stream]:
+      raise RuntimeError(f"stream {stream}: accept_prefix must precede accept_waveform")
+    if not self.causal:
+      return
+    x = self._clean(samples)
+    prefix = (features_lib.log_mel(x, self.num_bins)
+              if len(x) >= WINDOW else None)
+    self.cmvn[stream] = cmvn_lib.CausalCmvn(prefix, self.num_bins, self.cmvn_block)
+
+  def accept_context(self, samples: np.ndarray, stream: int = 0,
+                     max_seconds: float | None = None):
+    """Stream context (models trained with ``data.stream_context``): the audio
+    just before the request (the wake-word segment). Its last whole encoder
+    chunks, at most ``max_seconds`` (default: the model's), run through the
+    encoder, whose caches then carry into the request; they emit no tokens,
+    and hypothesis times count request frames. Must precede
+    ``accept_waveform``; for causal-CMVN models it also sets the first
+    statistics (``accept_prefix``). Equals offline decoding with the same
+    context (tested)."""
+    if self.num_samples[stream] or self.finished[stream]:
+      raise RuntimeError(f"stream {stream}: accept_context must precede accept_waveform")
+    if max_seconds is None:
+      sc = self.rec.config.data.get("stream_context") or {}
+      max_seconds = sc.get("max_seconds", 1.5)
+    if self.causal:
+      self.accept_prefix(samples, stream)
+    x = self._clean(samples)
+    frames = pipeline.wake_window_frames(max_seconds, self.factor, self.chunk)
+    n = min(len(x) // HOP, frames) // self.hop * self.hop
+    if n:
+      self.context_enc[stream] = n // self.factor
+      self.accept_waveform(x[len(x) - n * HOP:], stream)
+
+  def accept_waveform(self, samples: np.ndarray, stream: int = 0):
+    """Appends audio (int16, or float in [-1, 1]) to a stream and decodes
+    every chunk that became complete. Empty chunks are a no-op; NaN samples
+    count as 0 and out-of-range samples are clipped."""
+    if self.finished[stream]:
+      raise RuntimeError(f"stream {stream} was finalized")
+    x = self._clean(samples)
     if x.size == 0:
       return
     self.num_samples[stream] += len(x)
@@ -112,10 +172,16 @@ class StreamingRecognizer:
     n = features_lib.num_frames(len(buf))
     if n:
       f = features_lib.log_mel(buf[:(n - 1) * HOP + WINDOW], self.num_bins)
-      self.feats[stream] = np.concatenate([self.feats[stream], (f - self.mean) / self.std])
+      self._push_feats(stream, f)
       buf = buf[n * HOP:]
     self.samples[stream] = buf
     self._run_ready()
+
+  def _push_feats(self, stream: int, f: np.ndarray, flush: bool = False):
+    if self.causal:
+      f = self.cmvn[stream].push(f, flush=flush)
+    if len(f):
+      self.feats[stream] = np.concatenate([self.feats[stream], (f - self.mean) / self.std])
 
   def _ready(self, s: int) -> bool:
     return not self.finished[s] and len(self.feats[s]) >= self.window
@@ -140,7 +206,11 @@ class StreamingRecognizer:
           num_valid[s] = self.chunk
       enc, self.state = _encode_chunk(self.model, self.params, windows, num_valid, self.state,
                                       self.ctx, self.ctx_mask, advance)
-      self.search.advance(np.asarray(enc), num_valid)
+      in_context = advance & (self.enc_emitted < self.context_enc)
+      if not in_context.any():
+        self.search.advance(np.asarray(enc), num_valid)
+      elif (num_valid * ~in_context).any():  # context chunks feed the encoder state only
+        self.search.advance(np.asarray(enc), np.where(in_context, 0, num_valid))
       for s in range(self.b):
         if advance[s]:
           self.feats[s] = self.feats[s][self.hop:]
@@ -163,6 +233,9 @@ class StreamingRecognizer:
     N-best as [{"text", "score", "logp", "tokens", "times"}]."""
     streams = range(self.b) if streams is None else streams
     todo = [s for s in streams if not self.finished[s]]
+    if self.causal:
+      for s in todo:  # frames still waiting for their first statistics
+        self._push_feats(s, np.zeros((0, self.num_bins), np.float32), flush=True)
     self._run_ready(final=todo)
     for s in todo:
       self.finished[s] = True
@@ -172,6 +245,28 @@ class StreamingRecognizer:
                    "logp": h.logp, "tokens": list(h.tokens), "times": list(h.times)}
                   for h in hs])
     return out
+
+  def peek(self, stream: int = 0) -> list[dict]:
+    """The N-best that ``finalize([stream])`` would return now (the pending
+    partial chunk decoded), leaving the stream open and its state unchanged."""
+    if self.finished[stream]:
+      raise RuntimeError(f"stream {stream} was finalized")
+    saved = (self.state, list(self.feats), self.frames_done.copy(), self.enc_emitted.copy(),
+             self.finished.copy(), copy.deepcopy(self.cmvn), self.search)
+    search = copy.copy(self.search)  # pred/state arrays are replaced, never written in place
+    search.hyps = [[copy.copy(h) for h in hs] for hs in self.search.hyps]
+    search.frames = self.search.frames.copy()
+    self.search = search
+    try:
+      return self.finalize([stream])[stream]
+    finally:
+      (self.state, self.feats, self.frames_done, self.enc_emitted, self.finished, self.cmvn,
+       self.search) = saved
+
+  @property
+  def seconds(self) -> np.ndarray:
+    """Audio received per stream (seconds)."""
+    return self.num_samples / features_lib.SAMPLE_RATE
 
   @property
   def frame_seconds(self) -> float:

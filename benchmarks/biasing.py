@@ -23,7 +23,12 @@ flags.DEFINE_string("split", "test", "Split of the run's corpus or a manifest.")
 flags.DEFINE_list("distractors", ["0", "100", "500", "1000"], "List sizes N.")
 flags.DEFINE_list("modes", ["none", "shallow", "attention", "both"], "Biasing modes.")
 flags.DEFINE_integer("beam", 4, "Beam size.")
-flags.DEFINE_float("context_score", 2.0, "Shallow-fusion bonus per token.")
+flags.DEFINE_float("context_score", 2.0, "Shallow-fusion bonus per token (unless tuned).")
+flags.DEFINE_list("tune_context_score", [],
+                  "Candidate shallow-fusion bonuses: the one with the lowest WER on "
+                  "--tune_split (N=100, mode shallow, or both for CATT models) is used.")
+flags.DEFINE_string("tune_split", "validation", "Split for --tune_context_score.")
+flags.DEFINE_integer("tune_limit", 200, "Utterances of --tune_split used for tuning.")
 flags.DEFINE_integer("limit", None, "Utterances (default: all).")
 flags.DEFINE_integer("rtf_utterances", 20, "Utterances for the streaming RTF measurement.")
 flags.DEFINE_string("data_dir", None, "Override the run's data_dir.")
@@ -81,13 +86,28 @@ def main(argv):
   modes = [m for m in FLAGS.modes
            if m in ("none", "shallow") or rec.model.cfg.biasing.enabled]
   no_entity = [i for i, u in enumerate(utts) if not u.entities]
+  context_score, tuning = FLAGS.context_score, []
+  if FLAGS.tune_context_score:
+    tspec = state_lib.split_spec(config, FLAGS.tune_split)
+    tutts = evaluate.load_utterances(config, tspec, rec.tokenizer, limit=FLAGS.tune_limit)
+    tpool = sources.name_pool(sources.open_source(tspec, config.data.data_dir))
+    tmode = "both" if rec.model.cfg.biasing.enabled else "shallow"
+    for cs in (float(x) for x in FLAGS.tune_context_score):
+      m = evaluate.evaluate_utterances(rec.model, rec.params, rec.norm, tutts, rec.tokenizer,
+                                       beam=FLAGS.beam, biasing=tmode, distractors=100,
+                                       pool=tpool, context_score=cs)["metrics"]
+      tuning.append({"context_score": cs, "mode": tmode, "wer": m["wer"], "u_wer": m["u_wer"],
+                     "b_wer": m["b_wer"]})
+      print("tuning", tuning[-1], flush=True)
+    context_score = min(tuning, key=lambda r: r["wer"])["context_score"]
+    print(f"context_score={context_score} (lowest {FLAGS.tune_split} WER)", flush=True)
   rows = []
   for n in (int(x) for x in FLAGS.distractors):
     base = None
     for mode in modes:
       res = evaluate.evaluate_utterances(rec.model, rec.params, rec.norm, utts, rec.tokenizer,
                                          beam=FLAGS.beam, biasing=mode, distractors=n, pool=pool,
-                                         context_score=FLAGS.context_score)
+                                         context_score=context_score)
       m = res["metrics"]
       ne = wer.aggregate(wer.score_utterance(utts[i].text, res["utterances"][i]["hyp"],
                                              utts[i].context) for i in no_entity)
@@ -119,7 +139,7 @@ def main(argv):
   print("streaming:", rtf)
   path = common.write_result("biasing", {"rows": rows, "streaming_rtf": rtf}, {
       "workdir": FLAGS.workdir, "split": FLAGS.split, "beam": FLAGS.beam,
-      "context_score": FLAGS.context_score, "limit": FLAGS.limit, "modes": modes,
+      "context_score": context_score, "context_score_tuning": tuning, "limit": FLAGS.limit, "modes": modes,
       "step": rec.step})
   print(path)
 

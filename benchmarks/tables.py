@@ -102,11 +102,248 @@ def training_runs(rows: list[dict]) -> str:
   return "\n".join(lines)
 
 
+def _rel_pct(x):
+  return "-" if x is None else f"{100 * x:+.0f} %"
+
+
+def biasing(rows: list[dict]) -> str:
+  """The latest biasing benchmark of each workdir (Le et al. protocol)."""
+  if not rows:
+    return "(no results yet)"
+  latest = {}
+  for d in rows:
+    latest[(d["config"]["workdir"], d["config"]["split"])] = d
+  out = []
+  for (workdir, split), d in latest.items():
+    c, m = d["config"], d["metrics"]
+    tune = ""
+    if c.get("context_score_tuning"):
+      tune = (f"; shallow-fusion bonus {c['context_score']} per token, chosen on validation from "
+              + ", ".join(f"{t['context_score']:g} (WER {_pct(t['wer'])})"
+                          for t in c["context_score_tuning"]))
+    out.append(f"Model `{workdir}` (step {c.get('step')}), split `{split}`, beam {c['beam']}"
+               f"{tune}; {_machine(d)}; {_prov(d)}\n")
+    out.append("| N | biasing | WER % | U-WER % | B-WER % | B-WER vs none | U-WER vs none "
+               "| U-WER, no-entity utts % | utts | RTF |")
+    out.append("|---|---|---|---|---|---|---|---|---|---|")
+    for r in m["rows"]:
+      out.append(f"| {r['distractors']} | {r['biasing']} | {_pct(r['wer'])} | {_pct(r['u_wer'])} "
+                 f"| {_pct(r['b_wer'])} | {_rel_pct(r.get('b_wer_rel'))} "
+                 f"| {_rel_pct(r.get('u_wer_rel'))} | {_pct(r['no_entity_u_wer'])} "
+                 f"| {r['num_utterances']} | {r['rtf']:.3f} |")
+    st = m.get("streaming_rtf") or {}
+    if "skipped" in st:
+      out.append(f"\nStreaming RTF: not measured ({st['skipped']}).\n")
+    elif st:
+      out.append(f"\nStreaming, batch 1, 100 ms chunks, {st['no_list']['audio_seconds']:.0f} s of "
+                 f"audio: RTF {st['no_list']['rtf']:.3f} without a list, {st['list']['rtf']:.3f} "
+                 f"with a {st['list_size']}-phrase list.\n")
+  return "\n".join(out).rstrip()
+
+
+def lm_training(rows: list[dict]) -> str:
+  """Rescoring language models (launch.train_lm)."""
+  lines = ["| run | params | steps | train min | train sentences | loss first → last "
+           "| val ppl / piece | val ppl / word | machine | command |",
+           "|---|---|---|---|---|---|---|---|---|---|"]
+  for d in rows:
+    m = d["metrics"]
+    lines.append(
+        f"| {d['config']['experiment']} | {m['num_params'] / 1e6:.2f}M | {m['step']} | "
+        f"{m['train_minutes']:.1f} | {m['num_train_sentences']:,} | {m['first_loss']:.2f} → "
+        f"{m['final_loss']:.2f} | {m.get('val_ppl_piece', float('nan')):.2f} | "
+        f"{m.get('val_ppl_word', float('nan')):.1f} | {_machine(d)} | {_prov(d)} |")
+  return "\n".join(lines)
+
+
+def _rel1(reduction):
+  """A relative WER reduction as a signed relative change with one decimal."""
+  return "-" if reduction is None else f"{-100 * reduction + 0.0:+.1f} %"
+
+
+def rescoring(rows: list[dict]) -> str:
+  """The latest lattice-rescoring benchmark per (ASR workdir, LM workdir, beam)."""
+  if not rows:
+    return "(no results yet)"
+  latest = {}
+  for d in rows:
+    c = d["config"]
+    latest[(c["asr_workdir"], c["lm_workdir"], c["beam"])] = d
+  out = []
+  for (asr, lm, beam), d in latest.items():
+    c, m = d["config"], d["metrics"]
+    lm_m = m.get("lm", {})
+    out.append(f"ASR `{asr.split('/')[-1]}`, LM `{lm.split('/')[-1]}` (val perplexity "
+               f"{lm_m.get('val_ppl_piece', float('nan')):.2f} per piece), beam {beam} = N-best, "
+               f"shallow-fusion lists own + {c['distractors']}; weights tuned on "
+               f"`{c['tune_split']}`; {_machine(d)}; {_prov(d)}\n")
+    out.append("| split | biasing | rescoring | 1-best WER % | rescored WER % | rel. change "
+               "| U-WER % 1-best → resc. | B-WER % 1-best → resc. | oracle WER % lattice / N-best "
+               "| LM weight | ILM weight | length bonus | utts |")
+    out.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    sizes = []
+    for r in m["rows"]:
+      if r.get("kind") == "grid":
+        continue
+      o = r["one_best"]
+      tuned = " (tuning)" if r["split"] == r["tuned_on"] else ""
+      for name, v in r["methods"].items():
+        s = v["rescored"]
+        out.append(f"| {r['split']}{tuned} | {r['biasing']} | {name} | {_pct(o['wer'])} | {_pct(s['wer'])} "
+                   f"| {_rel1(v['relative_wer_reduction'])} "
+                   f"| {_pct(o['u_wer'])} → {_pct(s['u_wer'])} | {_pct(o['b_wer'])} → {_pct(s['b_wer'])} "
+                   f"| {_pct(r['oracle_wer_lattice'])} / {_pct(r['oracle_wer_nbest'])} "
+                   f"| {v['lm_weight']:g} | {v['ilm_weight']:g} | {v['length_bonus']:g} | {r['num_utterances']} |")
+      if r["split"] != r["tuned_on"]:
+        sizes.append(r)
+    out.append("\n| split | biasing | paths / utt | states / utt | arcs / utt | N-best words / utt "
+               "| JSON B / utt | gzip B / utt | OpenFst text B / utt | audio B / utt (16-bit 16 kHz) "
+               "| gzip / audio |")
+    out.append("|---|---|---|---|---|---|---|---|---|---|---|")
+    for r in sizes:
+      l = r["lattice"]
+      out.append(f"| {r['split']} | {r['biasing']} | {l['paths_per_utt']:.1f} | {l['states_per_utt']:.1f} "
+                 f"| {l['arcs_per_utt']:.1f} | {l['nbest_words_per_utt']:.1f} | {l['json_bytes_per_utt']:.0f} "
+                 f"| {l['gzip_bytes_per_utt']:.0f} | {l['openfst_text_bytes_per_utt']:.0f} "
+                 f"| {l['audio_bytes_per_utt']:,.0f} | {100 * l['gzip_fraction_of_audio']:.2f} % |")
+    out.append("")
+  return "\n".join(out).rstrip()
+
+
+def _ms(x):
+  return "-" if x is None else f"{1000 * x:.0f}"
+
+
+def endpointing(rows: list[dict]) -> str:
+  if not rows:
+    return "(no results yet)"
+  d = rows[-1]
+  c = d["config"]
+  th = c["thresholds"]
+  lines = [f"Recognizer `{c['workdir']}` (step {c['step']}), end-of-query model `{c['endpointer_dir']}` "
+           f"(speculative P >= {th['speculative']:.3g}, final P >= {th['final']:.3g}); "
+           f"{c['limit']} streams per split, lengthened to end of speech + {c['after_end_s']:g} s; "
+           f"downstream {c['downstream_ms']:.0f} ms; {_machine(d)}; {_prov(d)}", "",
+           "| split | end-pointer | latency median ms | latency P90 ms | fired early % | cut-off % "
+           "| revised % | perceived median ms | perceived P90 ms | WER % |",
+           "|---|---|---|---|---|---|---|---|---|---|"]
+  for split, r in d["metrics"]["splits"].items():
+    l, u = r["learned"], r["rule"]
+    for key in ("learned_acoustic", "learned"):
+      if key not in r:
+        continue
+      v = r[key]
+      th = v.get("thresholds", {}).get("speculative", c["thresholds"]["speculative"])
+      how = ("tuned on revisions" if key == "learned" and "learned_acoustic" in r
+             else "tuned on early firing")
+      lines.append(
+          f"| {split} | learned, speculative P >= {th:.3g} ({how}) "
+          f"| {_ms(v['speculative_latency_median_s'])} "
+          f"| {_ms(v['speculative_latency_p90_s'])} | {_pct(v['speculative_early_rate'])} | - "
+          f"| {_pct(v['revised_rate'])} | {_ms(v['perceived_speculative_median_s'])} "
+          f"| {_ms(v['perceived_speculative_p90_s'])} | - |")
+    for name, m in (("learned, final", l), ("rule (sherpa-onnx defaults)", u)):
+      lines.append(
+          f"| {split} | {name} | {_ms(m['final_latency_median_s'])} | {_ms(m['final_latency_p90_s'])} "
+          f"| {_pct(m['final_early_rate'])} | {_pct(m['final_cutoff_rate'])} | - "
+          f"| {_ms(m['perceived_no_speculative_median_s'])} "
+          f"| {_ms(m['perceived_no_speculative_p90_s'])} | {_pct(m['wer_endpointed'])} |")
+  return "\n".join(lines)
+
+
+def streaming_speed(rows: list[dict]) -> str:
+  if not rows:
+    return "(no results yet)"
+  lines = ["| system | RTF (1 core, wall) | RTF (CPU time) | chunk latency median ms | P99 ms | WER % "
+           "| chunk ms | audio s | machine | command |", "|---|---|---|---|---|---|---|---|---|---|"]
+  cmvn = []
+  for d in rows[-1:]:  # the latest run
+    c, m = d["config"], d["metrics"]
+    names = (("ours", f"`{c['workdir'].rstrip('/').split('/')[-1]}` streaming, beam {c['beam']}"),
+             ("eoq", "end-of-query model alone"),
+             ("pocketsphinx", f"pocketsphinx {m.get('pocketsphinx', {}).get('version', '')} en-us"))
+    for key, name in names:
+      if key not in m:
+        continue
+      r = m[key]
+      cpu = f"{r['rtf_cpu']:.3f}" if "rtf_cpu" in r else "-"
+      lines.append(f"| {name} | {r['rtf']:.3f} | {cpu} | {r['chunk_latency_median_ms']:.1f} "
+                   f"| {r['chunk_latency_p99_ms']:.1f} | {_pct(r.get('wer'))} | {c['chunk_ms']:.0f} "
+                   f"| {r['audio_seconds']:.0f} | {_machine(d)} | {_prov(d)} |")
+  with_cmvn = [d for d in rows if d["metrics"].get("cmvn")]
+  for d in with_cmvn[-1:]:  # the latest measurement (earlier ones used other CMVN blocks)
+    c, m = d["config"], d["metrics"]
+    for split, r in m["cmvn"].items():
+      cmvn.append(f"| {split} | {_pct(r['utterance']['wer'])} | {_pct(r['causal']['wer'])} "
+                  f"| {c.get('cmvn_block', 32)} "
+                  f"| {100 * r['wer_delta_abs']:+.1f} | {r['causal']['num_utterances']} | {_prov(d)} |")
+  if cmvn:
+    lines += ["", "| split | WER % whole-utterance CMVN (offline) | WER % causal CMVN (streaming) "
+              "| causal block (frames) | change (points) | utts | command |",
+              "|---|---|---|---|---|---|---|"] + cmvn
+  return "\n".join(lines)
+
+
+def branching(rows: list[dict]) -> str:
+  """The latest branching sweep: compute against WER per lambda / threshold."""
+  if not rows:
+    return "(no results yet)"
+  d = rows[-1]
+  c, m = d["config"], d["metrics"]
+  ref = m.get("reference")
+  out = [f"Split `{c['split']}`, beam {c['beam']}; {_machine(d)}; {_prov(d)}", ""]
+  if ref:
+    out.insert(1, f"Reference `{c['reference']}`: WER {_pct(ref['wer'])} %, "
+               f"{ref['compiled_flops_per_s'] / 1e6:.1f} MFLOPs per audio second, "
+               f"{ref['ms_per_audio_s']:.1f} ms per audio second.")
+  out += ["| model | λ | threshold | expensive chunks % | MFLOPs / audio s | compute saving "
+          "| ms / audio s (all expensive) | wall saving | WER % | WER vs reference | utts |",
+          "|---|---|---|---|---|---|---|---|---|---|---|"]
+  for r in m["rows"]:
+    out.append(
+        f"| `{r['workdir'].rstrip('/').split('/')[-1]}` | {r['lambda']:g} | {r['threshold']:g} "
+        f"| {_pct(r['frac_expensive'])} | {r['compiled_flops_per_s'] / 1e6:.1f} "
+        f"| {_pct(r['compute_saving'])} % | {r['ms_per_audio_s']:.1f} "
+        f"({r['ms_per_audio_s_all_expensive']:.1f}) | {_pct(r['wall_saving'])} % "
+        f"| {_pct(r['wer'])} | {_rel_pct(r.get('wer_rel_reference'))} | {r['num_utterances']} |")
+  return "\n".join(out)
+
+
+def stream_context(rows: list[dict]) -> str:
+  """The latest stream-context comparison per (workdir, baseline)."""
+  if not rows:
+    return "(no results yet)"
+  latest = {}
+  for d in rows:
+    latest[(d["config"]["workdir"], d["config"]["baseline"])] = d
+  out = []
+  for (workdir, baseline), d in latest.items():
+    c = d["config"]
+    out.append(f"Model `{workdir}` (step {c.get('step')}) against `{baseline}` (step "
+               f"{c.get('baseline_step')}), context up to {c.get('max_seconds')} s, beam "
+               f"{c['beam']}; {_machine(d)}; {_prov(d)}\n")
+    out.append("| split | model | WER % | U-WER % | B-WER % | WER vs baseline | utts |")
+    out.append("|---|---|---|---|---|---|---|")
+    for r in d["metrics"]["rows"]:
+      out.append(f"| {r['split']} | {r['model'].replace('_', ' ')} | {_pct(r['wer'])} "
+                 f"| {_pct(r['u_wer'])} | {_pct(r['b_wer'])} | {_rel_pct(r['wer_rel_baseline'])} "
+                 f"| {r['num_utterances']} |")
+    out.append("")
+  return "\n".join(out).rstrip()
+
+
 RENDERERS = {
+    "endpointing": endpointing,
+    "streaming_speed": streaming_speed,
     "corpus_build": corpus_build,
     "rnnt_loss_memory": rnnt_loss_memory,
     "training_runs": training_runs,
     "quickstart": quickstart,
+    "biasing": biasing,
+    "lm_training": lm_training,
+    "rescoring": rescoring,
+    "branching": branching,
+    "stream_context": stream_context,
 }
 
 

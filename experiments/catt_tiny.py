@@ -14,4 +14,5 @@ def get_config():
   b.dim = 32
   b.num_heads = 2
   c.data.context.max_distractors = 8
+  c.train.bias_guide_weight = 1.0  # as in catt_small
   return c

@@ -23,9 +23,11 @@ def get_config():
   d.vocab_size = 256  # SentencePiece pieces (blank = 0 included)
   d.tokenizer = ""  # explicit .model path; empty -> spm_unigram<vocab_size> beside the data
   d.num_mel_bins = 80
-  # Feature normalization before the model's global mean/std: "global" (none,
-  # streamable) or "utterance" (asr.data.pipeline.utterance_cmvn: needs the
-  # whole request, so offline only; faster learning on many-voice TTS data).
+  # Feature normalization before the model's global mean/std: "global" (none)
+  # or "utterance" (asr.data.pipeline.utterance_cmvn: whole-request statistics,
+  # faster learning on many-voice TTS data; streaming uses its causal estimate,
+  # asr.data.cmvn, from the wake word + the request so far; "causal" decodes
+  # offline with that estimate).
   d.cmvn = "global"
   # Training crops each stream to [wake_end, speech_end + train_trailing_s];
   # evaluation keeps everything after wake_end (the end-pointer's business).
@@ -34,6 +36,15 @@ def get_config():
   d.num_buckets = 6  # length buckets: one jit shape each
   d.batch_frames = 6000  # padded feature frames per global batch (B * T)
   d.skip_bad = False  # manifests: skip unusable lines (reported) instead of failing
+  # Stream context (asr.models.encoder): the encoder first runs over the audio
+  # just before the request (the wake-word segment), whose attention caches
+  # and convolution state carry into the request; outputs, loss and decoding
+  # cover the request only. The context is cut to at most max_seconds,
+  # rounded down to whole encoder chunks (subsample_factor * chunk_size
+  # feature frames); shorter ones are left-padded with masked frames.
+  sc = d.stream_context = ml_collections.ConfigDict()
+  sc.enabled = False
+  sc.max_seconds = 1.5
 
   # --- model ----------------------------------------------------------------
   m = c.model = ml_collections.ConfigDict()
@@ -50,6 +61,20 @@ def get_config():
   e.left_context = 32  # encoder frames of left context per chunk (2.56 s)
   e.dropout = 0.1
   e.block_final_ln = False  # see EncoderConfig: the per-block LayerNorm collapses the encoder here
+  # Branching encoder (asr/models/branching.py; off = the plain encoder): after
+  # the num_layers trunk blocks a router sends each chunk to an expensive
+  # branch (expensive_layers chunk-local Conformer blocks) or a cheap one.
+  br = e.branching = ml_collections.ConfigDict()
+  br.enabled = False
+  br.expensive_layers = 2  # Conformer blocks of the expensive branch (no cross-chunk state)
+  br.cheap_rank = 32  # rank of the cheap branch's residual low-rank feed-forward layer
+  br.router_hidden = 32  # hidden units of the router MLP on the chunk-mean trunk output
+  br.router_init_bias = 0.0  # initial logit margin of the expensive branch (>0: start mostly expensive)
+  br.gumbel_tau = 1.0  # straight-through Gumbel-softmax temperature (training)
+  br.threshold = 0.5  # inference: expensive iff router p(expensive) > threshold
+  # lambda: loss += cost_weight * expected encoder compute relative to
+  # all-expensive (in (0, 1]; the RNN-T loss is in nats per label).
+  br.cost_weight = 0.0
   p = m.predictor = ml_collections.ConfigDict()
   p.kind = "lstm"  # lstm | stateless
   p.embed_dim = 128
@@ -80,6 +105,10 @@ def get_config():
   t = c.train = ml_collections.ConfigDict()
   t.num_steps = 3000
   t.max_minutes = 0.0  # >0: stop (and checkpoint) after this much training time
+  # Warm start: a training workdir whose latest parameters initialize every
+  # tensor of matching path and shape (new modules start fresh; optimizer and
+  # step start over; its feature statistics are reused). Ignored on resume.
+  t.init_from = ""
   t.learning_rate = 2e-3  # peak
   t.warmup_steps = 300
   t.end_lr_ratio = 0.05  # cosine decay to peak * end_lr_ratio
@@ -99,6 +128,11 @@ def get_config():
   t.ctc_weight = 0.3
   # Steps at the start that train the encoder with CTC alone (RNN-T off).
   t.ctc_only_steps = 0
+  # Guided attention for CATT (Tang et al. 2024): weight of the cross-entropy
+  # pushing the label-query biasing attention (mean over heads) onto the true
+  # phrase of the next label, and onto the no-bias entry elsewhere
+  # (asr.data.pipeline.attention_targets). 0 disables it.
+  t.bias_guide_weight = 0.0
   t.log_every = 50
   t.eval_every = 1000  # greedy WER on a validation subset
   t.eval_utterances = 200

@@ -26,7 +26,7 @@ def get_config():
   # Four blocks, not six: learning here is limited by how much audio the
   # model hears in 30 minutes, and 4 blocks step ~1.3x faster.
   c.model.encoder.num_layers = 4
-  # Per-utterance feature normalization (offline only; see data.cmvn).
+  # Per-utterance feature normalization (streams with its causal estimate; see data.cmvn).
   c.data.cmvn = "utterance"
   c.train.num_steps = 4000
   c.train.max_minutes = 30.0

@@ -17,10 +17,14 @@ from absl import flags
 flags.DEFINE_string("workdir", None, "Training workdir.")
 flags.DEFINE_string("data_dir", None, "Override the run's data_dir.")
 flags.DEFINE_list("splits", ["validation", "test", "test_noisy", "test_unseen_voice"], "Splits.")
-flags.DEFINE_list("biasing", ["none", "shallow"], "Biasing modes.")
+flags.DEFINE_list("biasing", None, "Biasing modes (default: none,shallow, plus attention,both "
+                  "for a model with attention biasing).")
 flags.DEFINE_integer("distractors", 100, "Distractors per biasing list.")
 flags.DEFINE_integer("beam", None, "Beam size (default: the config's).")
 flags.DEFINE_integer("limit", None, "Utterances per split (default: all).")
+flags.DEFINE_string("attention_map", "attention_map.png",
+                    "For a CATT model: where (inside the workdir unless absolute) to write the "
+                    "attention map of the sample utterance; empty: none.")
 flags.mark_flags_as_required(["workdir"])
 FLAGS = flags.FLAGS
 
@@ -29,22 +33,25 @@ def main(argv):
   del argv
   from asr.evaluation import suite  # pylint: disable=g-import-not-at-top
   from benchmarks import common  # pylint: disable=g-import-not-at-top
-  rows = suite.run_suite(FLAGS.workdir, FLAGS.splits, FLAGS.biasing, [FLAGS.distractors],
+  from asr.training import state as state_lib  # pylint: disable=g-import-not-at-top
+  catt = bool(state_lib.load_config(FLAGS.workdir).model.biasing.enabled)
+  modes = FLAGS.biasing or (["none", "shallow", "attention", "both"] if catt else ["none", "shallow"])
+  rows = suite.run_suite(FLAGS.workdir, FLAGS.splits, modes, [FLAGS.distractors],
                          beam=FLAGS.beam, data_dir=FLAGS.data_dir, limit=FLAGS.limit)
   table = suite.markdown_table(rows)
   path = common.write_result(
       "quickstart", {"rows": [r.__dict__ for r in rows]},
       {"workdir": os.path.abspath(FLAGS.workdir), "splits": FLAGS.splits,
-       "biasing": FLAGS.biasing, "distractors": FLAGS.distractors, "beam": FLAGS.beam,
+       "biasing": modes, "distractors": FLAGS.distractors, "beam": FLAGS.beam,
        "limit": FLAGS.limit})
-  sample = _transcribe_sample()
+  sample = _transcribe_sample(catt)
   print("\nSample transcript (first test utterance, its user's contact and device list):")
   print(json.dumps(sample, ensure_ascii=False, indent=1))
   print("\nResults (" + path.name + "):\n")
   print(table)
 
 
-def _transcribe_sample() -> dict:
+def _transcribe_sample(catt: bool) -> dict:
   from asr import inference  # pylint: disable=g-import-not-at-top
   from asr.data import pipeline, sources  # pylint: disable=g-import-not-at-top
   from asr.training import state as state_lib  # pylint: disable=g-import-not-at-top
@@ -53,10 +60,20 @@ def _transcribe_sample() -> dict:
   src = sources.open_source(state_lib.split_spec(rec.config, "test"), data_dir)
   ex = next(src[i] for i in range(len(src)) if src[i]["entities"])
   audio = pipeline.crop_request(ex, None)
-  plain = rec.transcribe(audio, (), beam=4, nbest=2)
-  biased = rec.transcribe(audio, [(c, None) for c in ex["context"]], beam=4, nbest=2)
-  return {"id": ex["id"], "reference": ex["text"], "context_list_size": len(ex["context"]),
-          "no_biasing": plain, "shallow_fusion": biased}
+  phrases = [(c, None) for c in ex["context"]]
+  out = {"id": ex["id"], "reference": ex["text"], "context_list": list(ex["context"]),
+         "no_biasing": rec.transcribe(audio, (), beam=4, nbest=2),
+         "shallow_fusion": rec.transcribe(audio, phrases, beam=4, nbest=2, attention=False)}
+  if catt:
+    out["attention"] = rec.transcribe(audio, phrases, beam=4, nbest=2, shallow=False)
+    out["attention_and_shallow"] = rec.transcribe(audio, phrases, beam=4, nbest=2)
+    if FLAGS.attention_map:
+      from asr.visualization import attention  # pylint: disable=g-import-not-at-top
+      path = os.path.join(FLAGS.workdir, FLAGS.attention_map)
+      maps = attention.compute_maps(rec, audio, list(ex["context"]), beam=4)
+      attention.plot_maps(maps, path, title=f"{ex['id']}: {ex['text']}")
+      out["attention_map"] = path
+  return out
 
 
 if __name__ == "__main__":

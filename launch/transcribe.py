@@ -17,6 +17,9 @@ flags.DEFINE_string("context_file", None, "Biasing phrases, one a line, optional
 flags.DEFINE_integer("beam", 4, "Beam size.")
 flags.DEFINE_integer("nbest", 4, "Hypotheses to print per file.")
 flags.DEFINE_float("context_score", 2.0, "Default shallow-fusion bonus per matched token.")
+flags.DEFINE_enum("biasing", "both", ["none", "shallow", "attention", "both"],
+                  "How the context list is used (attention needs a CATT model; "
+                  "both = shallow fusion plus attention where the model has it).")
 flags.DEFINE_float("start", 0.0, "Seconds to skip at the start (e.g. the wake word).")
 flags.mark_flags_as_required(["workdir"])
 FLAGS = flags.FLAGS
@@ -34,7 +37,9 @@ def main(argv):
     phrases = context_graph.parse_context_file(FLAGS.context_file)
   for path in files:
     out = rec.transcribe_file(path, phrases, beam=FLAGS.beam, nbest=FLAGS.nbest,
-                              context_score=FLAGS.context_score, start_s=FLAGS.start)
+                              context_score=FLAGS.context_score, start_s=FLAGS.start,
+                              shallow=FLAGS.biasing in ("shallow", "both"),
+                              attention=FLAGS.biasing in ("attention", "both"))
     print(json.dumps(out, ensure_ascii=False), flush=True)
 
 

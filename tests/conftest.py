@@ -28,3 +28,14 @@ def tiny_data_dir(tmp_path_factory):
 def tiny_tokenizer_path(tiny_data_dir):
   from asr.data import prepare, tokenizer
   return tokenizer.tokenizer_path(prepare.dataset_dir(tiny_data_dir, TINY), 128)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _release_compiled_programs():
+  """Drops JAX's compiled executables after each test module. The suite
+  compiles thousands of programs in one process; keeping them all mapped
+  ran XLA's CPU compiler out of memory mappings (a segfault near the end of
+  a full run; vm.max_map_count is 65530 here)."""
+  yield
+  import jax  # pylint: disable=g-import-not-at-top
+  jax.clear_caches()

@@ -12,7 +12,12 @@ import pytest
 
 EXPERIMENTS = sorted(os.path.basename(p)[:-3] for p in glob.glob(
     os.path.join(os.path.dirname(os.path.dirname(__file__)), "experiments", "*.py"))
-    if not p.endswith("__init__.py") and not p.endswith("default.py"))
+    if not p.endswith("__init__.py") and not p.endswith("default.py")
+    and not os.path.basename(p).startswith("lm_")
+    and os.path.basename(p) != "endpointer.py")  # end-of-query model: tests/test_endpointing.py
+# Language-model configs (launch.train_lm): their own schema, their own test below.
+LM_EXPERIMENTS = sorted(os.path.basename(p)[:-3] for p in glob.glob(
+    os.path.join(os.path.dirname(os.path.dirname(__file__)), "experiments", "lm_*.py")))
 
 
 def test_all_experiments_listed():
@@ -43,3 +48,37 @@ def test_config_builds_and_steps(name, tiny_data_dir, tiny_tokenizer_path):
   new, metrics = step(train.replicate(st), train.shard(batch, 1), train.replicate(jax.random.PRNGKey(0)))
   assert np.isfinite(float(metrics["loss"][0]))
   assert int(new.step[0]) == 1
+
+
+def test_lm_experiments_listed():
+  assert "lm_small" in LM_EXPERIMENTS
+
+
+@pytest.mark.parametrize("name", LM_EXPERIMENTS)
+def test_lm_config_builds_and_steps(name):
+  from asr.lm import model as model_lib
+  from asr.lm import train as lm_train
+  from asr.training import state as state_lib
+  config = importlib.import_module(f"experiments.{name}").get_config()
+  assert config.data.max_len <= config.model.max_len
+  assert config.model.dim % config.model.num_heads == 0
+  model = model_lib.TransformerLM(lm_train.model_config(config, 64))
+  tx, _ = lm_train.make_optimizer(config.train)
+  params = model.init(jax.random.PRNGKey(0), jnp.zeros((1, config.data.max_len), jnp.int32))["params"]
+  st = state_lib.TrainState(step=jnp.zeros((), jnp.int32), params=params, opt_state=tx.init(params))
+  batch = model_lib.make_batch([[1, 2, 3], [4, 5]], config.data.max_len)
+  new, metrics = lm_train.train_step(st, batch, jax.random.PRNGKey(1), model=model, tx=tx)
+  assert np.isfinite(float(metrics["loss"])) and int(new.step) == 1
+
+
+def test_endpointer_config_builds_and_steps(tiny_data_dir):
+  """experiments/endpointer.py (launch.train_endpointer): its own schema."""
+  from asr import endpointing
+  config = importlib.import_module("experiments.endpointer").get_config()
+  assert config.train.steps > 0 and 0 < config.tune.max_revised < 1
+  traces = endpointing._load_traces(  # pylint: disable=protected-access
+      "tfds:voice_assistant/tiny:train", tiny_data_dir, 4, config.data.after_end_s,
+      config.data.num_mel_bins, config.data.cmvn_block)
+  _, params, losses = endpointing.train_on_traces(traces, config.model.hidden, 2, 4,
+                                                  config.train.learning_rate, log_every=0)
+  assert len(losses) == 2 and np.isfinite(losses).all()

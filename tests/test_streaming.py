@@ -6,6 +6,7 @@ import pytest
 
 from asr import inference
 from asr import streaming
+from asr.data import cmvn
 from asr.data import pipeline
 from asr.evaluation import evaluate
 from asr.models import encoder as enc_lib
@@ -13,23 +14,38 @@ from asr.models import transducer
 from asr.biasing import attention as bias_lib
 
 
-@pytest.fixture(scope="module")
-def rec(tiny_tokenizer_path):
+def make_rec(tiny_tokenizer_path, cmvn="global", blank_bias=0.0, chunk_size=2):
+  """A random tiny CATT transducer (joint x6 so the search is non-trivial)."""
   from asr.data import tokenizer
+  import ml_collections
   tok = tokenizer.Tokenizer(tiny_tokenizer_path)
   cfg = transducer.TransducerConfig(
       encoder=enc_lib.EncoderConfig(num_layers=2, dim=32, num_heads=2, ffn_mult=2, conv_kernel=5,
-                                    subsample_channels=8, chunk_size=2, left_context=6, dropout=0.0),
+                                    subsample_channels=8, chunk_size=chunk_size, left_context=6,
+                                    dropout=0.0),
       predictor=transducer.PredictorConfig(embed_dim=8, hidden=16, dropout=0.0),
       joint_dim=24, vocab_size=tok.vocab_size,
       biasing=bias_lib.BiasingConfig(enabled=True, embed_dim=8, dim=16, num_heads=2, dropout=0.0))
   params = transducer.init_params(cfg, jax.random.PRNGKey(0))
   params["joint_net"]["out"]["kernel"] = params["joint_net"]["out"]["kernel"] * 6.0
-  import ml_collections
-  config = ml_collections.ConfigDict({"data": {"num_mel_bins": 80},
+  if blank_bias:
+    params["joint_net"]["out"]["bias"] = params["joint_net"]["out"]["bias"].at[0].add(blank_bias)
+  config = ml_collections.ConfigDict({"data": {"num_mel_bins": 80, "cmvn": cmvn},
                                       "model": {"encoder": {"subsample_factor": 8}}})
   norm = (np.full(80, -4.0, np.float32), np.full(80, 3.0, np.float32))
+  if cmvn == "utterance":  # features are already per-utterance normalized
+    norm = (np.zeros(80, np.float32), np.ones(80, np.float32))
   return inference.Recognizer(config, transducer.Transducer(cfg), params, norm, tok, 0)
+
+
+@pytest.fixture(scope="module")
+def rec(tiny_tokenizer_path):
+  return make_rec(tiny_tokenizer_path)
+
+
+@pytest.fixture(scope="module")
+def rec_utt(tiny_tokenizer_path):
+  return make_rec(tiny_tokenizer_path, cmvn="utterance")
 
 
 def _audio(seed, seconds):
@@ -76,7 +92,9 @@ def test_concurrent_streams_equal_single_streams(rec):
   for s, audio in enumerate(audios):
     one = streaming.StreamingRecognizer(rec, 1, beam=3)
     one.accept_waveform(audio)
-    assert one.finalize()[0][0]["tokens"] == both[s][0]["tokens"]
+    single = one.finalize()[0][0]
+    assert single["tokens"] == both[s][0]["tokens"]
+    assert single["times"] == both[s][0]["times"]  # label times are per stream
 
 
 def test_bad_chunks_are_defined(rec):
@@ -94,3 +112,83 @@ def test_bad_chunks_are_defined(rec):
   short = streaming.StreamingRecognizer(rec, 1, beam=2)
   short.accept_waveform(_audio(4, 0.05))
   assert short.finalize()[0][0]["tokens"] == []
+
+
+def test_causal_cmvn_is_independent_of_chunking():
+  rng = np.random.default_rng(0)
+  prefix, feats = rng.normal(size=(45, 80)), rng.normal(size=(203, 80)) * 2 + 1
+  for p in (prefix, None):
+    ref = cmvn.causal_cmvn(feats, p, block=32)
+    c = cmvn.CausalCmvn(p, 80, block=32)
+    got, i = [], 0
+    for n in (1, 7, 40, 3, 100, 52):
+      got.append(c.push(feats[i:i + n]))
+      i += n
+    got.append(c.push(np.zeros((0, 80)), flush=True))
+    np.testing.assert_allclose(np.concatenate(got), ref, rtol=1e-6, atol=1e-6)
+    # block k uses only earlier frames: changing the future leaves it alone
+    fut = feats.copy()
+    fut[96:] += 10
+    np.testing.assert_array_equal(cmvn.causal_cmvn(fut, p, 32)[:96], ref[:96])
+
+
+@pytest.mark.parametrize("with_prefix", [True, False])
+def test_streaming_equals_offline_causal_cmvn(rec_utt, with_prefix):
+  """A per-utterance-CMVN model streams with the causal estimate and equals
+  offline decoding that uses the same causal normalization."""
+  prefix = _audio(7, 0.5) if with_prefix else np.zeros(0, np.int16)  # 8000 samples
+  audio = _audio(8, 2.6)
+  ex = {"id": "x", "audio": np.concatenate([prefix, audio]), "text": "",
+        "wake_end": len(prefix) / 16000 if with_prefix else None}
+  utt = pipeline._prepare_fn(None, None, 80, 11, "causal")(ex)  # pylint: disable=protected-access
+  off = evaluate.decode_utterances(rec_utt.model, rec_utt.params, rec_utt.norm, [utt],
+                                   rec_utt.tokenizer, beam=3, nbest=3)[0]
+  for chunk in (333, 4000):
+    sr = streaming.StreamingRecognizer(rec_utt, 1, beam=3)
+    if with_prefix:
+      sr.accept_prefix(prefix)
+    for i in range(0, len(audio), chunk):
+      sr.accept_waveform(audio[i:i + chunk])
+    nbest = sr.finalize()[0]
+    assert nbest[0]["tokens"] == off["tokens"]
+    assert nbest[0]["score"] == pytest.approx(off["score"], rel=5e-4, abs=1e-2)
+
+
+def test_causal_cmvn_differs_from_whole_utterance(rec_utt):
+  """The causal estimate is not the training-time statistic (its WER cost is
+  measured by benchmarks/streaming_speed.py)."""
+  ex = {"id": "x", "audio": _audio(9, 2.0), "text": "", "wake_end": None}
+  a = pipeline._prepare_fn(None, None, 80, 11, "utterance")(ex).feats  # pylint: disable=protected-access
+  b = pipeline._prepare_fn(None, None, 80, 11, "causal")(ex).feats  # pylint: disable=protected-access
+  assert a.shape == b.shape and not np.allclose(a, b, atol=1e-2)
+
+
+def test_accept_prefix_must_come_first(rec_utt):
+  sr = streaming.StreamingRecognizer(rec_utt, 1, beam=2)
+  sr.accept_waveform(_audio(1, 0.2))
+  with pytest.raises(RuntimeError, match="accept_prefix"):
+    sr.accept_prefix(_audio(2, 0.5))
+
+
+def test_peek_leaves_the_stream_unchanged(rec_utt):
+  audio = _audio(10, 2.2)
+  a = streaming.StreamingRecognizer(rec_utt, 1, beam=3)
+  b = streaming.StreamingRecognizer(rec_utt, 1, beam=3)
+  half = 17000
+  a.accept_waveform(audio[:half])
+  b.accept_waveform(audio[:half])
+  peeked = a.peek()
+  # peek == what finalize would give at that point
+  c = streaming.StreamingRecognizer(rec_utt, 1, beam=3)
+  c.accept_waveform(audio[:half])
+  assert peeked[0]["tokens"] == c.finalize()[0][0]["tokens"]
+  a.accept_waveform(audio[half:])
+  b.accept_waveform(audio[half:])
+  assert a.finalize()[0][0]["tokens"] == b.finalize()[0][0]["tokens"]
+
+
+def test_utterance_cmvn_model_with_other_modes_is_refused(tiny_tokenizer_path):
+  r = make_rec(tiny_tokenizer_path)
+  r.config.data.cmvn = "per-speaker"
+  with pytest.raises(ValueError, match="cmvn"):
+    streaming.StreamingRecognizer(r, 1)

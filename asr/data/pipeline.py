@@ -21,6 +21,7 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
+from asr.data import cmvn as cmvn_lib
 from asr.data import features as features_lib
 from asr.data import tokenizer as tokenizer_lib
 
@@ -37,6 +38,10 @@ class Utterance:
   context: list[str]
   entities: list[dict]
   biasing_list: list[str] | None = None  # a manifest's fixed list (Le et al. TSVs)
+  # Stream context: features [Tw, F] of the audio just before the request
+  # (the wake-word segment), Tw a multiple of whole encoder chunks; None when
+  # the pipeline was not asked for it (see wake_context_feats).
+  wake_feats: np.ndarray | None = None
 
 
 def crop_request(ex: dict, trailing_s: float | None, leading_s: float = 0.0) -> np.ndarray:
@@ -51,7 +56,8 @@ def crop_request(ex: dict, trailing_s: float | None, leading_s: float = 0.0) -> 
   return audio[start:end]
 
 
-def utterance_cmvn(feats: np.ndarray, top_fraction: float = 0.3) -> np.ndarray:
+def utterance_cmvn(feats: np.ndarray, top_fraction: float = 0.3,
+                   apply_to: np.ndarray | None = None) -> np.ndarray:
   """Per-utterance mean and variance normalization of log-mel features.
 
   The statistics come from the loudest ``top_fraction`` of frames (by mean
@@ -63,25 +69,94 @@ def utterance_cmvn(feats: np.ndarray, top_fraction: float = 0.3) -> np.ndarray:
 
   Args:
     feats: [T, F] log-mel features.
+    apply_to: optional [T2, F] frames to normalize with ``feats``' statistics
+      instead (the stream context takes its request's statistics).
   Returns:
-    float32 [T, F].
+    float32 [T, F] (or [T2, F]).
   """
   f = np.asarray(feats, np.float32)
-  if len(f) == 0:
-    return f
+  out = f if apply_to is None else np.asarray(apply_to, np.float32)
+  if len(f) == 0 or len(out) == 0:
+    return out
   energy = f.mean(axis=1)
   k = max(1, int(round(len(f) * top_fraction)))
   sel = f[np.argsort(energy)[-k:]]
-  return (f - sel.mean(0)) / (sel.std(0) + 0.5)
+  return (out - sel.mean(0)) / (sel.std(0) + 0.5)
+
+
+CMVN_MODES = ("global", "utterance", "causal")
+
+
+def wake_window_frames(max_seconds: float, subsample_factor: int, chunk_size: int) -> int:
+  """Feature frames of stream context: ``max_seconds`` rounded down to whole
+  encoder chunks of ``subsample_factor * chunk_size`` frames."""
+  quantum = subsample_factor * max(chunk_size, 1)
+  return int(round(max_seconds * SR / features_lib.HOP)) // quantum * quantum
+
+
+def stream_context_frames(config) -> tuple[int, int]:
+  """(wake_frames, quantum) of an experiment config: (0, 1) unless
+  ``data.stream_context.enabled``."""
+  sc = config.data.get("stream_context")
+  if not sc or not sc.get("enabled"):
+    return 0, 1
+  e = config.model.encoder
+  quantum = e.subsample_factor * max(e.chunk_size, 1)
+  return wake_window_frames(sc.max_seconds, e.subsample_factor, e.chunk_size), quantum
+
+
+def wake_context_feats(ex: dict, max_frames: int, quantum: int, num_bins: int = 80) -> np.ndarray:
+  """Log-mel frames [Tw, F] of the stream context: the audio just before the
+  request start (``wake_end``; the wake word and what precedes it).
+
+  Tw = the most frames that fit before the request, at most ``max_frames``,
+  rounded down to a multiple of ``quantum`` (whole encoder chunks; 0 if the
+  example has no ``wake_end``). The frames are cut on the request's 10 ms
+  grid and the last ones overlap its first samples, exactly as a stream
+  computed from the wake segment on: features of [context; request] are
+  these frames followed by the request-only features.
+  """
+  start = ex.get("wake_end")
+  if start is None or max_frames <= 0:
+    return np.zeros((0, num_bins), np.float32)
+  req = max(0, int(start * SR))
+  n = min(req // features_lib.HOP, max_frames) // quantum * quantum
+  if n == 0:
+    return np.zeros((0, num_bins), np.float32)
+  seg = ex["audio"][req - n * features_lib.HOP:req + features_lib.WINDOW - features_lib.HOP]
+  need = n * features_lib.HOP + features_lib.WINDOW - features_lib.HOP
+  if len(seg) < need:  # the request is shorter than one window: pad silence
+    seg = np.concatenate([seg, np.zeros(need - len(seg), seg.dtype)])
+  return features_lib.log_mel(seg, num_bins)
+
+
+def request_prefix(ex: dict, num_bins: int = 80) -> np.ndarray | None:
+  """Raw log-mel frames of the audio before the request (the wake-word
+  segment), the statistics prefix of causal CMVN; None if unknown/too short."""
+  start = ex.get("wake_end")
+  if start is None:
+    return None
+  prefix = ex["audio"][:int(start * SR)]
+  if len(prefix) < features_lib.WINDOW:
+    return None
+  return features_lib.log_mel(prefix, num_bins)
 
 
 def _prepare_fn(tokenizer: tokenizer_lib.Tokenizer | None, trailing_s, num_bins,
-                min_frames, cmvn: str = "global"):
+                min_frames, cmvn: str = "global", cmvn_block: int = cmvn_lib.DEFAULT_BLOCK,
+                wake_frames: int = 0, wake_quantum: int = 1):
   """Example dict -> Utterance. ``cmvn``: "global" leaves the features for
   the model's global normalization; "utterance" applies
-  :func:`utterance_cmvn` first (see ``data.cmvn``)."""
-  if cmvn not in ("global", "utterance"):
-    raise ValueError(f"data.cmvn must be 'global' or 'utterance', got {cmvn!r}")
+  :func:`utterance_cmvn` first (see ``data.cmvn``); "causal" applies the
+  streaming recognizer's causal estimate (:mod:`asr.data.cmvn`: statistics of
+  the wake-word prefix plus the request so far, updated every ``cmvn_block``
+  frames), for models trained with "utterance". ``wake_frames`` > 0 adds the
+  stream context (:func:`wake_context_feats`), normalized like the request
+  ("utterance": with the request's statistics)."""
+  if cmvn not in CMVN_MODES:
+    raise ValueError(f"data.cmvn must be one of {CMVN_MODES}, got {cmvn!r}")
+  if wake_frames and cmvn == "causal":
+    raise ValueError("stream context with data.cmvn='causal' is not supported")
 
   def fn(ex):
     audio = crop_request(ex, trailing_s)
@@ -89,24 +164,36 @@ def _prepare_fn(tokenizer: tokenizer_lib.Tokenizer | None, trailing_s, num_bins,
     if len(audio) < need:  # too short for one encoder frame: pad silence
       audio = np.concatenate([audio, np.zeros(need - len(audio), audio.dtype)])
     feats = features_lib.log_mel(audio, num_bins)
+    wake = None
+    if wake_frames:
+      wake = wake_context_feats(ex, wake_frames, wake_quantum, num_bins)
+      if cmvn == "utterance":
+        wake = utterance_cmvn(feats, apply_to=wake)
+      wake = wake.astype(np.float16)
     if cmvn == "utterance":
       feats = utterance_cmvn(feats)
+    elif cmvn == "causal":
+      feats = cmvn_lib.causal_cmvn(feats, request_prefix(ex, num_bins), cmvn_block)
     feats = feats.astype(np.float16)
     text = ex.get("text", "")
     labels = np.array(tokenizer.encode(text) if tokenizer and text else [], np.int32)
     return Utterance(ex["id"], feats, labels, text, list(ex.get("context", [])),
-                     list(ex.get("entities", [])), ex.get("biasing_list"))
+                     list(ex.get("entities", [])), ex.get("biasing_list"), wake)
   return fn
 
 
 def prepare_utterances(source, tokenizer, trailing_s: float | None, num_bins: int = 80,
                        min_frames: int = 11, limit: int | None = None,
-                       log_every: int = 2000, cmvn: str = "global") -> list[Utterance]:
-  """Reads, crops, featurizes and tokenizes a whole source (in order)."""
+                       log_every: int = 2000, cmvn: str = "global",
+                       cmvn_block: int = cmvn_lib.DEFAULT_BLOCK, wake_frames: int = 0,
+                       wake_quantum: int = 1) -> list[Utterance]:
+  """Reads, crops, featurizes and tokenizes a whole source (in order);
+  ``wake_frames`` > 0 keeps the stream context (see :func:`_prepare_fn`)."""
   import grain  # pylint: disable=g-import-not-at-top
   n = len(source) if limit is None else min(limit, len(source))
   ds = grain.MapDataset.source(source)[:n].map(
-      _prepare_fn(tokenizer, trailing_s, num_bins, min_frames, cmvn))
+      _prepare_fn(tokenizer, trailing_s, num_bins, min_frames, cmvn, cmvn_block, wake_frames,
+                  wake_quantum))
   out = []
   t0 = time.time()
   for i, utt in enumerate(ds):
@@ -183,11 +270,14 @@ def epoch_batches(buckets: Sequence[Bucket], seed: int, epoch: int) -> list[tupl
   return [batches[i] for i in order]
 
 
-def collate(utts: Sequence[Utterance], idx: Sequence[int], bucket: Bucket) -> dict:
+def collate(utts: Sequence[Utterance], idx: Sequence[int], bucket: Bucket,
+            wake_frames: int = 0) -> dict:
   """Pads a batch to the bucket's shape.
 
   Returns numpy arrays: feats [B, T, F] float32, feat_lengths [B],
-  labels [B, U] int32, label_lengths [B].
+  labels [B, U] int32, label_lengths [B]; with ``wake_frames`` > 0 also the
+  stream context wake_feats [B, wake_frames, F] (each utterance's frames
+  right-aligned, masked padding in front) and wake_lengths [B].
   """
   b = len(idx)
   f = utts[idx[0]].feats.shape[1]
@@ -203,7 +293,18 @@ def collate(utts: Sequence[Utterance], idx: Sequence[int], bucket: Bucket) -> di
     n = min(len(u.labels), bucket.max_labels)
     labels[k, :n] = u.labels[:n]
     ll[k] = n
-  return {"feats": feats, "feat_lengths": fl, "labels": labels, "label_lengths": ll}
+  out = {"feats": feats, "feat_lengths": fl, "labels": labels, "label_lengths": ll}
+  if wake_frames:
+    wf = np.zeros((b, wake_frames, f), np.float32)
+    wl = np.zeros(b, np.int32)
+    for k, i in enumerate(idx):
+      w = utts[i].wake_feats
+      n = 0 if w is None else min(len(w), wake_frames)
+      if n:
+        wf[k, wake_frames - n:] = w[len(w) - n:]
+      wl[k] = n
+    out.update(wake_feats=wf, wake_lengths=wl)
+  return out
 
 
 class TrainBatches:
@@ -214,8 +315,9 @@ class TrainBatches:
   """
 
   def __init__(self, utts: Sequence[Utterance], buckets: Sequence[Bucket], seed: int,
-               context_sampler: "ContextSampler | None" = None):
+               context_sampler: "ContextSampler | None" = None, wake_frames: int = 0):
     self.utts = utts
+    self.wake_frames = wake_frames
     self.buckets = buckets
     self.seed = seed
     self.context_sampler = context_sampler
@@ -233,14 +335,15 @@ class TrainBatches:
       self._epoch = epoch
       self._plan = epoch_batches(self.buckets, self.seed, epoch)
     bi, idx = self._plan[k]
-    batch = collate(self.utts, idx, self.buckets[bi])
+    batch = collate(self.utts, idx, self.buckets[bi], self.wake_frames)
     if self.context_sampler is not None:
-      batch.update(self.context_sampler.batch(self.utts, idx, step))
+      batch.update(self.context_sampler.batch(self.utts, idx, step,
+                                              self.buckets[bi].max_labels))
     return batch
 
 
 def eval_batches(utts: Sequence[Utterance], batch_frames: int, num_buckets: int = 4,
-                 multiple_of: int = 1) -> Iterator[tuple[list[int], dict]]:
+                 multiple_of: int = 1, wake_frames: int = 0) -> Iterator[tuple[list[int], dict]]:
   """Deterministic batches covering every utterance once (padding rows are
   repeats of the last utterance and are flagged by index -1)."""
   buckets = make_buckets(utts, batch_frames, num_buckets, multiple_of)
@@ -249,7 +352,7 @@ def eval_batches(utts: Sequence[Utterance], batch_frames: int, num_buckets: int 
     for k in range(0, len(members), b.batch_size):
       idx = members[k:k + b.batch_size]
       pad = b.batch_size - len(idx)
-      batch = collate(utts, idx + [idx[-1]] * pad, b)
+      batch = collate(utts, idx + [idx[-1]] * pad, b, wake_frames)
       yield idx + [-1] * pad, batch
 
 
@@ -312,5 +415,37 @@ class ContextSampler:
       out.append(lst)
     return out
 
-  def batch(self, utts, idx, step: int) -> dict:
-    return self.phrases.pad(self.lists(utts, idx, step), self.num_phrases)
+  def batch(self, utts, idx, step: int, max_labels: int | None = None) -> dict:
+    """Padded lists; with ``max_labels`` also ``ctx_targets`` [B, max_labels+1]
+    (see :func:`attention_targets`)."""
+    lists = self.lists(utts, idx, step)
+    out = self.phrases.pad(lists, self.num_phrases)
+    if max_labels is not None:
+      out["ctx_targets"] = attention_targets(
+          [utts[i].labels for i in idx], lists,
+          [{e["phrase"] for e in utts[i].entities} for i in idx], self.phrases, max_labels)
+    return out
+
+
+def attention_targets(labels: Sequence[Sequence[int]], lists: Sequence[Sequence[str]],
+                      own: Sequence[set], phrases: PhraseTokens, max_labels: int) -> np.ndarray:
+  """Guided-attention targets for the label-query biasing attention.
+
+  The prediction-network output at position u (after labels[:u]) predicts
+  label u; its target is 1 + the list index of the true entity phrase whose
+  wordpieces cover label u (found as a token subsequence of the transcript),
+  or 0 (the no-bias entry) elsewhere, including for names left out of the
+  list. Returns int32 [B, max_labels + 1].
+  """
+  out = np.zeros((len(labels), max_labels + 1), np.int32)
+  for b, (lab, lst, mine) in enumerate(zip(labels, lists, own)):
+    lab = list(lab)
+    for j, p in enumerate(lst):
+      if p not in mine:
+        continue
+      ids = phrases.ids(p)
+      k = len(ids)
+      for s in range(0, len(lab) - k + 1):
+        if k and lab[s:s + k] == ids:
+          out[b, s:min(s + k, max_labels)] = j + 1
+  return out

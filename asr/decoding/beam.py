@@ -91,7 +91,10 @@ class BeamSearch:
     self.pred = np.asarray(pred)  # [S, J] rows of prediction outputs
     self.state = jax.tree_util.tree_map(np.asarray, state)
     self.owner = np.arange(batch)
-    self.frame = 0
+    self.frame = 0  # advance() steps taken
+    # Frames consumed per utterance: label times are per utterance, also when
+    # concurrent streams advance at different moments.
+    self.frames = np.zeros(batch, np.int64)
     self.hyps = [[Hyp((), 0.0, 0.0, i, None if g is None else g.root)]
                  for i, g in enumerate(self.graphs)]
 
@@ -105,6 +108,7 @@ class BeamSearch:
       active = [i for i in range(b) if ti < lengths[i]]
       if active:
         self._step(enc[:, ti], active)
+        self.frames[active] += 1
       self.frame += 1
 
   def _step(self, enc_t: np.ndarray, active: list[int]):
@@ -150,7 +154,7 @@ class BeamSearch:
         if len(merged) >= self.beam:
           continue
         merged[key] = Hyp(tokens, float(score), float(logp), h.slot if tok == BLANK else -1,
-                          cstate, h.times if tok == BLANK else h.times + (self.frame,),
+                          cstate, h.times if tok == BLANK else h.times + (int(self.frames[i]),),
                           parent_slot=h.slot, new_token=tok)
     # Run the prediction network for hypotheses that emitted a label.
     ext = [h for i in active for h in new_hyps[i].values() if h.slot == -1]

@@ -37,10 +37,12 @@ def load_utterances(config, spec: str, tokenizer, limit: int | None = None,
                     skip_bad: bool = False):
   """Utterances of a source cropped for evaluation (everything after the wake word)."""
   src = sources.open_source(spec, config.data.data_dir, skip_bad=skip_bad)
+  wake_frames, quantum = pipeline.stream_context_frames(config)
   utts = pipeline.prepare_utterances(
       src, tokenizer, trailing_s=None, num_bins=config.data.num_mel_bins,
       min_frames=encoder_lib.min_feature_frames(config.model.encoder.subsample_factor),
-      limit=limit, cmvn=config.data.get("cmvn", "global"))
+      limit=limit, cmvn=config.data.get("cmvn", "global"), wake_frames=wake_frames,
+      wake_quantum=quantum)
   return UttList(utts, list(src.skipped), spec)
 
 
@@ -79,11 +81,22 @@ def _encode_batch(model, params, norm, batch, ctx=None, ctx_mask=None):
   lengths = jnp.asarray(batch["feat_lengths"])
   valid = jnp.arange(feats.shape[1])[None, :] < lengths[:, None]
   feats = jnp.where(valid[..., None], (feats - mean) / std, 0.0)
-  return _encode(model, params, feats, lengths, ctx, ctx_mask)
+  wake = None
+  if "wake_feats" in batch:  # stream context, right-aligned (asr.models.encoder)
+    wf, wl = jnp.asarray(batch["wake_feats"]), jnp.asarray(batch["wake_lengths"])
+    wvalid = jnp.arange(wf.shape[1])[None, :] >= (wf.shape[1] - wl)[:, None]
+    wake = (jnp.where(wvalid[..., None], (wf - mean) / std, 0.0), wl)
+  return _encode(model, params, feats, lengths, ctx, ctx_mask, wake)
 
 
-_encode = jax.jit(lambda model, params, f, l, c, m: model.apply(
-    {"params": params}, f, l, c, m, method=transducer.Transducer.encode), static_argnums=(0,))
+_encode = jax.jit(lambda model, params, f, l, c, m, w: model.apply(
+    {"params": params}, f, l, c, m, w, method=transducer.Transducer.encode), static_argnums=(0,))
+
+
+def wake_frames_of(utts) -> int:
+  """Stream-context frames to batch ``utts`` with: their longest wake
+  segment (0 if they carry none; segments are whole chunks already)."""
+  return max((len(u.wake_feats) for u in utts if u.wake_feats is not None), default=0)
 _encode_context = jax.jit(lambda model, params, t, l: model.apply(
     {"params": params}, t, l, method=transducer.Transducer.encode_context), static_argnums=(0,))
 
@@ -106,7 +119,8 @@ def decode_utterances(model, params, norm, utts, tokenizer, beam: int = 0,
   """
   results: list[dict | None] = [None] * len(utts)
   phrases = pipeline.PhraseTokens(tokenizer) if lists is not None else None
-  for idx, batch in pipeline.eval_batches(utts, batch_frames):
+  wake_frames = wake_frames_of(utts)
+  for idx, batch in pipeline.eval_batches(utts, batch_frames, wake_frames=wake_frames):
     ctx = mask = None
     if lists is not None:
       ctx, mask = encode_lists(model, params, phrases,
@@ -131,7 +145,9 @@ def decode_utterances(model, params, norm, utts, tokenizer, beam: int = 0,
         r = {"text": tokenizer.decode(best.tokens), "tokens": list(best.tokens),
              "score": best.score, "logp": best.logp}
         if nbest:
-          r["nbest"] = [{"text": tokenizer.decode(h.tokens), "score": h.score, "logp": h.logp}
+          # tokens/times (encoder frame per label) let lattices time their words.
+          r["nbest"] = [{"text": tokenizer.decode(h.tokens), "score": h.score, "logp": h.logp,
+                         "tokens": list(h.tokens), "times": list(h.times)}
                         for h in hs[:nbest]]
         results[idx[k]] = r
   return results  # type: ignore[return-value]

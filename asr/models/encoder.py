@@ -15,16 +15,35 @@ The same parameters run two ways that give equal outputs (tested):
   the convolution cache and the subsampling's leftover feature frames in an
   explicit state pytree (see :func:`init_stream_state`).
 
+Two optional extensions, both off by default:
+
+* **Branching** (``cfg.branching``, :mod:`asr.models.branching`): a routed
+  stage after the blocks sends each chunk to an expensive (chunk-local
+  Conformer blocks) or a cheap (low-rank feed-forward) branch; in ``stream``
+  a cheap chunk does not execute the expensive blocks (``lax.cond``).
+* **Stream context** (``wake`` arguments): the wake-word segment's features
+  run through the encoder before the request, so the request's first chunks
+  attend to (and convolve over) the context frames, as a streaming device
+  that keeps its encoder state from the wake word would. The context is a
+  whole number of chunks (``wake_frames`` feature frames, a multiple of
+  ``subsample_factor * chunk_size``, left-padded with masked frames for
+  shorter wake segments), so the request's encoder frames are exactly those
+  of the request-only run (same count, same chunk grid) and the context
+  frames' outputs are dropped: losses and decoding see request frames only.
+
 Shapes: B batch, T feature frames, T' = encoder frames, D = ``dim``.
 """
 
 import dataclasses
+import functools
 from typing import Any
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+from asr.models import branching as branching_lib
 
 NEG_INF = -1e9
 
@@ -50,6 +69,8 @@ class EncoderConfig:
       a constant component learned early (while the strong prediction network
       of template text makes audio look like noise) shrink the audio content
       geometrically with depth; the pure pre-LN residual stream keeps it.
+    branching: the routed stage after the blocks (:mod:`asr.models.branching`);
+      ``num_layers`` then counts the shared trunk only.
   """
   kind: str = "conformer"
   num_layers: int = 4
@@ -63,6 +84,7 @@ class EncoderConfig:
   left_context: int = 32
   dropout: float = 0.1
   block_final_ln: bool = False
+  branching: branching_lib.BranchingConfig = branching_lib.BranchingConfig()
 
   @property
   def streaming(self) -> bool:
@@ -248,6 +270,38 @@ class Block(nn.Module):
     return x, new_cache
 
 
+def _expensive_blocks(cfg: EncoderConfig, block_params, x, valid):
+  """The expensive branch as a pure function of its blocks' parameters:
+  chunks x [N, C, D], valid [N, C]; attention within the chunk only."""
+  n, t, _ = x.shape
+  positions = jnp.broadcast_to(jnp.arange(t)[None], (n, t))
+  mask = jnp.broadcast_to(valid[:, None, :], (n, t, t))
+  for p in block_params:  # no cache: the convolution is chunk-local too
+    x, _ = Block(cfg, parent=None).apply({"params": p}, x, positions, mask, valid, False)
+  return x
+
+
+def _cheap_branch(cfg: EncoderConfig, params, x):
+  return branching_lib.CheapBranch(cfg.dim, cfg.branching.cheap_rank, parent=None).apply(
+      {"params": params}, x)
+
+
+def _run_expensive(cfg: EncoderConfig, operands):
+  """``lax.cond`` branch: the chunk through the expensive blocks (rows that
+  chose the cheap branch are selected from it). Module-level so that tests
+  can count its executions."""
+  x, valid, decide, block_params, cheap_params = operands
+  y = _expensive_blocks(cfg, block_params, x, valid)
+  if x.shape[0] == 1:  # batch 1: the predicate is this row's decision
+    return y
+  return jnp.where(decide[:, None, None], y, _cheap_branch(cfg, cheap_params, x))
+
+
+def _run_cheap(cfg: EncoderConfig, operands):
+  x, _, _, _, cheap_params = operands
+  return _cheap_branch(cfg, cheap_params, x)
+
+
 class Encoder(nn.Module):
   """Audio encoder; see module docstring."""
   cfg: EncoderConfig
@@ -256,27 +310,131 @@ class Encoder(nn.Module):
     c = self.cfg
     self.subsample = ConvSubsampling(c.subsample_channels, c.dim, c.subsample_factor)
     self.blocks = [Block(c, name=f"block{i}") for i in range(c.num_layers)]
+    br = c.branching
+    if br.enabled:
+      if c.chunk_size <= 0:
+        raise ValueError("branching routes chunks: it needs chunk_size > 0")
+      # Named after the trunk's blocks, so that a plain encoder of
+      # num_layers + expensive_layers blocks warm-starts both stacks.
+      self.exp_blocks = [Block(c, name=f"block{c.num_layers + i}")
+                         for i in range(br.expensive_layers)]
+      self.cheap = branching_lib.CheapBranch(c.dim, br.cheap_rank, name="cheap")
+      self.router = branching_lib.Router(br.router_hidden, br.router_init_bias, name="router")
     self.out_ln = nn.LayerNorm()
 
-  def __call__(self, feats, lengths, train: bool = False):
-    """feats: [B, T, F] normalized features; lengths: [B] valid frames.
+  def __call__(self, feats, lengths, train: bool = False, wake=None):
+    """feats: [B, T, F] normalized features; lengths: [B] valid frames;
+    wake: optional (wake_feats [B, Tw, F], wake_lengths [B]) stream context
+    (module docstring; the valid frames are the last wake_lengths).
 
     Returns:
-      (out [B, T', D], out_lengths [B]).
+      (out [B, T', D], out_lengths [B]) of the request frames.
+    """
+    out, out_lengths, _ = self.forward(feats, lengths, train, wake)
+    return out, out_lengths
+
+  def forward(self, feats, lengths, train: bool = False, wake=None):
+    """As ``__call__``, plus the routing of the branching stage.
+
+    Returns:
+      (out [B, T', D], out_lengths [B], routing) where routing is None
+      without branching, else dict: logits [B, N, 2] per chunk (context
+      chunks included), valid [B, N] (chunks with a real frame), expensive
+      [B, N] the hard decision taken (the Gumbel sample when training).
     """
     c = self.cfg
+    drop = 0
+    starts = jnp.zeros(feats.shape[:1], jnp.int32)
+    if wake is not None:
+      wake_feats, wake_lengths = wake
+      tw = wake_feats.shape[1]
+      quantum = c.subsample_factor * max(c.chunk_size, 1)
+      if tw % quantum:
+        raise ValueError(f"wake context of {tw} frames is not a multiple of {quantum} "
+                         "(subsample_factor * chunk_size)")
+      feats = jnp.concatenate([wake_feats.astype(feats.dtype), feats], axis=1)
+      lengths = lengths + tw
+      starts = (tw - wake_lengths) // c.subsample_factor
+      drop = tw // c.subsample_factor
     x = self.subsample(feats)
     b, t, _ = x.shape
     out_lengths = subsampled_lengths(lengths, c.subsample_factor)
-    valid = jnp.arange(t)[None, :] < out_lengths[:, None]
+    frames = jnp.arange(t)[None, :]
+    valid = (frames >= starts[:, None]) & (frames < out_lengths[:, None])
     mask = chunk_mask(t, c.chunk_size, c.left_context)[None] & valid[:, None, :]
     positions = jnp.broadcast_to(jnp.arange(t)[None], (b, t))
     for blk in self.blocks:
       x, _ = blk(x, positions, mask, valid, train)
+    routing = None
+    if c.branching.enabled:
+      x, routing = self._routed_full(x, valid, train)
     x = self.out_ln(x)
-    return jnp.where(valid[..., None], x, 0.0), out_lengths
+    x = jnp.where(valid[..., None], x, 0.0)
+    return x[:, drop:], out_lengths - drop, routing
 
-  def stream(self, window, num_valid, state):
+  # --- branching ---------------------------------------------------------------
+
+  def routed_expensive(self, x, valid, train: bool):
+    """Expensive branch on chunks as a batch: x [N, C, D], valid [N, C]."""
+    n, t, _ = x.shape
+    positions = jnp.broadcast_to(jnp.arange(t)[None], (n, t))
+    mask = jnp.broadcast_to(valid[:, None, :], (n, t, t))  # within the chunk only
+    for blk in self.exp_blocks:
+      x, _ = blk(x, positions, mask, valid, train)  # no cache: chunk-local conv too
+    return x
+
+  def _routed_full(self, x, valid, train: bool):
+    c = self.cfg
+    br = c.branching
+    b, t, d = x.shape
+    n = -(-t // c.chunk_size)
+    pad = n * c.chunk_size - t
+    xc = jnp.pad(x, ((0, 0), (0, pad), (0, 0))).reshape(b * n, c.chunk_size, d)
+    vc = jnp.pad(valid, ((0, 0), (0, pad))).reshape(b * n, c.chunk_size)
+    logits = self.router(xc, vc)  # [B*N, 2]
+    y = self.routed_expensive(xc, vc, train)
+    z = self.cheap(xc)
+    if train:
+      w = branching_lib.straight_through_gumbel(self.make_rng("dropout"), logits, br.gumbel_tau)
+      out = w[:, 1, None, None] * y + w[:, 0, None, None] * z
+      expensive = w[:, 1] > 0.5
+    else:
+      expensive = branching_lib.p_expensive(logits) > br.threshold
+      out = jnp.where(expensive[:, None, None], y, z)
+    out = out.reshape(b, n * c.chunk_size, d)[:, :t]
+    routing = {"logits": logits.reshape(b, n, 2), "valid": vc.any(-1).reshape(b, n),
+               "expensive": expensive.reshape(b, n)}
+    return out, routing
+
+  def _routed_stream(self, x, valid, force_route):
+    """One chunk x [B, C, D] -> (out, p_expensive [B], expensive [B] bool).
+
+    The branches run as pure functions of their parameters under
+    ``jax.lax.cond``: flax's lifted ``nn.cond`` cost ~2 ms more per chunk
+    on 2 loaded CPU cores whichever branch ran, more than the expensive
+    blocks themselves at batch 1.
+    """
+    c = self.cfg
+    p = branching_lib.p_expensive(self.router(x, valid))
+    has = valid.any(-1)
+    decide = (p > c.branching.threshold) if force_route is None else jnp.full(p.shape, bool(force_route))
+    decide = decide & has
+    params = self.variables["params"]
+    ops = (x, valid, decide,
+           [params[f"block{c.num_layers + i}"] for i in range(c.branching.expensive_layers)],
+           params["cheap"])
+    run_exp = functools.partial(_run_expensive, c)
+    run_cheap = functools.partial(_run_cheap, c)
+    if force_route is not None:  # benchmarks: one branch, no cond
+      return (run_exp if force_route else run_cheap)(ops), p, decide
+    # Batch 1: a cheap chunk never runs the expensive blocks. Batch > 1: they
+    # run when any stream's chunk needs them (a batch cannot skip per row).
+    out = jax.lax.cond(jnp.any(decide), run_exp, run_cheap, ops)
+    return out, p, decide
+
+  # --- streaming -----------------------------------------------------------------
+
+  def stream(self, window, num_valid, state, force_route=None):
     """Encodes one chunk of ``chunk_size`` encoder frames.
 
     Args:
@@ -286,8 +444,11 @@ class Encoder(nn.Module):
       num_valid: [B] how many of the chunk's encoder frames are real (the
         last chunk of a stream may be partial; the rest is padding).
       state: from :func:`init_stream_state`.
+      force_route: branching only: None = the router decides; 0 / 1 = every
+        chunk cheap / expensive (benchmarks; a Python value).
     Returns:
-      (out [B, chunk_size, D], new state).
+      (out [B, chunk_size, D], new state). With branching the state's
+      ``route`` [B] (1 = expensive) and ``p_expensive`` [B] describe this chunk.
     """
     c = self.cfg
     x = self.subsample(window)  # [B, chunk_size, D]
@@ -311,10 +472,12 @@ class Encoder(nn.Module):
       if c.kind == "conformer":
         nl["conv"] = nc["conv"]
       new_layers.append(nl)
+    new_state = {"offset": offset + num_valid, "layers": new_layers}
+    if c.branching.enabled:
+      x, p, decide = self._routed_stream(x, valid, force_route)
+      new_state.update(route=decide.astype(jnp.int32), p_expensive=p)
     x = self.out_ln(x)
-    new_valid = jnp.concatenate([cache_valid, valid], axis=1)[:, -c.left_context:]
-    new_state = {"offset": offset + num_valid,
-                 "cache_valid": new_valid, "layers": new_layers}
+    new_state["cache_valid"] = jnp.concatenate([cache_valid, valid], axis=1)[:, -c.left_context:]
     return jnp.where(valid[..., None], x, 0.0), new_state
 
 
@@ -343,8 +506,11 @@ def init_stream_state(cfg: EncoderConfig, batch: int, num_bins: int,
       layer["conv"] = jnp.zeros((batch, cfg.conv_kernel - 1, cfg.dim), dtype)
     layers.append(layer)
   del num_bins
-  return {
+  state = {
       "offset": jnp.zeros((batch,), jnp.int32),
       "cache_valid": jnp.zeros((batch, L), bool),
       "layers": layers,
   }
+  if cfg.branching.enabled:
+    state.update(route=jnp.zeros((batch,), jnp.int32), p_expensive=jnp.zeros((batch,), dtype))
+  return state

@@ -202,22 +202,31 @@ class Transducer(nn.Module):
     out = self.label_combiner(q, a)
     return (out[:, 0] if squeeze else out), w
 
-  def __call__(self, feats, feat_lengths, labels, context=None, train: bool = False):
+  def __call__(self, feats, feat_lengths, labels, context=None, train: bool = False, wake=None):
     """feats [B, T, F], feat_lengths [B], labels [B, U]; context: optional dict
-    with phrase ``tokens`` [B, N, L] and ``lengths`` [B, N].
+    with phrase ``tokens`` [B, N, L] and ``lengths`` [B, N]; wake: optional
+    stream context (wake_feats [B, Tw, F], wake_lengths [B]), see
+    :mod:`asr.models.encoder` (outputs cover the request only).
 
     Returns dict: enc [B, T', J] (projected), enc_lengths [B],
-    pred [B, U+1, J] (projected), ctc [B, T', V] logits if the model has a CTC head.
+    pred [B, U+1, J] (projected), ctc [B, T', V] logits if the model has a CTC head,
+    label_attn [B, heads, U+1, N+1] (biased models with label queries),
+    routing (branching encoders: router logits [B, N, 2], valid [B, N],
+    expensive [B, N]; see ``Encoder.forward``).
     """
-    enc, enc_lengths = self.encoder(feats, feat_lengths, train)
+    enc, enc_lengths, routing = self.encoder.forward(feats, feat_lengths, train, wake)
     pred = self.predictor(labels, train)
     extra = {"ctc": self.ctc(enc)} if self.cfg.ctc_head else {}
+    if routing is not None:
+      extra["routing"] = routing
     if self.biased:
       if context is None:
         context = bias_lib.empty_context(feats.shape[0])
       ctx, mask = self.encode_context(context["tokens"], context["lengths"])
       enc, _ = self._bias_audio(enc, ctx, mask, train)
-      pred, _ = self._bias_label(pred, ctx, mask, train)
+      pred, label_w = self._bias_label(pred, ctx, mask, train)
+      if label_w is not None:
+        extra["label_attn"] = label_w  # [B, heads, U+1, N+1], for the guided-attention loss
     enc_p, pred_p = self.joint_net.project(enc, pred)
     return {"enc": enc_p, "enc_lengths": enc_lengths, "pred": pred_p, **extra}
 
@@ -246,15 +255,20 @@ class Transducer(nn.Module):
 
   # --- decoding -------------------------------------------------------------
 
-  def encode(self, feats, feat_lengths, ctx=None, ctx_mask=None):
-    """Projected (biased) encoder output [B, T', J] and lengths [B] (inference)."""
-    enc, lengths = self.encoder(feats, feat_lengths, False)
+  def encode(self, feats, feat_lengths, ctx=None, ctx_mask=None, wake=None):
+    """Projected (biased) encoder output [B, T', J] and lengths [B] (inference);
+    ``wake``: optional stream context, as in ``__call__``."""
+    enc, lengths = self.encoder(feats, feat_lengths, False, wake)
     enc, _ = self._bias_audio(enc, ctx, ctx_mask)
     return self.joint_net.enc_proj(enc), lengths
 
-  def encode_stream(self, window, num_valid, state, ctx=None, ctx_mask=None):
+  def routing(self, feats, feat_lengths, wake=None):
+    """Inference routing of a branching encoder (``Encoder.forward``'s dict)."""
+    return self.encoder.forward(feats, feat_lengths, False, wake)[2]
+
+  def encode_stream(self, window, num_valid, state, ctx=None, ctx_mask=None, force_route=None):
     """One streaming chunk -> (projected enc [B, C, J], new state)."""
-    enc, state = self.encoder.stream(window, num_valid, state)
+    enc, state = self.encoder.stream(window, num_valid, state, force_route)
     enc, _ = self._bias_audio(enc, ctx, ctx_mask)
     return self.joint_net.enc_proj(enc), state
 

@@ -1,6 +1,7 @@
 """Model construction from configs, optimizer, train state and workdir files."""
 
 import json
+import logging
 import os
 import shutil
 
@@ -13,14 +14,17 @@ import optax
 
 from asr.biasing import attention as bias_lib
 from asr.data import tokenizer as tokenizer_lib
+from asr.models import branching as branching_lib
 from asr.models import encoder as encoder_lib
 from asr.models import transducer
 
 
 def model_config(config: ml_collections.ConfigDict, vocab_size: int) -> transducer.TransducerConfig:
   m = config.model
+  enc = m.encoder.to_dict()
+  enc["branching"] = branching_lib.BranchingConfig(**enc.get("branching", {}))
   return transducer.TransducerConfig(
-      encoder=encoder_lib.EncoderConfig(**m.encoder.to_dict()),
+      encoder=encoder_lib.EncoderConfig(**enc),
       predictor=transducer.PredictorConfig(**m.predictor.to_dict()),
       joint_dim=m.joint_dim, vocab_size=vocab_size,
       num_mel_bins=config.data.num_mel_bins,
@@ -151,3 +155,30 @@ def restore_for_inference(workdir: str, step: int | None = None):
   state = mngr.restore(step, args=ocp.args.StandardRestore(abstract))
   model = transducer.Transducer(mcfg)
   return config, model, state.params, (jnp.asarray(norm[0]), jnp.asarray(norm[1])), tokenizer, step
+
+
+def warm_start(params, init_workdir: str):
+  """Copies every parameter of ``init_workdir``'s latest checkpoint whose
+  path and shape match into ``params`` (a fresh initialization); the rest
+  (e.g. a new biasing module) keep their initial values.
+
+  Returns (params, copied_paths, fresh_paths).
+  """
+  from flax import traverse_util  # pylint: disable=g-import-not-at-top
+  _, _, src, _, _, step = restore_for_inference(init_workdir)
+  src_flat = traverse_util.flatten_dict(flax.core.unfreeze(src))
+  flat = traverse_util.flatten_dict(flax.core.unfreeze(params))
+  copied, fresh = [], []
+  for k, v in flat.items():
+    w = src_flat.get(k)
+    if w is not None and tuple(w.shape) == tuple(v.shape):
+      flat[k] = jnp.asarray(w, v.dtype)
+      copied.append("/".join(k))
+    else:
+      fresh.append("/".join(k))
+  if not copied:
+    raise ValueError(f"train.init_from={init_workdir!r}: no parameter matches this model")
+  logging.info("warm start from %s step %d: %d tensors copied, %d fresh (%s)", init_workdir,
+               step, len(copied), len(fresh), ", ".join(fresh[:8]))
+  out = traverse_util.unflatten_dict(flat)
+  return (flax.core.freeze(out) if isinstance(params, flax.core.FrozenDict) else out), copied, fresh

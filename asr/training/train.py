@@ -16,6 +16,7 @@ import functools
 import json
 import logging
 import os
+import shutil
 import time
 
 import jax
@@ -28,6 +29,7 @@ import orbax.checkpoint as ocp
 from asr.data import features as features_lib
 from asr.data import pipeline
 from asr.losses import rnnt
+from asr.models import branching as branching_lib
 from asr.models import transducer
 from asr.training import state as state_lib
 
@@ -67,9 +69,13 @@ def _py(v):
   return v
 
 
-def normalize(feats, lengths, mean, std):
-  """(feats - mean) / std on valid frames, zeros on padding. [B, T, F]."""
-  valid = jnp.arange(feats.shape[1])[None, :] < lengths[:, None]
+def normalize(feats, lengths, mean, std, from_end: bool = False):
+  """(feats - mean) / std on valid frames, zeros on padding. [B, T, F].
+
+  Valid frames are the first ``lengths`` ones, or with ``from_end`` those from
+  index ``lengths`` on (right-aligned stream context, ``wake_feats``)."""
+  t = jnp.arange(feats.shape[1])[None, :]
+  valid = t >= lengths[:, None] if from_end else t < lengths[:, None]
   return jnp.where(valid[..., None], (feats - mean) / std, 0.0)
 
 
@@ -97,10 +103,16 @@ def train_step(state: state_lib.TrainState, batch: dict, rng, *, model, tx, mean
   context = None
   if "ctx_tokens" in batch:
     context = {"tokens": batch["ctx_tokens"], "lengths": batch["ctx_lengths"]}
+  wake = None
+  if "wake_feats" in batch:  # stream context: the wake-word segment, right-aligned
+    tw = batch["wake_feats"].shape[1]
+    wake = (normalize(batch["wake_feats"], tw - batch["wake_lengths"], mean, std, from_end=True),
+            batch["wake_lengths"])
+  branching = model.cfg.encoder.branching
 
   def loss_fn(params):
     out = model.apply({"params": params}, feats, batch["feat_lengths"], batch["labels"],
-                      context, train=True, rngs={"dropout": drop_rng})
+                      context, train=True, wake=wake, rngs={"dropout": drop_rng})
     joint_fn = lambda e, p: model.apply({"params": params}, e, p, method=transducer.Transducer.joint)
     if t.loss_impl == "fused":  # never holds [B, T', U+1, V]
       nll = rnnt.rnnt_loss_fused(out["enc"], out["pred"], joint_fn, batch["labels"],
@@ -125,9 +137,44 @@ def train_step(state: state_lib.TrainState, batch: dict, rng, *, model, tx, mean
                    >= batch["label_lengths"][:, None]).astype(jnp.float32)
       ctc = optax.ctc_loss(out["ctc"], logit_pad, batch["labels"], label_pad)
       loss = loss + t.ctc_weight * jnp.sum(ctc) / global_tokens
-    return loss, (nll, jnp.sum(nll) / global_tokens)
+    aux = {}
+    if "ctx_targets" in batch and t.get("bias_guide_weight", 0.0) > 0 and "label_attn" in out:
+      # Guided attention (Tang et al. 2024): the label-query biasing attention,
+      # averaged over heads, should put its weight on the phrase that the next
+      # label belongs to, and on the no-bias entry elsewhere.
+      w = jnp.mean(out["label_attn"], axis=1)  # [B, U+1, N+1]
+      tgt = batch["ctx_targets"]
+      p_t = jnp.take_along_axis(w, tgt[..., None], axis=-1)[..., 0]
+      valid = (jnp.arange(tgt.shape[1])[None] <= batch["label_lengths"][:, None]).astype(jnp.float32)
+      # Balanced: name positions (~1/5 of the labels) weigh as much as the rest.
+      in_name = valid * (tgt > 0)
+      rest = valid - in_name
+      gsum = lambda x: jnp.maximum(jax.lax.psum(jnp.sum(x), axis_name), 1.0)
+      nll_t = -jnp.log(p_t + 1e-6)
+      guide_name = jnp.sum(nll_t * in_name) / gsum(in_name)
+      guide_rest = jnp.sum(nll_t * rest) / gsum(rest)
+      loss = loss + t.bias_guide_weight * 0.5 * (guide_name + guide_rest)
+      aux = {"bias_guide_loss": jax.lax.psum(0.5 * (guide_name + guide_rest), axis_name),
+             "bias_attn_on_name": jax.lax.psum(jnp.sum(p_t * in_name), axis_name) / gsum(in_name),
+             "bias_attn_off_name": jax.lax.psum(jnp.sum(p_t * rest), axis_name) / gsum(rest)}
+    if branching.enabled:
+      # Compute cost (asr.models.branching): lambda * expected encoder compute
+      # relative to all-expensive, from the router's probabilities over the
+      # valid chunks of the global batch.
+      r = out["routing"]
+      w = r["valid"].astype(jnp.float32)
+      n = jnp.maximum(jax.lax.psum(jnp.sum(w), axis_name), 1.0)
+      p_exp = jax.lax.psum(jnp.sum(branching_lib.p_expensive(r["logits"]) * w), axis_name) / n
+      cost = branching_lib.relative_cost(model.cfg.encoder, p_exp, model.cfg.num_mel_bins)
+      # Every device adds 1/num_devices of the term: the psum of gradients
+      # then holds it once.
+      loss = loss + branching.cost_weight * cost / jax.lax.psum(1, axis_name)
+      aux = {**aux, "router_p_expensive": p_exp, "compute_cost": cost,
+             "frac_expensive": jax.lax.psum(jnp.sum(r["expensive"] * w), axis_name) / n}
+    return loss, (nll, jnp.sum(nll) / global_tokens, aux)
 
-  (loss, (nll, rnnt_loss)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
+  (loss, (nll, rnnt_loss, extra_metrics)), grads = jax.value_and_grad(
+      loss_fn, has_aux=True)(state.params)
   grads = jax.lax.psum(grads, axis_name)
   loss = jax.lax.psum(loss, axis_name)
   updates, opt_state = tx.update(grads, state.opt_state, state.params)
@@ -139,6 +186,7 @@ def train_step(state: state_lib.TrainState, batch: dict, rng, *, model, tx, mean
       "l2_grads": optax.global_norm(grads),
       "l2_params": optax.global_norm(params),
       "l2_updates": optax.global_norm(updates),
+      **extra_metrics,
   }
   new_state = state.replace(step=state.step + 1, params=params, opt_state=opt_state)
   return new_state, metrics
@@ -170,9 +218,11 @@ def prepare_training_data(config, tokenizer):
   src = sources.open_source(state_lib.train_spec(config), config.data.data_dir,
                             skip_bad=config.data.skip_bad)
   limit = config.data.max_train_utterances or None
+  wake_frames, quantum = pipeline.stream_context_frames(config)
   utts = pipeline.prepare_utterances(src, tokenizer, config.data.train_trailing_s,
                                      config.data.num_mel_bins, limit=limit,
-                                     cmvn=config.data.get("cmvn", "global"))
+                                     cmvn=config.data.get("cmvn", "global"),
+                                     wake_frames=wake_frames, wake_quantum=quantum)
   utts = [u for u in utts if len(u.labels) > 0]
   return utts, src.skipped
 
@@ -183,12 +233,23 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   from asr.evaluation import evaluate as evaluate_lib  # pylint: disable=g-import-not-at-top
   os.makedirs(workdir, exist_ok=True)
   state_lib.save_config(config, workdir)
+  init_tok = os.path.join(config.train.get("init_from", ""), state_lib.TOKENIZER_FILE)
+  local_tok = os.path.join(workdir, state_lib.TOKENIZER_FILE)
+  if config.train.get("init_from") and os.path.exists(init_tok) and not os.path.exists(local_tok):
+    shutil.copy(init_tok, local_tok)  # a warm start keeps its tokenizer
   tokenizer = state_lib.resolve_tokenizer(config, workdir)
   t0 = time.time()
   utts, skipped = prepare_training_data(config, tokenizer)
   if skipped:
     logging.warning("training manifest: %d bad line(s) skipped", len(skipped))
   norm = state_lib.load_norm(workdir)
+  if norm is None and config.train.get("init_from"):
+    # A warm start keeps the feature statistics its parameters were trained with.
+    norm = state_lib.load_norm(config.train.init_from)
+    if norm is None:
+      raise FileNotFoundError(f"train.init_from={config.train.init_from!r} has no "
+                              f"{state_lib.NORM_FILE}: is it a training workdir?")
+    state_lib.save_norm(workdir, *norm)
   if norm is None:
     norm = pipeline.feature_stats(utts)
     state_lib.save_norm(workdir, *norm)
@@ -206,7 +267,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     sampler = pipeline.ContextSampler(pool, pipeline.PhraseTokens(tokenizer, bc.max_phrase_len),
                                       bc.max_distractors, bc.keep_prob, bc.max_entities, config.seed)
     logging.info("biasing: training name pool of %d phrases", len(pool))
-  batches = pipeline.TrainBatches(utts, buckets, config.seed, sampler)
+  batches = pipeline.TrainBatches(utts, buckets, config.seed, sampler,
+                                  wake_frames=pipeline.stream_context_frames(config)[0])
   logging.info("buckets (T, U, B): %s; %d batches per epoch",
                [(b.max_frames, b.max_labels, b.batch_size) for b in buckets], batches.per_epoch)
 
@@ -226,6 +288,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     start = mngr.latest_step()
     state = mngr.restore(start, args=ocp.args.StandardRestore(state))
     logging.info("resumed from step %d", start)
+  elif config.train.get("init_from"):
+    params, _, _ = state_lib.warm_start(state.params, config.train.init_from)
+    state = state_lib.TrainState(step=state.step, params=params, opt_state=tx.init(params))
 
   p_step = jax.pmap(functools.partial(train_step, model=model, tx=tx, mean=mean, std=std, cfg=config),
                     axis_name="batch", donate_argnums=(0,))

@@ -112,3 +112,24 @@ def test_streaming_encoder_with_biasing_equals_full_run():
   for b in range(2):
     k = int(full_len[b])
     np.testing.assert_allclose(stream[b, :k], np.asarray(full)[b, :k], atol=3e-5)
+
+
+def test_guided_attention_targets():
+  """Label u's target is 1 + the list index of the true phrase covering it."""
+  from asr.data import pipeline
+
+  class Tok:
+    table = {"zoe muller": [5, 6, 7], "reading lamp": [8, 9], "ada lovelace": [10, 11]}
+
+    def encode(self, text):
+      return self.table[text]
+
+  ph = pipeline.PhraseTokens(Tok())
+  labels = [[1, 5, 6, 7, 2, 8, 9], [3, 10, 11, 4]]
+  lists = [["ada lovelace", "reading lamp", "zoe muller"],  # ada: a distractor for row 0
+           ["zoe muller"]]  # row 1's own name was left out of its list
+  own = [{"zoe muller", "reading lamp"}, {"ada lovelace"}]
+  t = pipeline.attention_targets(labels, lists, own, ph, max_labels=8)
+  assert t.shape == (2, 9)
+  np.testing.assert_array_equal(t[0], [0, 3, 3, 3, 0, 2, 2, 0, 0])
+  np.testing.assert_array_equal(t[1], np.zeros(9))  # distractor tokens never targeted

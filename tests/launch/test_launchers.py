@@ -1,6 +1,6 @@
 """End to end through the absl launchers: train a tiny CATT model, then
-evaluate (every biasing mode, manifests with bad lines), transcribe and draw
-an attention map."""
+evaluate (every biasing mode, manifests with bad lines), transcribe, draw
+an attention map, train an end-pointer and stream."""
 
 import json
 import os
@@ -110,3 +110,34 @@ def test_visualize_attention_writes_png(workdir, manifest_dir, tmp_path):
   with open(png, "rb") as f:
     assert f.read(8) == b"\x89PNG\r\n\x1a\n"
   assert os.path.getsize(png) > 10_000
+
+
+def test_stream_prints_json_lines(workdir, manifest_dir, tiny_data_dir, tmp_path):
+  """launch.train_endpointer on the tiny corpus, then launch.stream with the
+  learned and the rule end-pointer, one file after the other and batched."""
+  ep = str(tmp_path / "endpointer")
+  _run("launch.train_endpointer", "--config=experiments/endpointer.py", f"--workdir={ep}",
+       f"--config.data.data_dir={tiny_data_dir}",
+       "--config.data.train=tfds:voice_assistant/tiny:train",
+       "--config.data.validation=tfds:voice_assistant/tiny:validation",
+       "--config.data.max_train_utterances=32", "--config.data.max_val_utterances=16",
+       "--config.train.steps=20", "--config.train.batch_size=8")
+  with open(os.path.join(ep, "endpointer.json")) as f:
+    th = json.load(f)["thresholds"]
+  assert 0 < th["speculative"] <= th["final"] < 1
+  out_dir, path = manifest_dir
+  with open(path) as f:
+    entries = [json.loads(l) for l in f][:2]
+  wavs = [os.path.join(out_dir, e["audio_filepath"]) for e in entries]
+  ctx = tmp_path / "ctx.txt"
+  ctx.write_text("\n".join(entries[0]["context"][:5]) + "\n")
+  for extra in (["--endpointer=learned"], ["--endpointer=rule", "--concurrent"]):
+    res = _run("launch.stream", f"--workdir={workdir}", f"--context_file={ctx}", "--beam=2",
+               f"--endpointer_dir={ep}", "--chunk_ms=100", "--prefix_s=0.3", *extra, *wavs)
+    lines = [json.loads(l) for l in res.stdout.strip().splitlines()]
+    for w in wavs:
+      mine = [l for l in lines if l["audio"] == w]
+      finals = [l for l in mine if l["event"] == "final_endpoint"]
+      assert len(finals) == 1 and mine[-1] is finals[0]
+      assert finals[0]["action"] in ("confirm", "reset_downstream", "start_downstream")
+      assert all({"event", "stream", "t", "wall_s"} <= set(l) for l in mine)

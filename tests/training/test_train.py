@@ -169,3 +169,55 @@ def test_spec_augment_does_not_blow_up_gradients(tiny_data_dir, tiny_tokenizer_p
     _, m = step(train.replicate(st), batch, train.replicate(jax.random.PRNGKey(0)))
     norms[masked] = float(m["l2_grads"][0])
   assert norms[True] < 3 * norms[False], norms
+
+
+def test_warm_start_copies_transducer_and_keeps_biasing_fresh(trained, tiny_data_dir, tmp_path):
+  """train.init_from: a CATT model starts from the trained baseline's tensors."""
+  import jax
+  from flax import traverse_util
+  from asr.training import state as state_lib
+  from experiments import catt_tiny
+  src_workdir, _ = trained
+  cfg = catt_tiny.get_config()
+  cfg.data.data_dir = tiny_data_dir
+  tok = state_lib.resolve_tokenizer(state_lib.load_config(src_workdir), src_workdir)
+  mcfg = state_lib.model_config(cfg, tok.vocab_size)
+  fresh = state_lib.transducer.init_params(mcfg, jax.random.PRNGKey(7))
+  params, copied, new = state_lib.warm_start(fresh, src_workdir)
+  _, _, src, _, _, _ = state_lib.restore_for_inference(src_workdir)
+  flat_src = traverse_util.flatten_dict(dict(src))
+  flat = traverse_util.flatten_dict(dict(params))
+  flat_fresh = traverse_util.flatten_dict(dict(fresh))
+  assert copied and new
+  for k, v in flat.items():
+    name = "/".join(k)
+    if name in copied:
+      np.testing.assert_array_equal(np.asarray(v), np.asarray(flat_src[k]))
+    else:
+      assert k not in flat_src or flat_src[k].shape != v.shape
+      np.testing.assert_array_equal(np.asarray(v), np.asarray(flat_fresh[k]))
+  assert all(n.split("/")[0] in ("context_encoder", "audio_bias", "label_bias", "audio_combiner",
+                                 "label_combiner") for n in new)
+  with pytest.raises(FileNotFoundError, match="workdir"):
+    state_lib.warm_start(fresh, str(tmp_path))
+
+
+def test_catt_warm_started_joint_training_learns_to_attend(trained, tiny_data_dir, tmp_path):
+  """A CATT run warm-started from the tiny baseline (train.init_from): the
+  guided-attention loss falls and the attention mass on true names rises."""
+  from asr.training import train
+  from experiments import catt_tiny
+  src_workdir, _ = trained
+  cfg = catt_tiny.get_config()
+  cfg.data.data_dir = tiny_data_dir
+  cfg.train.init_from = src_workdir
+  cfg.train.update(num_steps=60, log_every=10, checkpoint_every=60, eval_every=0,
+                   learning_rate=3e-3, warmup_steps=5)
+  workdir = str(tmp_path / "catt")
+  train.train_and_evaluate(cfg, workdir)
+  with open(os.path.join(workdir, "metrics.jsonl")) as f:
+    rows = [r for r in map(json.loads, f) if "bias_guide_loss" in r]
+  assert len(rows) == 6
+  assert all(np.isfinite(r["loss"]) for r in rows)
+  assert rows[-1]["bias_guide_loss"] < 0.8 * rows[0]["bias_guide_loss"], rows
+  assert rows[-1]["bias_attn_on_name"] > rows[0]["bias_attn_on_name"], rows

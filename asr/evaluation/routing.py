@@ -1,0 +1,170 @@
+"""Measurements of a branching encoder (``model.encoder.branching``).
+
+* :func:`routing_stats`: the fraction of (request) chunks that the router
+  sends to the expensive branch over a set of utterances (full-utterance
+  runs, which take the same decisions as streaming: tested);
+* :func:`compiled_flops`: FLOPs of one streaming chunk at batch 1 from XLA's
+  cost analysis of the compiled step, with every chunk forced to either
+  branch (the conditional program would count both branches);
+* :func:`stream_timing`: wall time of the streaming encoder at batch 1, chunk
+  by chunk as a device would run it, with the router deciding or every chunk
+  forced to one branch; the difference is the measured saving of skipping.
+"""
+
+import dataclasses
+import functools
+import time
+from typing import Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from asr.data import features as features_lib
+from asr.data import pipeline
+from asr.evaluation import evaluate
+from asr.models import encoder as encoder_lib
+from asr.models import transducer
+
+
+def with_threshold(model: transducer.Transducer, threshold: float | None) -> transducer.Transducer:
+  """The same model routing at another inference threshold (None: as is)."""
+  if threshold is None:
+    return model
+  e = model.cfg.encoder
+  br = dataclasses.replace(e.branching, threshold=float(threshold))
+  return transducer.Transducer(dataclasses.replace(model.cfg, encoder=dataclasses.replace(e, branching=br)))
+
+
+@functools.partial(jax.jit, static_argnums=(0,))
+def _routing(model, params, feats, lengths, wake):
+  return model.apply({"params": params}, feats, lengths, wake, method=transducer.Transducer.routing)
+
+
+def _normalized(batch, norm):
+  mean, std = norm
+  feats = jnp.asarray(batch["feats"])
+  lengths = jnp.asarray(batch["feat_lengths"])
+  valid = jnp.arange(feats.shape[1])[None, :] < lengths[:, None]
+  feats = jnp.where(valid[..., None], (feats - mean) / std, 0.0)
+  wake = None
+  if "wake_feats" in batch:
+    wf, wl = jnp.asarray(batch["wake_feats"]), jnp.asarray(batch["wake_lengths"])
+    wvalid = jnp.arange(wf.shape[1])[None, :] >= (wf.shape[1] - wl)[:, None]
+    wake = (jnp.where(wvalid[..., None], (wf - mean) / std, 0.0), wl)
+  return feats, lengths, wake
+
+
+def routing_stats(model, params, norm, utts: Sequence[pipeline.Utterance],
+                  batch_frames: int = 20000) -> dict:
+  """Fraction of chunks on the expensive branch (request chunks; stream-context
+  chunks, which also run, are counted separately).
+
+  Returns dict: frac_expensive, chunks, expensive_chunks, context_chunks,
+  context_expensive_chunks, per_utterance (fractions, utterance order).
+  """
+  if not model.cfg.encoder.branching.enabled:
+    raise ValueError("routing_stats needs a branching encoder")
+  wake_frames = evaluate.wake_frames_of(utts)
+  e = model.cfg.encoder
+  per_chunk_feats = e.subsample_factor * e.chunk_size
+  ctx_chunks = wake_frames // per_chunk_feats
+  tot = {"chunks": 0, "expensive_chunks": 0, "context_chunks": 0, "context_expensive_chunks": 0}
+  per_utt = [0.0] * len(utts)
+  for idx, batch in pipeline.eval_batches(utts, batch_frames, wake_frames=wake_frames):
+    feats, lengths, wake = _normalized(batch, norm)
+    r = jax.device_get(_routing(model, params, feats, lengths, wake))
+    exp, valid = np.asarray(r["expensive"]), np.asarray(r["valid"])
+    for k, i in enumerate(idx):
+      if i < 0:
+        continue
+      v = valid[k]
+      req = v.copy()
+      req[:ctx_chunks] = False
+      ctx = v.copy()
+      ctx[ctx_chunks:] = False
+      tot["chunks"] += int(req.sum())
+      tot["expensive_chunks"] += int((exp[k] & req).sum())
+      tot["context_chunks"] += int(ctx.sum())
+      tot["context_expensive_chunks"] += int((exp[k] & ctx).sum())
+      per_utt[i] = float((exp[k] & req).sum() / max(1, req.sum()))
+  tot["frac_expensive"] = tot["expensive_chunks"] / max(1, tot["chunks"])
+  tot["per_utterance"] = per_utt
+  return tot
+
+
+def _stream_fn(model, force_route):
+  return jax.jit(lambda params, w, n, s: model.apply(
+      {"params": params}, w, n, s, None, None, force_route,
+      method=transducer.Transducer.encode_stream))
+
+
+def compiled_flops(model, params) -> dict:
+  """FLOPs of one streaming chunk (batch 1) from the compiled program's cost
+  analysis: {"cheap": F0, "expensive": F1} for branching encoders (every
+  chunk forced to that branch), {"plain": F} otherwise."""
+  e = model.cfg.encoder
+  win = encoder_lib.stream_window(e)
+  state = encoder_lib.init_stream_state(e, 1, model.cfg.num_mel_bins)
+  args = (params, jnp.zeros((1, win, model.cfg.num_mel_bins)), jnp.array([e.chunk_size]), state)
+  routes = {"cheap": 0, "expensive": 1} if e.branching.enabled else {"plain": None}
+  out = {}
+  for name, force in routes.items():
+    cost = _stream_fn(model, force).lower(*args).compile().cost_analysis()
+    if isinstance(cost, (list, tuple)):  # older jax: one dict per device
+      cost = cost[0]
+    out[name] = float(cost.get("flops", float("nan"))) if cost else float("nan")
+  return out
+
+
+def stream_timing(model, params, norm, utts: Sequence[pipeline.Utterance],
+                  force_route: int | None = None, repeats: int = 3) -> dict:
+  """Wall time of the batch-1 streaming encoder over ``utts`` (their stream
+  context first, if any), every chunk synchronized as it would be on a device;
+  per utterance the fastest of ``repeats`` runs.
+
+  Returns dict: seconds, audio_seconds (request + context audio encoded),
+  ms_per_audio_second, chunks, expensive_chunks.
+  """
+  e = model.cfg.encoder
+  mean, std = (np.asarray(x) for x in norm)
+  fn = _stream_fn(model, force_route)
+  win = encoder_lib.stream_window(e)
+  hop = e.subsample_factor * e.chunk_size
+  bins = model.cfg.num_mel_bins
+  state0 = encoder_lib.init_stream_state(e, 1, bins)
+  # Compile outside the timing: twice, since the returned state may carry
+  # another sharding than the initial one (params restored from a pmap run
+  # carry a 1-device mesh), which is a second signature of the step.
+  _, st = fn(params, jnp.zeros((1, win, bins)), jnp.array([e.chunk_size]), state0)
+  jax.block_until_ready(fn(params, jnp.zeros((1, win, bins)), jnp.array([e.chunk_size]), st))
+  seconds, audio, chunks, expensive = 0.0, 0.0, 0, 0
+  for u in utts:
+    parts = [u.feats.astype(np.float32)]
+    if u.wake_feats is not None and len(u.wake_feats):
+      parts.insert(0, u.wake_feats.astype(np.float32))
+    f = (np.concatenate(parts) - mean) / std
+    n_feats = len(f)
+    total = int(encoder_lib.subsampled_lengths(len(f), e.subsample_factor))
+    n_chunks = -(-total // e.chunk_size)
+    f = np.concatenate([f, np.zeros((n_chunks * hop + win - len(f), bins), np.float32)])
+    windows = [jnp.asarray(f[None, c * hop:c * hop + win]) for c in range(n_chunks)]
+    valid = [jnp.array([min(e.chunk_size, total - c * e.chunk_size)]) for c in range(n_chunks)]
+    best = float("inf")
+    for _ in range(repeats):  # the fastest run: the least disturbed by other load
+      state = state0
+      routes = []
+      t0 = time.perf_counter()
+      for c in range(n_chunks):
+        out, state = fn(params, windows[c], valid[c], state)
+        jax.block_until_ready(out)
+        routes.append(state.get("route"))
+      best = min(best, time.perf_counter() - t0)
+    seconds += best
+    if e.branching.enabled:
+      expensive += int(sum(int(r[0]) for r in routes))
+    chunks += n_chunks
+    audio += n_feats * features_lib.HOP / features_lib.SAMPLE_RATE
+  return {"seconds": seconds, "audio_seconds": audio,
+          "ms_per_audio_second": 1000 * seconds / max(audio, 1e-9),
+          "chunks": chunks, "expensive_chunks": expensive}

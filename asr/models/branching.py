@@ -1,0 +1,174 @@
+"""Branching encoder with a learned router (AmNet-style dynamic compute).
+
+After the shared streaming trunk (``EncoderConfig.num_layers`` Conformer
+blocks with their key/value and convolution caches) a *routed stage* chooses,
+per chunk of ``chunk_size`` encoder frames, one of two branches:
+
+* **expensive**: ``expensive_layers`` full Conformer blocks whose attention and
+  causal convolution are restricted to the chunk itself. They keep no state
+  from one chunk to the next, so skipping them for a chunk changes nothing
+  for later chunks: the skip is exact in streaming, and the streaming run
+  still equals the masked full-utterance run (tested). Cross-chunk context
+  reaches the routed stage through the trunk.
+* **cheap**: a residual low-rank feed-forward layer
+  (``x + W_up swish(W_down LN(x))``, rank ``cheap_rank``).
+
+The **router** is a tiny MLP on the mean of the trunk output over the chunk's
+valid frames, two logits (cheap, expensive). Training uses the
+straight-through Gumbel-softmax (Jang et al. 2017): the forward pass takes
+the hard sample, gradients flow through the relaxed sample at temperature
+``gumbel_tau``; both branches run for every chunk of the batch. At inference
+a chunk goes to the expensive branch iff ``p(expensive) > threshold``; the
+full-utterance run evaluates both branches and selects (a batch cannot skip
+per chunk), while ``Encoder.stream`` wraps the expensive branch in
+``lax.cond`` on "any stream of this chunk wants it", so at batch 1 a cheap
+chunk never executes the expensive blocks (tested by counting executions with
+a host callback, and measured in ``benchmarks/branching.py``).
+
+Compute cost (the loss term, ``train.train_step``): with per-frame FLOPs
+F_fixed (subsampling, trunk, router, output LayerNorm), F_exp and F_cheap
+(:func:`encoder_flops`), the expected encoder compute relative to always
+taking the expensive branch is
+
+  cost = (F_fixed + p F_exp + (1 - p) F_cheap) / (F_fixed + F_exp),
+
+p = mean router probability of "expensive" over the batch's valid chunks.
+``cost`` is in (0, 1]; the loss adds ``cost_weight * cost`` (lambda; the
+RNN-T loss is in nats per label), so lambda trades nats per label against the
+fraction of the full encoder's compute.
+"""
+
+import dataclasses
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+
+@dataclasses.dataclass(frozen=True)
+class BranchingConfig:
+  """Routed stage after the encoder trunk (see module docstring).
+
+  Attributes:
+    enabled: off = the plain encoder (no routed stage, no parameters added).
+    expensive_layers: Conformer blocks of the expensive branch (chunk-local).
+    cheap_rank: rank of the cheap branch's low-rank feed-forward layer.
+    router_hidden: hidden units of the router MLP.
+    gumbel_tau: Gumbel-softmax temperature of the relaxed decision (training).
+    router_init_bias: initial logit margin of the expensive branch (the
+      router's output bias); > 0 starts training with most chunks on the
+      expensive branch, so that a warm-started model is not pushed to the
+      fresh cheap branch before lambda has a say.
+    threshold: inference routes a chunk to the expensive branch iff the
+      router's p(expensive) exceeds it (0.5 = the argmax; a knob for sweeps
+      without retraining).
+    cost_weight: lambda, the weight of the relative compute cost in the loss
+      (read by the training step; the model ignores it).
+  """
+  enabled: bool = False
+  expensive_layers: int = 2
+  cheap_rank: int = 32
+  router_hidden: int = 32
+  router_init_bias: float = 0.0
+  gumbel_tau: float = 1.0
+  threshold: float = 0.5
+  cost_weight: float = 0.0
+
+
+class CheapBranch(nn.Module):
+  """Residual low-rank feed-forward layer: [..., D] -> [..., D]."""
+  dim: int
+  rank: int
+
+  @nn.compact
+  def __call__(self, x):
+    y = nn.LayerNorm()(x)
+    y = nn.swish(nn.Dense(self.rank, name="down")(y))
+    return x + nn.Dense(self.dim, name="up")(y)
+
+
+class Router(nn.Module):
+  """Chunk-mean of the trunk output -> logits (cheap, expensive).
+
+  x: [N, C, D] chunks, valid: [N, C] bool -> logits [N, 2].
+  """
+  hidden: int
+  init_bias: float = 0.0
+
+  @nn.compact
+  def __call__(self, x, valid):
+    w = valid[..., None].astype(x.dtype)
+    mean = jnp.sum(x * w, axis=1) / jnp.maximum(jnp.sum(w, axis=1), 1.0)
+    h = nn.relu(nn.Dense(self.hidden, name="hidden")(nn.LayerNorm()(mean)))
+    bias_init = lambda key, shape, dtype=jnp.float32: jnp.array([0.0, self.init_bias], dtype)
+    return nn.Dense(2, bias_init=bias_init, name="logits")(h)
+
+
+def straight_through_gumbel(rng, logits, tau: float):
+  """Hard one-hot sample [..., 2] whose gradient is the relaxed sample's."""
+  g = jax.random.gumbel(rng, logits.shape, logits.dtype)
+  soft = jax.nn.softmax((logits + g) / tau, axis=-1)
+  hard = jax.nn.one_hot(jnp.argmax(soft, axis=-1), logits.shape[-1], dtype=soft.dtype)
+  return hard + soft - jax.lax.stop_gradient(soft)
+
+
+def p_expensive(logits):
+  """Router probability of the expensive branch, logits [..., 2] -> [...]."""
+  return jax.nn.softmax(logits, axis=-1)[..., 1]
+
+
+# --- compute ------------------------------------------------------------------
+
+def _block_flops(cfg, keys: int, conv: bool = True) -> float:
+  """Multiply-adds x 2 per encoder frame of one block attending to ``keys``."""
+  d = cfg.dim
+  ffn = 2 * 2 * d * cfg.ffn_mult * d
+  attn = 2 * 4 * d * d + 2 * 2 * d * keys
+  f = attn + ffn * (2 if cfg.kind == "conformer" else 1)
+  if cfg.kind == "conformer" and conv:
+    f += 2 * (2 * d * d + d * d) + 2 * d * cfg.conv_kernel
+  return float(f)
+
+
+def _subsample_flops(cfg, num_bins: int) -> float:
+  """Convolutional subsampling FLOPs per encoder frame (VALID 3x3 stride 2)."""
+  c = cfg.subsample_channels
+  f1 = (num_bins - 3) // 2 + 1
+  f2 = (f1 - 3) // 2 + 1
+  per = cfg.subsample_factor // 4  # x8 stacks two x4 frames
+  conv1 = 2 * 9 * c * f1 * 2 * per
+  conv2 = 2 * 9 * c * c * f2 * per
+  proj = 2 * f2 * c * per * cfg.dim
+  return float(conv1 + conv2 + proj)
+
+
+def encoder_flops(cfg, num_bins: int = 80) -> dict:
+  """Analytic FLOPs per encoder frame of each part of the encoder.
+
+  Returns dict: subsample, trunk, router, expensive, cheap (0 for the last
+  three without branching), fixed (everything but the routed branches),
+  full (fixed + expensive: every chunk expensive) and min (fixed + cheap).
+  Attention counts the average number of keys a frame sees.
+  """
+  c = cfg.chunk_size
+  keys_trunk = (cfg.left_context + (c + 1) / 2) if c > 0 else 0
+  sub = _subsample_flops(cfg, num_bins)
+  trunk = cfg.num_layers * _block_flops(cfg, keys_trunk)
+  out = {"subsample": sub, "trunk": trunk, "router": 0.0, "expensive": 0.0, "cheap": 0.0}
+  br = cfg.branching
+  if br.enabled:
+    d = cfg.dim
+    out["router"] = (2 * d * br.router_hidden + 2 * br.router_hidden * 2) / max(c, 1) + d
+    out["expensive"] = br.expensive_layers * _block_flops(cfg, (c + 1) / 2)
+    out["cheap"] = float(2 * 2 * d * br.cheap_rank)
+  out["fixed"] = sub + trunk + out["router"]
+  out["full"] = out["fixed"] + out["expensive"]
+  out["min"] = out["fixed"] + out["cheap"]
+  return out
+
+
+def relative_cost(cfg, p, num_bins: int = 80):
+  """Expected encoder compute relative to all-expensive for a fraction ``p``
+  of expensive chunks (module docstring)."""
+  f = encoder_flops(cfg, num_bins)
+  return (f["fixed"] + p * f["expensive"] + (1 - p) * f["cheap"]) / f["full"]

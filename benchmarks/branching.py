@@ -1,0 +1,172 @@
+r"""Branching-encoder sweep: compute against WER, one row per workdir (lambda).
+
+  python -m benchmarks.branching --workdirs=workdirs/branching_small_l0,workdirs/branching_small_l1 \
+      [--reference=workdirs/small] [--split=test] [--thresholds=0.5] [--limit=N]
+      [--timing_utterances=20]
+
+For each workdir (one trained lambda each) and inference threshold: the
+fraction of request chunks the router sends to the expensive branch; encoder
+FLOPs per second of audio, analytic (asr.models.branching.encoder_flops) and
+from XLA's cost analysis of the compiled batch-1 streaming step with each
+branch forced, weighted by the measured fraction; wall time of the batch-1
+streaming encoder per second of audio with the router deciding and with
+every chunk forced to the expensive branch (the measured saving of the
+skipped branch); WER on the split (beam search, full-utterance encoder, which
+routes as streaming does). Relative figures are against the all-expensive
+encoder of the same model and, with ``--reference``, a plain model's WER and
+FLOPs. ``--thresholds`` sweeps the routing threshold of each model without
+retraining. Writes ``results/branching/<stamp>.json`` and a plot of the sweep
+beside it (``.png``).
+"""
+
+import os
+
+from absl import app
+from absl import flags
+
+flags.DEFINE_list("workdirs", None, "Branching workdirs, one per lambda.")
+flags.DEFINE_string("reference", None, "Optional plain (non-branching) workdir: WER and FLOPs anchor.")
+flags.DEFINE_string("split", "test", "Split of the run's corpus or a manifest.")
+flags.DEFINE_list("thresholds", [], "Inference thresholds (default: each model's own).")
+flags.DEFINE_integer("beam", 4, "Beam size.")
+flags.DEFINE_integer("limit", None, "Utterances (default: all).")
+flags.DEFINE_integer("timing_utterances", 20, "Utterances for the streaming wall-time measurement.")
+flags.DEFINE_string("data_dir", None, "Override the runs' data_dir.")
+flags.mark_flags_as_required(["workdirs"])
+FLAGS = flags.FLAGS
+
+
+def _lambda(config) -> float | None:
+  br = config.model.encoder.get("branching")
+  return None if br is None else float(br.get("cost_weight", 0.0))
+
+
+def measure(rec, threshold, utts_cache) -> dict:
+  """One (model, threshold) row."""
+  from asr.evaluation import evaluate, routing  # pylint: disable=g-import-not-at-top
+  from asr.models import branching  # pylint: disable=g-import-not-at-top
+  from asr.training import state as state_lib  # pylint: disable=g-import-not-at-top
+  config = rec.config
+  if FLAGS.data_dir:
+    config.data.data_dir = FLAGS.data_dir
+  model = routing.with_threshold(rec.model, threshold)
+  key = (config.data.corpus, config.data.get("cmvn", "global"),
+         str(config.data.get("stream_context")), config.model.encoder.subsample_factor)
+  if key not in utts_cache:
+    utts_cache[key] = evaluate.load_utterances(config, state_lib.split_spec(config, FLAGS.split),
+                                               rec.tokenizer, limit=FLAGS.limit)
+  utts = utts_cache[key]
+  e = model.cfg.encoder
+  res = evaluate.evaluate_utterances(model, rec.params, rec.norm, utts, rec.tokenizer,
+                                     beam=FLAGS.beam)["metrics"]
+  flops = branching.encoder_flops(e, model.cfg.num_mel_bins)
+  frames_per_s = 100.0 / e.subsample_factor
+  chunks_per_s = frames_per_s / e.chunk_size
+  compiled = routing.compiled_flops(model, rec.params)
+  sub = utts[:FLAGS.timing_utterances]
+  row = {"workdir": rec.workdir, "step": rec.step, "lambda": _lambda(config),
+         "threshold": e.branching.threshold if e.branching.enabled else None,
+         "wer": res["wer"], "u_wer": res["u_wer"], "b_wer": res["b_wer"],
+         "num_utterances": len(utts), "branching": e.branching.enabled}
+  if e.branching.enabled:
+    st = routing.routing_stats(model, rec.params, rec.norm, utts)
+    f = st["frac_expensive"]
+    row.update(frac_expensive=f, chunks=st["chunks"],
+               context_frac_expensive=(st["context_expensive_chunks"]
+                                       / max(1, st["context_chunks"])) if st["context_chunks"] else None,
+               analytic_flops_per_s=frames_per_s * (flops["fixed"] + f * flops["expensive"]
+                                                    + (1 - f) * flops["cheap"]),
+               analytic_full_flops_per_s=frames_per_s * flops["full"],
+               compiled_flops_per_s=chunks_per_s * (f * compiled["expensive"]
+                                                    + (1 - f) * compiled["cheap"]),
+               compiled_full_flops_per_s=chunks_per_s * compiled["expensive"],
+               compiled_chunk_flops=compiled)
+    row["compute_saving"] = 1 - row["compiled_flops_per_s"] / row["compiled_full_flops_per_s"]
+    row["analytic_compute_saving"] = 1 - row["analytic_flops_per_s"] / row["analytic_full_flops_per_s"]
+    timing = {"router": routing.stream_timing(model, rec.params, rec.norm, sub),
+              "all_expensive": routing.stream_timing(model, rec.params, rec.norm, sub, 1),
+              "all_cheap": routing.stream_timing(model, rec.params, rec.norm, sub, 0)}
+    row["timing"] = timing
+    row["ms_per_audio_s"] = timing["router"]["ms_per_audio_second"]
+    row["ms_per_audio_s_all_expensive"] = timing["all_expensive"]["ms_per_audio_second"]
+    row["wall_saving"] = 1 - row["ms_per_audio_s"] / row["ms_per_audio_s_all_expensive"]
+  else:
+    row.update(analytic_flops_per_s=frames_per_s * flops["full"],
+               compiled_flops_per_s=chunks_per_s * compiled["plain"])
+    t = routing.stream_timing(model, rec.params, rec.norm, sub)
+    row.update(timing={"plain": t}, ms_per_audio_s=t["ms_per_audio_second"])
+  return row
+
+
+def plot(rows: list[dict], reference: dict | None, output: str) -> str:
+  import matplotlib  # pylint: disable=g-import-not-at-top
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+  fig, axes = plt.subplots(1, 3, figsize=(15, 4))
+  br = [r for r in rows if r["branching"]]
+  labels = [f"λ={r['lambda']:g}" + (f", t={r['threshold']:g}" if len(
+      {x['threshold'] for x in br}) > 1 else "") for r in br]
+  x = [100 * (1 - r["compute_saving"]) for r in br]
+  ax = axes[0]
+  ax.plot(x, [100 * r["wer"] for r in br], "o-")
+  for xi, r, lab in zip(x, br, labels):
+    ax.annotate(lab, (xi, 100 * r["wer"]), fontsize=7, xytext=(3, 3), textcoords="offset points")
+  if reference:
+    ax.axhline(100 * reference["wer"], color="gray", ls="--", label="plain reference")
+    ax.legend(fontsize=8)
+  ax.axvline(60, color="red", ls=":", lw=1)
+  ax.set_xlabel("encoder FLOPs, % of all-expensive (compiled)")
+  ax.set_ylabel(f"WER % ({FLAGS.split})")
+  ax = axes[1]
+  pos = range(len(br))
+  ax.bar(pos, [100 * r["frac_expensive"] for r in br])
+  ax.set_xticks(list(pos), labels, rotation=45, fontsize=7, ha="right")
+  ax.set_ylabel("% of chunks on the expensive branch")
+  ax = axes[2]
+  ax.bar([p - 0.27 for p in pos], [r["ms_per_audio_s"] for r in br], 0.27, label="router")
+  ax.bar(list(pos), [r["ms_per_audio_s_all_expensive"] for r in br], 0.27, label="all expensive")
+  ax.bar([p + 0.27 for p in pos], [r["timing"]["all_cheap"]["ms_per_audio_second"] for r in br],
+         0.27, label="all cheap")
+  ax.set_xticks(list(pos), labels, rotation=45, fontsize=7, ha="right")
+  ax.set_ylabel("streaming encoder ms per audio second (batch 1)")
+  ax.legend(fontsize=8)
+  fig.tight_layout()
+  fig.savefig(output, dpi=120)
+  plt.close(fig)
+  return output
+
+
+def main(argv):
+  del argv
+  from asr import inference  # pylint: disable=g-import-not-at-top
+  from benchmarks import common  # pylint: disable=g-import-not-at-top
+  cache = {}
+  rows = []
+  for wd in FLAGS.workdirs:
+    rec = inference.Recognizer.from_workdir(wd)
+    rec.workdir = wd
+    if not rec.model.cfg.encoder.branching.enabled:
+      raise ValueError(f"{wd} is not a branching model (use it as --reference)")
+    for thr in ([float(t) for t in FLAGS.thresholds] or [None]):
+      row = measure(rec, thr, cache)
+      print({k: v for k, v in row.items() if k not in ("timing", "compiled_chunk_flops")}, flush=True)
+      rows.append(row)
+  reference = None
+  if FLAGS.reference:
+    rec = inference.Recognizer.from_workdir(FLAGS.reference)
+    rec.workdir = FLAGS.reference
+    reference = measure(rec, None, cache)
+    print("reference", reference, flush=True)
+    for r in rows:
+      r["wer_rel_reference"] = (r["wer"] - reference["wer"]) / max(reference["wer"], 1e-9)
+      r["flops_rel_reference"] = r["compiled_flops_per_s"] / reference["compiled_flops_per_s"]
+  path = common.write_result("branching", {"rows": rows, "reference": reference}, {
+      "workdirs": FLAGS.workdirs, "reference": FLAGS.reference, "split": FLAGS.split,
+      "beam": FLAGS.beam, "limit": FLAGS.limit, "thresholds": FLAGS.thresholds,
+      "timing_utterances": FLAGS.timing_utterances})
+  png = plot(rows, reference, os.path.splitext(str(path))[0] + ".png")
+  print(path, png)
+
+
+if __name__ == "__main__":
+  app.run(main)

@@ -1,0 +1,75 @@
+r"""Stream context against the same model without it, on test and test_noisy.
+
+  python -m benchmarks.stream_context --workdir=workdirs/context_small \
+      --baseline=workdirs/small_ft [--splits=test,test_noisy] [--beam=4] [--limit=N]
+
+WER / U-WER / B-WER of the model trained with stream context (the wake-word
+segment encoded before the request, ``data.stream_context``), of the baseline
+trained without it (same recipe otherwise), and of the context model decoded
+with its context withheld (ablation: how much of the gain is the context at
+inference). ``test_noisy`` mixes a competing talker, where the wake word tells
+the encoder whose voice the request is. Relative WER change against the
+baseline per split. Writes ``results/stream_context/<stamp>.json``.
+"""
+
+import copy
+
+from absl import app
+from absl import flags
+
+flags.DEFINE_string("workdir", None, "Workdir of a model trained with data.stream_context.")
+flags.DEFINE_string("baseline", None, "Workdir of the same model trained without it.")
+flags.DEFINE_list("splits", ["test", "test_noisy"], "Splits of the runs' corpus.")
+flags.DEFINE_integer("beam", 4, "Beam size.")
+flags.DEFINE_integer("limit", None, "Utterances per split (default: all).")
+flags.DEFINE_string("data_dir", None, "Override the runs' data_dir.")
+flags.mark_flags_as_required(["workdir", "baseline"])
+FLAGS = flags.FLAGS
+
+
+def _evaluate(rec, split, context: bool) -> dict:
+  from asr.evaluation import evaluate  # pylint: disable=g-import-not-at-top
+  from asr.training import state as state_lib  # pylint: disable=g-import-not-at-top
+  config = copy.deepcopy(rec.config)
+  if FLAGS.data_dir:
+    config.data.data_dir = FLAGS.data_dir
+  if "stream_context" in config.data:
+    config.data.stream_context.enabled = bool(context and config.data.stream_context.enabled)
+  utts = evaluate.load_utterances(config, state_lib.split_spec(config, split), rec.tokenizer,
+                                  limit=FLAGS.limit)
+  m = evaluate.evaluate_utterances(rec.model, rec.params, rec.norm, utts, rec.tokenizer,
+                                   beam=FLAGS.beam)["metrics"]
+  with_ctx = sum(u.wake_feats is not None and len(u.wake_feats) > 0 for u in utts)
+  return {"wer": m["wer"], "u_wer": m["u_wer"], "b_wer": m["b_wer"], "rtf": m["rtf"],
+          "num_utterances": len(utts), "utterances_with_context": with_ctx,
+          "context_seconds": sum(len(u.wake_feats) for u in utts if u.wake_feats is not None)
+                             / 100 / max(1, with_ctx)}
+
+
+def main(argv):
+  del argv
+  from asr import inference  # pylint: disable=g-import-not-at-top
+  from benchmarks import common  # pylint: disable=g-import-not-at-top
+  ctx = inference.Recognizer.from_workdir(FLAGS.workdir)
+  base = inference.Recognizer.from_workdir(FLAGS.baseline)
+  if not ctx.config.data.get("stream_context", {}).get("enabled"):
+    raise ValueError(f"{FLAGS.workdir} was not trained with data.stream_context.enabled")
+  rows = []
+  for split in FLAGS.splits:
+    b = _evaluate(base, split, context=False)
+    runs = {"baseline": b, "context": _evaluate(ctx, split, context=True),
+            "context_model_without_context": _evaluate(ctx, split, context=False)}
+    for name, r in runs.items():
+      row = {"split": split, "model": name, **r,
+             "wer_rel_baseline": (r["wer"] - b["wer"]) / max(b["wer"], 1e-9)}
+      print(row, flush=True)
+      rows.append(row)
+  path = common.write_result("stream_context", {"rows": rows}, {
+      "workdir": FLAGS.workdir, "baseline": FLAGS.baseline, "splits": FLAGS.splits,
+      "beam": FLAGS.beam, "limit": FLAGS.limit, "step": ctx.step, "baseline_step": base.step,
+      "max_seconds": ctx.config.data.stream_context.max_seconds})
+  print(path)
+
+
+if __name__ == "__main__":
+  app.run(main)

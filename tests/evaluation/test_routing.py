@@ -1,0 +1,72 @@
+"""Routing measurements agree with each other: the offline fraction of
+expensive chunks equals the streaming count; compiled FLOPs order the branches."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from asr.data import pipeline
+from asr.evaluation import routing
+from asr.models import branching
+from asr.models import encoder as enc_lib
+from asr.models import transducer
+
+
+@pytest.fixture(scope="module")
+def model_params():
+  cfg = transducer.TransducerConfig(
+      encoder=enc_lib.EncoderConfig(
+          num_layers=1, dim=32, num_heads=2, ffn_mult=2, conv_kernel=5, subsample_channels=8,
+          chunk_size=2, left_context=4, dropout=0.0,
+          branching=branching.BranchingConfig(enabled=True, expensive_layers=2, cheap_rank=4,
+                                              router_hidden=8)),
+      predictor=transducer.PredictorConfig(embed_dim=8, hidden=16), joint_dim=24, vocab_size=30)
+  return transducer.Transducer(cfg), transducer.init_params(cfg, jax.random.PRNGKey(1))
+
+
+def _utts(wake: bool):
+  rng = np.random.default_rng(0)
+  out = []
+  for i, (n, w) in enumerate(((150, 32), (97, 16), (211, 0))):
+    out.append(pipeline.Utterance(
+        f"u{i}", rng.standard_normal((n, 80)).astype(np.float16), np.zeros(0, np.int32), "", [], [],
+        wake_feats=rng.standard_normal((w, 80)).astype(np.float16) if wake else None))
+  return out
+
+
+@pytest.mark.parametrize("wake", [False, True])
+def test_offline_fraction_equals_streaming_count(model_params, wake):
+  model, params = model_params
+  norm = (np.zeros(80, np.float32), np.ones(80, np.float32))
+  utts = _utts(wake)
+  for thr in (0.0, 1.0):  # p > 0 always, p > 1 never
+    s = routing.routing_stats(routing.with_threshold(model, thr), params, norm, utts)
+    assert s["frac_expensive"] == (1.0 if thr == 0.0 else 0.0)
+  # A threshold between the router's probabilities mixes the branches.
+  model_mid = routing.with_threshold(model, float(np.median(_probs(model, params, norm, utts))))
+  st = routing.routing_stats(model_mid, params, norm, utts)
+  assert 0 < st["frac_expensive"] < 1
+  t = routing.stream_timing(model_mid, params, norm, utts)
+  assert t["expensive_chunks"] == st["expensive_chunks"] + st["context_expensive_chunks"]
+  assert t["chunks"] >= st["chunks"] + st["context_chunks"]
+  if wake:
+    assert st["context_chunks"] == 3  # 32 + 16 feature frames = 2 + 1 chunks of 16
+
+
+def _probs(model, params, norm, utts):
+  """Router p(expensive) of every valid request chunk (no context)."""
+  del norm  # identity normalization
+  ps = []
+  for u in utts:
+    f = jnp.asarray(u.feats[None].astype(np.float32))
+    r = model.apply({"params": params}, f, jnp.array([len(u.feats)]), None,
+                    method=transducer.Transducer.routing)
+    ps.extend(np.asarray(branching.p_expensive(r["logits"][0]))[np.asarray(r["valid"][0])].tolist())
+  return ps
+
+
+def test_compiled_flops_order_the_branches(model_params):
+  model, params = model_params
+  f = routing.compiled_flops(model, params)
+  assert f["expensive"] > f["cheap"] > 0

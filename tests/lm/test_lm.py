@@ -1,0 +1,141 @@
+"""Rescoring LM: causal masking, a tiny training run learns and resumes, the
+training text holds no validation/test names, rescoring follows the LM."""
+
+import json
+import os
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from asr.decoding import lattice as lat_lib
+from asr.lm import model as model_lib
+from asr.lm import rescore
+
+
+def _tiny_model(vocab=20):
+  cfg = model_lib.LMConfig(vocab_size=vocab, dim=16, num_layers=2, num_heads=2, mlp_dim=32,
+                           max_len=12, dropout=0.0)
+  model = model_lib.TransformerLM(cfg)
+  params = model.init(jax.random.PRNGKey(0), jnp.zeros((1, 12), jnp.int32))["params"]
+  return model, params
+
+
+def test_causal_masking():
+  model, params = _tiny_model()
+  a = model_lib.make_batch([[3, 4, 5, 6, 7, 8]], 12)
+  b = model_lib.make_batch([[3, 4, 5, 9, 10, 11]], 12)  # differs from position 4 on
+  la = np.asarray(model_lib.token_logprobs(model, params, a["inputs"], a["targets"]))
+  lb = np.asarray(model_lib.token_logprobs(model, params, b["inputs"], b["targets"]))
+  # Targets 0..2 (y1..y3) see inputs <s> y1 y2 only: identical. Target 3 differs itself.
+  np.testing.assert_allclose(la[0, :3], lb[0, :3], rtol=1e-6, atol=1e-6)
+  assert not np.allclose(la[0, 3:7], lb[0, 3:7])
+
+
+def test_make_batch_layout():
+  b = model_lib.make_batch([[5, 6], []], 4)
+  np.testing.assert_array_equal(b["inputs"], [[0, 5, 6, 0], [0, 0, 0, 0]])
+  np.testing.assert_array_equal(b["targets"], [[5, 6, 0, 0], [0, 0, 0, 0]])
+  np.testing.assert_array_equal(b["weights"], [[1, 1, 1, 0], [1, 0, 0, 0]])
+
+
+def test_grammar_text_uses_train_names_only():
+  from asr.data import corpus, names
+  from asr.lm import data
+  sents = data.grammar_sentences(300, 30, seed=0)
+  assert len(sents) == 300 and all(s == s.strip() and s for s in sents)
+  pools = corpus._pools()  # pylint: disable=protected-access
+  held_out = {n for p in ("validation", "test") for k in ("first", "last") for n, _ in pools[p][k]}
+  held_out |= {m for p in ("validation", "test") for m in pools[p]["modifiers"]}
+  words = {w for s in sents for w in s.replace("'s ", " ").split()}
+  assert not words & held_out
+  with pytest.raises(ValueError, match="train"):
+    data.grammar_sentences(1, 1, 0, pool="test")
+  assert names.pool_of("zzz") in ("train", "validation", "test")
+
+
+@pytest.fixture(scope="module")
+def tiny_lm(tiny_data_dir, tmp_path_factory):
+  from experiments import lm_small
+  from asr.lm import train
+  c = lm_small.get_config()
+  c.data.corpus, c.data.data_dir, c.data.vocab_size = "tiny", tiny_data_dir, 128
+  c.data.grammar_samples, c.data.grammar_users, c.data.eval_utterances = 400, 20, 16
+  c.data.max_len = 32
+  c.model.dim, c.model.mlp_dim, c.model.num_heads, c.model.max_len, c.model.dropout = 32, 64, 2, 48, 0.0
+  c.train.num_steps, c.train.log_every, c.train.checkpoint_every = 60, 10, 30
+  c.train.learning_rate, c.train.warmup_steps = 3e-3, 10
+  workdir = str(tmp_path_factory.mktemp("lm"))
+  metrics = train.train_and_evaluate(c, workdir)
+  return c, workdir, metrics
+
+
+def test_tiny_training_loss_falls_and_resumes(tiny_lm):
+  from asr.lm import train
+  c, workdir, metrics = tiny_lm
+  assert metrics["step"] == 60
+  assert metrics["final_loss"] < metrics["first_loss"] - 0.5
+  assert np.isfinite(metrics["val_ppl_piece"]) and metrics["val_ppl_piece"] < 128
+  lines = [json.loads(l) for l in open(os.path.join(workdir, "metrics.jsonl"))]
+  assert lines[0]["loss"] > lines[-1]["loss"]
+  # Resume: 20 more steps start from the checkpoint at 60, not from scratch.
+  c2 = c.copy_and_resolve_references()
+  c2.train.num_steps = 80
+  m2 = train.train_and_evaluate(c2, workdir)
+  assert m2["step"] == 80 and m2["first_loss"] < metrics["first_loss"] - 0.3
+
+
+def test_score_and_rescoring_follow_the_lm(tiny_lm):
+  _, workdir, _ = tiny_lm
+  lm = rescore.LanguageModel.from_workdir(workdir)
+  good, bad = "turn on the light", "light the on turn"
+  s = lm.score([good, bad, good])
+  assert s[0] == s[2] and s[0] > s[1]  # the trained LM prefers the template word order
+  # The acoustics prefer the bad order slightly; a large LM weight flips the choice.
+  lat = lat_lib.build_lattice([{"text": bad, "score": -1.0, "logp": -1.0},
+                               {"text": good, "score": -1.5, "logp": -1.5}])
+  assert rescore.rescore_lattice(lat, lm, lm_weight=0.0) == bad
+  assert rescore.rescore_lattice(lat, lm, lm_weight=5.0) == good
+  cands = [rescore.Candidates.from_lattice(lat, lm)]
+  tuned = rescore.tune(cands, [good], weights=[0.0, 0.5, 5.0], bonuses=[0.0])
+  assert tuned["errors"] == 0 and tuned["lm_weight"] > 0
+  # The empty lattice rescoring to the empty transcript.
+  assert rescore.rescore_lattice(lat_lib.build_lattice([]), lm, 1.0) == ""
+
+
+def test_tune_prefers_smallest_weight_on_ties():
+  cands = [rescore.Candidates([("a",), ("b",)], np.array([0.0, -1.0]), np.array([-5.0, -1.0]))]
+  t = rescore.tune(cands, ["a"], weights=[1.0, 0.0, 0.1], bonuses=[0.0, 1.0])
+  assert (t["lm_weight"], t["length_bonus"], t["errors"]) == (0.0, 0.0, 0)
+  assert len(t["grid"]) == 6 and t["ilm_weight"] == 0.0
+  t = rescore.tune(cands, ["b"], weights=[0.0, 0.5, 1.0])
+  assert t["lm_weight"] == 0.5 and t["errors"] == 0
+
+
+def test_internal_lm_scores_match_a_manual_loop():
+  from asr.lm import ilm
+  from asr.models import encoder as enc_lib
+  from asr.models import transducer
+  cfg = transducer.TransducerConfig(
+      encoder=enc_lib.EncoderConfig(num_layers=1, dim=16, num_heads=2, ffn_mult=2, conv_kernel=3,
+                                    subsample_channels=4, chunk_size=2, left_context=2, dropout=0.0),
+      predictor=transducer.PredictorConfig(embed_dim=8, hidden=16, dropout=0.0),
+      joint_dim=12, vocab_size=10)
+  model = transducer.Transducer(cfg)
+  params = transducer.init_params(cfg, jax.random.PRNGKey(0))
+  seqs = [[3, 4, 5], [7], [], [2, 9, 9, 1]]
+  batched = ilm.ilm_scores(model, params, seqs, batch_size=4)
+  one_by_one = np.array([ilm.ilm_scores(model, params, [s], batch_size=1)[0] for s in seqs])
+  np.testing.assert_allclose(batched, one_by_one, rtol=1e-5, atol=1e-5)
+  assert batched[2] == 0.0 and np.all(batched[[0, 1, 3]] < 0)
+  # Manual: prediction network from blank, joint with the encoder projection's bias only.
+  state = model.apply({"params": params}, 1, method=transducer.Transducer.init_pred_state)
+  prev, total = jnp.zeros(1, jnp.int32), 0.0
+  for y in seqs[0]:
+    pred, state = model.apply({"params": params}, prev, state, method=transducer.Transducer.predict_step)
+    logits = model.apply({"params": params}, params["joint_net"]["enc_proj"]["bias"][None], pred,
+                         method=transducer.Transducer.joint)[0]
+    total += float(jax.nn.log_softmax(logits[1:])[y - 1])
+    prev = jnp.array([y], jnp.int32)
+  assert batched[0] == pytest.approx(total, abs=1e-4)

@@ -1,0 +1,250 @@
+"""Branching encoder: streaming equals the full run, cheap chunks skip the
+expensive branch, the compute cost, the router trained with a large lambda."""
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from asr.models import branching
+from asr.models import encoder as enc_lib
+
+
+def _cfg(chunk=2, layers=1, expensive=2, threshold=0.5):
+  return enc_lib.EncoderConfig(
+      num_layers=layers, dim=32, num_heads=2, ffn_mult=2, conv_kernel=5, subsample_channels=8,
+      chunk_size=chunk, left_context=4, dropout=0.0,
+      branching=branching.BranchingConfig(enabled=True, expensive_layers=expensive, cheap_rank=4,
+                                          router_hidden=8, threshold=threshold))
+
+
+def _init(cfg, t=101, b=2, seed=0):
+  model = enc_lib.Encoder(cfg)
+  feats = jnp.asarray(np.random.default_rng(seed).standard_normal((b, t, 80)), jnp.float32)
+  params = model.init(jax.random.PRNGKey(0), feats, jnp.full((b,), t))
+  return model, params, feats
+
+
+def _force(params, route: int):
+  """Router output biased so that every chunk takes ``route`` (1 = expensive)."""
+  p = jax.tree_util.tree_map(lambda x: x, params)
+  logits = p["params"]["router"]["logits"]
+  logits["kernel"] = jnp.zeros_like(logits["kernel"])
+  logits["bias"] = jnp.array([0.0, 20.0]) if route else jnp.array([20.0, 0.0])
+  return p
+
+
+def _stream(model, params, feats, lengths, cfg, force_route=None, fn=None):
+  """Chunk-by-chunk run; returns (outputs [B, T', D], routes [B, chunks])."""
+  b = feats.shape[0]
+  f = cfg.subsample_factor
+  win, hop = enc_lib.stream_window(cfg), f * cfg.chunk_size
+  n_out = int(enc_lib.subsampled_lengths(lengths, f).max())
+  n_chunks = -(-n_out // cfg.chunk_size)
+  padded = jnp.concatenate([feats, jnp.zeros((b, n_chunks * hop + win, 80))], axis=1)
+  state = enc_lib.init_stream_state(cfg, b, 80)
+  fn = fn or jax.jit(lambda p, w, n, s: model.apply(p, w, n, s, force_route,
+                                                    method=enc_lib.Encoder.stream))
+  full_len = enc_lib.subsampled_lengths(lengths, f)
+  outs, routes = [], []
+  for c in range(n_chunks):
+    num_valid = jnp.clip(full_len - c * cfg.chunk_size, 0, cfg.chunk_size)
+    out, state = fn(params, padded[:, c * hop:c * hop + win], num_valid, state)
+    outs.append(np.asarray(out))
+    routes.append(np.asarray(state["route"]))
+  return np.concatenate(outs, axis=1), np.stack(routes, axis=1)
+
+
+def _mixing(cfg, params, feats, lengths):
+  """The config with its threshold at the median router probability over the
+  valid chunks, so that a randomly initialized router mixes both branches."""
+  model = enc_lib.Encoder(cfg)
+  _, _, r = model.apply(params, feats, lengths, method=enc_lib.Encoder.forward)
+  p = np.asarray(branching.p_expensive(r["logits"]))[np.asarray(r["valid"])]
+  thr = float(np.sort(p)[len(p) // 2 - 1] + np.sort(p)[len(p) // 2]) / 2
+  cfg = dataclasses.replace(cfg, branching=dataclasses.replace(cfg.branching, threshold=thr))
+  return enc_lib.Encoder(cfg), cfg
+
+
+def test_streaming_equals_full_run_with_routing():
+  model, params, feats = _init(_cfg())
+  lengths = jnp.array([101, 70])
+  model, cfg = _mixing(_cfg(), params, feats, lengths)
+  full, full_len, routing = model.apply(params, feats, lengths, method=enc_lib.Encoder.forward)
+  stream, routes = _stream(model, params, feats, lengths, cfg)
+  for b in range(2):
+    n = int(full_len[b])
+    np.testing.assert_allclose(stream[b, :n], np.asarray(full)[b, :n], atol=2e-5, rtol=1e-4)
+    nc = -(-n // cfg.chunk_size)
+    assert routes[b, :nc].tolist() == np.asarray(routing["expensive"])[b, :nc].astype(int).tolist()
+  mixed = np.asarray(routing["expensive"])[np.asarray(routing["valid"])]
+  assert 0 < mixed.mean() < 1, "random router should mix branches"
+
+
+def test_branches_differ_and_forcing_picks_them():
+  cfg = _cfg()
+  model, params, feats = _init(cfg, b=1)
+  lengths = jnp.array([101])
+  outs = {}
+  for r in (0, 1):
+    outs[r], routes = _stream(model, _force(params, r), feats, lengths, cfg)
+    assert set(routes.ravel().tolist()) <= {r} and routes.sum() == r * routes.size
+    forced, _ = _stream(model, params, feats, lengths, cfg, force_route=r)
+    np.testing.assert_allclose(forced, outs[r], atol=1e-5)
+  assert np.abs(outs[0] - outs[1]).max() > 1e-2
+
+
+def test_cheap_chunks_do_not_execute_the_expensive_branch(monkeypatch):
+  """Counts executions of the expensive branch with a host callback inside it."""
+  model, params, feats = _init(_cfg(), b=1)
+  lengths = jnp.array([101])
+  model, cfg = _mixing(_cfg(), params, feats, lengths)
+  calls = []
+  orig = enc_lib._run_expensive  # pylint: disable=protected-access
+
+  def counted(cfg, operands):
+    jax.debug.callback(lambda: calls.append(1))
+    return orig(cfg, operands)
+
+  monkeypatch.setattr(enc_lib, "_run_expensive", counted)
+  results = {}
+  for name, p in (("router", params), ("cheap", _force(params, 0)), ("expensive", _force(params, 1))):
+    calls.clear()
+    fn = jax.jit(lambda p, w, n, s: model.apply(p, w, n, s, method=enc_lib.Encoder.stream))
+    _, routes = _stream(model, p, feats, lengths, cfg, fn=fn)
+    jax.effects_barrier()
+    results[name] = (len(calls), int(routes.sum()), routes.size)
+  assert results["cheap"][0] == 0
+  assert results["expensive"][0] == results["expensive"][2]
+  n_calls, n_exp, n = results["router"]
+  assert n_calls == n_exp and 0 < n_exp < n  # executed exactly for the expensive chunks
+
+
+def test_stream_program_conditions_on_the_route():
+  """The traced streaming step holds a ``cond`` whose taken branch alone has
+  the expensive blocks' attention."""
+  cfg = _cfg()
+  model, params, _ = _init(cfg, b=1)
+  win = enc_lib.stream_window(cfg)
+  state = enc_lib.init_stream_state(cfg, 1, 80)
+  jaxpr = jax.make_jaxpr(lambda p, w, n, s: model.apply(p, w, n, s, method=enc_lib.Encoder.stream))(
+      params, jnp.zeros((1, win, 80)), jnp.array([cfg.chunk_size]), state)
+
+  def count(jx, prim):
+    n = 0
+    for eqn in jx.eqns:
+      n += eqn.primitive.name == prim
+      for sub in jax.core.jaxprs_in_params(eqn.params):
+        n += count(sub, prim)
+    return n
+
+  conds = [e for e in jaxpr.jaxpr.eqns if e.primitive.name == "cond"]
+  assert len(conds) == 1
+  cheap, expensive = (count(b.jaxpr, "dot_general") for b in conds[0].params["branches"])
+  # Each expensive block: ff1 (2), qkv, 2 attention einsums, out, pw1, pw2, ff2 (2) = 10;
+  # the cheap branch is the low-rank layer's two matrices.
+  assert expensive >= 10 * cfg.branching.expensive_layers and cheap == 2
+
+
+def test_relative_cost_and_flops():
+  cfg = _cfg()
+  f = branching.encoder_flops(cfg)
+  assert f["full"] > f["min"] > 0
+  assert branching.relative_cost(cfg, 1.0) == pytest.approx(1.0)
+  assert branching.relative_cost(cfg, 0.0) == pytest.approx(f["min"] / f["full"])
+  plain = enc_lib.EncoderConfig(num_layers=3, dim=32, num_heads=2, ffn_mult=2, conv_kernel=5,
+                                subsample_channels=8, chunk_size=2, left_context=4)
+  assert branching.encoder_flops(plain)["expensive"] == 0.0
+
+
+def test_training_routing_is_a_straight_through_sample():
+  cfg = _cfg()
+  model, params, feats = _init(cfg)
+  lengths = jnp.array([101, 70])
+
+  def loss(p):
+    out, _, r = model.apply(p, feats, lengths, True, rngs={"dropout": jax.random.PRNGKey(3)},
+                            method=enc_lib.Encoder.forward)
+    return jnp.sum(out ** 2), r
+
+  (_, r), g = jax.value_and_grad(loss, has_aux=True)(params)
+  assert r["expensive"].dtype == jnp.bool_ and r["logits"].shape[-1] == 2
+  # The relaxed sample carries the task loss's gradient into the router.
+  assert float(jnp.abs(g["params"]["router"]["logits"]["kernel"]).max()) > 0
+
+
+def test_large_lambda_sends_chunks_to_the_cheap_branch(tiny_data_dir, tiny_tokenizer_path):
+  """Real training steps of the tiny branching model with a large lambda: the
+  router goes from mixing to sending almost every chunk to the cheap branch,
+  and the logged compute cost falls to near its all-cheap floor.
+
+  (At this learning rate the untrained tiny model's task loss alone also
+  drifts to the cheap branch within ~20 steps: random expensive blocks do not
+  help yet. The small experiments therefore warm-start the expensive blocks.)"""
+  import functools
+  from asr.data import pipeline, sources, tokenizer
+  from asr.models import transducer
+  from asr.training import state as state_lib
+  from asr.training import train
+  from experiments import branching_tiny
+  tok = tokenizer.Tokenizer(tiny_tokenizer_path)
+  src = sources.open_source("tfds:voice_assistant/tiny:train", tiny_data_dir)
+  utts = pipeline.prepare_utterances(src, tok, 0.3, limit=2)
+  bucket = pipeline.Bucket(max(len(u.feats) for u in utts) // 32 * 32 + 32, 16, 2, (0, 1))
+  batch = train.shard(pipeline.collate(utts, [0, 1], bucket), 1)
+  config = branching_tiny.get_config()
+  config.model.encoder.branching.cost_weight = 100.0
+  config.train.warmup_steps = 1
+  config.train.learning_rate = 1e-2
+  mcfg = state_lib.model_config(config, tok.vocab_size)
+  model = transducer.Transducer(mcfg)
+  tx, _ = state_lib.make_optimizer(config.train)
+  st = train.replicate(state_lib.create_train_state(jax.random.PRNGKey(0), mcfg, tx))
+  step = jax.pmap(functools.partial(train.train_step, model=model, tx=tx, mean=jnp.zeros(80),
+                                    std=jnp.ones(80), cfg=config), axis_name="batch")
+  rng = train.replicate(jax.random.PRNGKey(0))
+  history = []
+  for _ in range(8):
+    st, m = step(st, batch, rng)
+    history.append({k: float(v[0]) for k, v in m.items()})
+  assert 0.2 < history[0]["router_p_expensive"] < 0.8, history[0]
+  last = history[-1]
+  assert last["router_p_expensive"] < 0.05 and last["frac_expensive"] < 0.05, last
+  floor = branching.relative_cost(mcfg.encoder, 0.0)
+  assert last["compute_cost"] < floor + 0.05 < history[0]["compute_cost"]
+  assert np.isfinite(last["loss"])
+
+
+def test_streaming_recognizer_with_routing_equals_offline(tiny_tokenizer_path):
+  """The batch-1 recognizer (lax.cond per chunk) decodes as the offline
+  full-utterance run (both branches computed, selected)."""
+  import ml_collections
+  from asr import inference, streaming
+  from asr.data import pipeline, tokenizer
+  from asr.evaluation import evaluate
+  from asr.models import transducer
+  tok = tokenizer.Tokenizer(tiny_tokenizer_path)
+  cfg = transducer.TransducerConfig(encoder=_cfg(threshold=0.45),
+                                    predictor=transducer.PredictorConfig(embed_dim=8, hidden=16,
+                                                                         dropout=0.0),
+                                    joint_dim=24, vocab_size=tok.vocab_size)
+  params = transducer.init_params(cfg, jax.random.PRNGKey(0))
+  params["joint_net"]["out"]["kernel"] = params["joint_net"]["out"]["kernel"] * 6.0
+  config = ml_collections.ConfigDict({"data": {"num_mel_bins": 80},
+                                      "model": {"encoder": {"subsample_factor": 8}}})
+  norm = (np.full(80, -4.0, np.float32), np.full(80, 3.0, np.float32))
+  rec = inference.Recognizer(config, transducer.Transducer(cfg), params, norm, tok, 0)
+  rng = np.random.default_rng(0)
+  t = np.arange(int(16000 * 2.1)) / 16000
+  audio = ((0.3 * np.sin(2 * np.pi * (200 + 300 * np.sin(t * 3)) * t) * (1 + np.sin(t * 7)))
+           * 12000 + rng.normal(0, 300, len(t))).astype(np.int16)
+  utt = pipeline._prepare_fn(None, None, 80, 11)({"id": "x", "audio": audio, "text": ""})  # pylint: disable=protected-access
+  off = evaluate.decode_utterances(rec.model, rec.params, rec.norm, [utt], tok, beam=3)[0]
+  sr = streaming.StreamingRecognizer(rec, 1, beam=3)
+  for i in range(0, len(audio), 1234):
+    sr.accept_waveform(audio[i:i + 1234])
+  out = sr.finalize()[0][0]
+  assert out["tokens"] == off["tokens"]
+  assert out["score"] == pytest.approx(off["score"], rel=5e-4, abs=1e-2)

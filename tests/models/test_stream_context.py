@@ -1,0 +1,97 @@
+"""Stream context in the encoder: request-only outputs, batching of different
+wake lengths, streaming over [context; request] equals the full run."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from asr.models import encoder as enc_lib
+
+CHUNK, FACTOR = 2, 8
+Q = CHUNK * FACTOR  # feature frames per chunk
+
+
+def _cfg(kind="conformer"):
+  return enc_lib.EncoderConfig(kind=kind, num_layers=2, dim=32, num_heads=2, ffn_mult=2,
+                               conv_kernel=5, subsample_channels=8, subsample_factor=FACTOR,
+                               chunk_size=CHUNK, left_context=6, dropout=0.0)
+
+
+def _setup(kind="conformer"):
+  cfg = _cfg(kind)
+  model = enc_lib.Encoder(cfg)
+  rng = np.random.default_rng(0)
+  req = jnp.asarray(rng.standard_normal((2, 90, 80)), jnp.float32)
+  wake = jnp.asarray(rng.standard_normal((2, 4 * Q, 80)), jnp.float32)
+  params = model.init(jax.random.PRNGKey(0), req, jnp.array([90, 90]))
+  return cfg, model, params, req, wake
+
+
+def _right_aligned(wake, lengths, tw):
+  """wake [B, >=tw, F] -> [B, tw, F] with each row's last ``lengths`` frames kept."""
+  out = np.zeros((wake.shape[0], tw, wake.shape[2]), np.float32)
+  for b, n in enumerate(lengths):
+    if n:
+      out[b, tw - n:] = np.asarray(wake)[b, -n:]
+  return jnp.asarray(out)
+
+
+def test_outputs_cover_the_request_only_and_depend_on_context():
+  cfg, model, params, req, wake = _setup()
+  lengths = jnp.array([90, 61])
+  plain, plain_len = model.apply(params, req, lengths)
+  ctx, ctx_len = model.apply(params, req, lengths, False, (wake, jnp.array([4 * Q, 2 * Q])))
+  assert ctx.shape == plain.shape and ctx_len.tolist() == plain_len.tolist()
+  for b in range(2):  # padding stays zero; context changes the request's first frames
+    n = int(plain_len[b])
+    assert np.all(np.asarray(ctx[b, n:]) == 0)
+    assert np.abs(np.asarray(ctx[b, :2]) - np.asarray(plain[b, :2])).max() > 1e-3
+  # Zero valid context frames (all masked padding) is the plain run.
+  none, _ = model.apply(params, req, lengths, False, (wake, jnp.array([0, 0])))
+  np.testing.assert_allclose(np.asarray(none), np.asarray(plain), atol=1e-5)
+
+
+def test_batched_wake_lengths_equal_single_runs():
+  cfg, model, params, req, wake = _setup()
+  lengths = jnp.array([90, 75])
+  wl = [4 * Q, Q]
+  batch, _ = model.apply(params, req, lengths, False,
+                         (_right_aligned(wake, wl, 4 * Q), jnp.array(wl)))
+  for b in range(2):
+    one, n = model.apply(params, req[b:b + 1], lengths[b:b + 1], False,
+                         (wake[b:b + 1, -wl[b]:], jnp.array([wl[b]])))
+    np.testing.assert_allclose(np.asarray(batch[b, :int(n[0])]), np.asarray(one[0, :int(n[0])]),
+                               atol=2e-5, rtol=1e-4)
+
+
+def test_wake_must_be_whole_chunks():
+  cfg, model, params, req, wake = _setup()
+  with pytest.raises(ValueError, match="multiple"):
+    model.apply(params, req, jnp.array([90, 90]), False, (wake[:, :Q + 8], jnp.array([8, 8])))
+
+
+@pytest.mark.parametrize("kind", ["conformer", "transformer"])
+def test_streaming_with_context_equals_full_run(kind):
+  cfg, model, params, req, wake = _setup(kind)
+  lengths = jnp.array([90, 67])
+  wl = [3 * Q, 2 * Q]
+  full, full_len = model.apply(params, req, lengths, False,
+                               (_right_aligned(wake, wl, 4 * Q), jnp.array(wl)))
+  win, hop = enc_lib.stream_window(cfg), FACTOR * CHUNK
+  fn = jax.jit(lambda p, w, n, s: model.apply(p, w, n, s, method=enc_lib.Encoder.stream))
+  for b in range(2):  # each stream: its context chunks, then the request
+    seq = jnp.concatenate([wake[b:b + 1, -wl[b]:], req[b:b + 1, :int(lengths[b])]], axis=1)
+    total = int(enc_lib.subsampled_lengths(seq.shape[1], FACTOR))
+    n_chunks = -(-total // CHUNK)
+    seq = jnp.concatenate([seq, jnp.zeros((1, n_chunks * hop + win, 80))], axis=1)
+    state = enc_lib.init_stream_state(cfg, 1, 80)
+    outs = []
+    for c in range(n_chunks):
+      nv = jnp.array([min(CHUNK, total - c * CHUNK)])
+      out, state = fn(params, seq[:, c * hop:c * hop + win], nv, state)
+      outs.append(np.asarray(out[0]))
+    stream = np.concatenate(outs)[wl[b] // FACTOR:]  # drop the context frames
+    n = int(full_len[b])
+    assert total - wl[b] // FACTOR == n
+    np.testing.assert_allclose(stream[:n], np.asarray(full[b, :n]), atol=2e-5, rtol=1e-4)

@@ -1,0 +1,224 @@
+"""End-pointers and the device session protocol (asr/endpointing.py, asr/session.py)."""
+
+import json
+
+import jax
+import numpy as np
+import pytest
+
+from asr import endpointing
+from asr import session
+from tests.test_streaming import _audio, make_rec
+
+
+@pytest.fixture(scope="module")
+def rec(tiny_tokenizer_path):
+  return make_rec(tiny_tokenizer_path, cmvn="utterance")
+
+
+@pytest.fixture(scope="module")
+def silent_rec(tiny_tokenizer_path):
+  """Blank always wins: nothing is ever decoded."""
+  return make_rec(tiny_tokenizer_path, cmvn="utterance", blank_bias=100.0)
+
+
+@pytest.fixture(scope="module")
+def eoq():
+  model = endpointing.EoqModel(hidden=8)
+  params = model.init(jax.random.PRNGKey(1), np.zeros((1, 1, 81), np.float32))["params"]
+  return endpointing.Eoq(model, params, speculative=0.0, final=1.1)  # final never fires
+
+
+def _events(sess, audio, chunk, prefix=None):
+  if prefix is not None:
+    sess.accept_prefix(prefix)
+  ev = []
+  for i in range(0, len(audio), chunk):
+    ev += sess.accept_waveform(audio[i:i + chunk])
+  return ev + sess.finalize()
+
+
+# --- rule end-pointer --------------------------------------------------------
+
+
+def test_rule_endpointer_sherpa_defaults():
+  r = endpointing.RuleEndpointer()
+  assert r.check(2.3, None) is None
+  assert r.check(2.4, None) == "rule1"  # 2.4 s with nothing decoded
+  assert r.check(3.0, 1.9) is None  # 1.1 s after the last label
+  assert r.check(3.1, 1.9) == "rule2"  # 1.2 s after some text
+  assert r.check(20.0, 19.9) == "rule3"  # maximum utterance length
+
+
+def test_rule_session_on_synthetic_silence(silent_rec):
+  """Very long silence: the rule end-pointer ends the stream after 2.4 s of
+  decoded audio with nothing decoded, with an empty result."""
+  rng = np.random.default_rng(0)
+  silence = rng.normal(0, 30, 16000 * 10).astype(np.int16)
+  ev = _events(session.StreamSession(silent_rec, "rule"), silence, 1600)
+  fin = [e for e in ev if e["event"] == "final_endpoint"]
+  assert len(fin) == 1 and fin[0]["reason"] == "rule1" and fin[0]["text"] == ""
+  assert 2.4 <= fin[0]["t"] <= 2.4 + 0.32 + 0.2  # + one chunk + the encoder's look-ahead
+  assert fin[0]["action"] == "start_downstream"
+
+
+def test_never_ending_stream_hits_max_length(rec, eoq):
+  """A stream that never stops talking ends at max_utterance_s; later audio is ignored."""
+  audio = np.tile(_audio(2, 1.0), 5)
+  for kind in ("rule", "learned"):
+    sess = session.StreamSession(rec, kind, eoq, max_utterance_s=2.0, no_speech_s=100.0)
+    ev = _events(sess, audio, 3000)
+    fin = [e for e in ev if e["event"] == "final_endpoint"]
+    assert len(fin) == 1 and fin[0]["reason"] == "max_length"
+    assert fin[0]["t"] == pytest.approx(2.0, abs=0.08)
+    assert sess.ignored_samples[0] == len(audio) - round(fin[0]["t"] * 16000)
+    assert sess.accept_waveform(audio[:1000]) == []
+
+
+# --- learned end-of-query model ----------------------------------------------
+
+
+def test_eoq_training_loss_falls(tiny_data_dir):
+  traces = endpointing._load_traces(  # pylint: disable=protected-access
+      "tfds:voice_assistant/tiny:train", tiny_data_dir, 24, 1.0, 80, 32)
+  assert traces and all(len(f) == len(t) for f, t, _ in traces)
+  f, t, end = traces[0]
+  y = endpointing.labels_for(t, end)
+  assert y[0] == 0 and y[-1] == 1 and np.all(np.diff(y) >= 0)
+  _, _, losses = endpointing.train_on_traces(traces, hidden=16, steps=60, batch_size=8,
+                                             learning_rate=1e-2, log_every=0)
+  assert np.mean(losses[-10:]) < 0.7 * np.mean(losses[:5])
+
+
+def test_eoq_stream_equals_offline(eoq):
+  prefix, audio = _audio(3, 0.6), _audio(4, 2.3)
+  off = eoq.probs(endpointing.stream_features(audio, endpointing.features_lib.log_mel(prefix)))
+  s = endpointing.EoqStream(eoq, prefix)
+  got = []
+  for i in range(0, len(audio), 777):
+    got += s.push(audio[i:i + 777])
+  t, p = zip(*got)
+  np.testing.assert_allclose(p, off[:len(p)], rtol=1e-4, atol=1e-5)
+  np.testing.assert_allclose(t, endpointing.frame_times(len(off))[:len(t)])
+  assert len(p) == len(off)
+
+
+def test_tune_thresholds_meets_the_budgets():
+  rng = np.random.default_rng(0)
+  traces = []
+  for _ in range(200):
+    end = rng.uniform(1, 2)
+    t = endpointing.frame_times(60)
+    rise = end + rng.uniform(0.0, 0.6)
+    p = 1 / (1 + np.exp(-(t - rise) / 0.08))
+    traces.append((t, p, end))
+  th = endpointing.tune_thresholds(traces, max_final_early=0.01, max_speculative_early=0.1)
+  assert th["speculative"] < th["final"]
+  assert th["final_stats"]["early_rate"] <= 0.01
+  assert th["speculative_stats"]["early_rate"] <= 0.1
+
+
+def test_eoq_save_load_roundtrip(eoq, tmp_path):
+  eoq.save(str(tmp_path))
+  back = endpointing.Eoq.load(str(tmp_path))
+  x = np.random.default_rng(0).normal(size=(10, 81)).astype(np.float32)
+  np.testing.assert_allclose(back.probs(x), eoq.probs(x), rtol=1e-6)
+  assert (back.speculative, back.final) == (eoq.speculative, eoq.final)
+
+
+# --- protocol ----------------------------------------------------------------
+
+
+def _check_protocol(ev):
+  kinds = [e["event"] for e in ev]
+  assert kinds.count("final_endpoint") == 1 and kinds[-1] == "final_endpoint"
+  assert kinds.count("speculative_endpoint") <= 1
+  ts = [e["t"] for e in ev]
+  assert ts == sorted(ts)
+  fin = ev[-1]
+  spec = [e for e in ev if e["event"] == "speculative_endpoint"]
+  if spec:
+    assert kinds.index("speculative_endpoint") < kinds.index("final_endpoint")
+    assert spec[0]["action"] == "start_downstream" and "lattice" in spec[0]
+    if fin["action"] == "confirm":
+      assert fin["text"] == spec[0]["text"] and "lattice" not in fin
+    else:
+      assert fin["action"] == "reset_downstream" and fin["text"] != spec[0]["text"]
+      assert "lattice" in fin
+  else:
+    assert fin["action"] == "start_downstream" and "lattice" in fin
+  json.dumps(ev)  # every event is JSON
+
+
+def test_protocol_order_and_revision(rec, eoq):
+  # speculative fires on the first frame (nothing decoded yet); the final
+  # end-point comes at the end of the audio with the full text -> revised.
+  ev = _events(session.StreamSession(rec, "learned", eoq), _audio(5, 2.0), 1000, _audio(6, 0.5))
+  _check_protocol(ev)
+  spec = [e for e in ev if e["event"] == "speculative_endpoint"][0]
+  assert spec["t"] == pytest.approx(endpointing.frame_times(1)[0])  # 95 ms
+  assert ev[-1]["reason"] == "end_of_audio"
+  assert (ev[-1]["action"] == "reset_downstream") == (ev[-1]["text"] != spec["text"])
+
+
+def test_protocol_confirm(rec, eoq):
+  import dataclasses
+  audio = _audio(5, 2.0)
+  probe = endpointing.EoqStream(eoq)
+  p = np.array([x[1] for x in probe.push(audio)])
+  e2 = dataclasses.replace(eoq, speculative=float(p.max()), final=float(p.max()))
+  ev = _events(session.StreamSession(rec, "learned", e2), audio, 640)
+  _check_protocol(ev)
+  assert ev[-1]["reason"] == "eoq" and ev[-1]["action"] == "confirm"
+  assert ev[-2]["event"] == "speculative_endpoint" and ev[-2]["t"] == ev[-1]["t"]
+
+
+def test_events_do_not_depend_on_chunking(rec, eoq):
+  audio = _audio(11, 2.5)
+  runs = []
+  for chunk in (160, 1234, 40000):
+    ev = _events(session.StreamSession(rec, "learned", eoq), audio, chunk, _audio(12, 0.4))
+    runs.append([{k: v for k, v in e.items() if k != "p"} for e in ev])
+  assert runs[0] == runs[1] == runs[2]
+
+
+def test_bad_input_is_defined(rec, eoq):
+  sess = session.StreamSession(rec, "learned", eoq, num_streams=2)
+  assert sess.accept_waveform(np.zeros(0, np.int16), 0) == []  # empty chunk
+  x = _audio(13, 1.5).astype(np.float32) / 32768
+  x[100:900] = np.nan
+  x[2000:3000] = 7.0  # clipped
+  x[3000:3100] = -np.inf
+  ev = sess.accept_waveform(x, 0) + sess.accept_waveform(np.zeros(0, np.float32), 1)
+  ev += sess.finalize(0) + sess.finalize(1)
+  assert [e for e in ev if e["event"] == "final_endpoint"][0]["stream"] == 0
+  assert sess.done
+  for e in ev:
+    assert all(np.isfinite(v) for v in (e["t"], e.get("p", 0.0)))
+  # a stream with no audio at all ends with an empty result
+  assert ev[-1]["stream"] == 1 and ev[-1]["text"] == ""
+
+
+def test_simulate_concurrent_streams_match_single(rec, eoq):
+  audios = [_audio(14, 1.3), _audio(15, 2.1)]
+  both = session.simulate(session.StreamSession(rec, "rule", num_streams=2), audios, 40.0)
+  for s, a in enumerate(audios):
+    one = session.simulate(session.StreamSession(rec, "rule"), [a], 40.0)
+    mine = [e for e in both if e["stream"] == s]
+    strip = lambda ev: [{k: v for k, v in e.items() if k not in ("stream", "wall_s")} for e in ev]
+    assert strip(mine) == strip(one)
+
+
+def test_revision_curve_and_choice(rec, eoq):
+  import dataclasses
+  e2 = dataclasses.replace(eoq, final=0.99)
+  exs = [{"audio": np.concatenate([_audio(20 + i, 0.5), _audio(30 + i, 1.5)]), "wake_end": 0.5,
+          "speech_end": 1.7} for i in range(2)]
+  curve = session.revision_curve(rec, e2, exs, [0.0, 0.99, 1.0], after_end_s=0.5, beam=2)
+  for g in (0.99, 1.0):  # at or above the final threshold: the final result itself
+    assert curve[g]["revised_rate"] == 0 and curve[g]["advance_median_s"] == 0
+  assert curve[0.0]["fired_rate"] == 1 and curve[0.0]["advance_median_s"] > 0
+  fake = {0.1: {"revised_rate": 0.5}, 0.5: {"revised_rate": 0.05}, 0.7: {"revised_rate": 0.0}}
+  assert session.choose_speculative(fake, final=0.9, max_revised=0.08) == 0.5
+  assert session.choose_speculative(fake, final=0.9, max_revised=0.0) == 0.7
+  assert session.choose_speculative({0.1: {"revised_rate": 0.5}}, 0.9, 0.08) == 0.9
