@@ -147,6 +147,10 @@ class Eoq:
   # The speculative threshold tuned on acoustic early firing, when the one in
   # use was re-tuned on revisions through a recognizer (retune_speculative).
   acoustic_speculative: float | None = None
+  # Speculative results are decoded with this many quiet feature frames
+  # appended (StreamingRecognizer.peek), chosen with the threshold by
+  # retune_speculative; 0 = the audio so far only.
+  lookahead_frames: int = 0
 
   @classmethod
   def load(cls, workdir: str) -> "Eoq":
@@ -160,7 +164,8 @@ class Eoq:
       params = serialization.from_bytes(template, f.read())
     th = meta["thresholds"]
     return cls(model, params, th["speculative"], th["final"], meta["num_bins"],
-               meta["cmvn_block"], th.get("acoustic_speculative"))
+               meta["cmvn_block"], th.get("acoustic_speculative"),
+               int(th.get("speculative_lookahead_frames", 0)))
 
   def save(self, workdir: str, extra: dict | None = None):
     from flax import serialization  # pylint: disable=g-import-not-at-top
@@ -168,7 +173,9 @@ class Eoq:
     with open(os.path.join(workdir, "params.msgpack"), "wb") as f:
       f.write(serialization.to_bytes(self.params))
     meta = {"hidden": self.model.hidden, "num_bins": self.num_bins, "cmvn_block": self.cmvn_block,
-            "thresholds": {"speculative": self.speculative, "final": self.final}, **(extra or {})}
+            "thresholds": {"speculative": self.speculative, "final": self.final,
+                           "speculative_lookahead_frames": self.lookahead_frames},
+            **(extra or {})}
     with open(os.path.join(workdir, "endpointer.json"), "w") as f:
       json.dump(meta, f, indent=2)
 
@@ -425,15 +432,29 @@ def retune_speculative(config, workdir: str, rec, limit: int = 200) -> dict:
   exs = [e for e in exs if e.get("speech_end") is not None and e.get("wake_end") is not None]
   grid = [float(g) for g in np.round(np.concatenate(
       [np.linspace(0.5, 0.95, 10), [0.97, 0.98, 0.99, 0.995, 0.998, 0.999]]), 4)]
-  curve = session.revision_curve(rec, eoq, exs, grid, config.data.after_end_s)
-  spec = session.choose_speculative(curve, eoq.final, config.tune.max_revised)
+  # One revision curve per look-ahead; the pair whose speculative result comes
+  # earliest (largest median advance over the final) within the budget wins.
+  lookaheads = [int(x) for x in config.tune.get("lookahead_frames", (0,))]
+  curves, best = {}, None
+  for la in lookaheads:
+    curves[la] = session.revision_curve(rec, eoq, exs, grid, config.data.after_end_s,
+                                        lookahead_frames=la)
+    g = session.choose_speculative(curves[la], eoq.final, config.tune.max_revised)
+    key = (curves[la][g]["advance_median_s"] if g < eoq.final else -1.0,
+           -curves[la][g]["revised_rate"])
+    if best is None or key > best[0]:
+      best = (key, la, g)
+  _, la, spec = best
   with open(os.path.join(workdir, "endpointer.json")) as f:
     meta = json.load(f)
   meta["thresholds"]["acoustic_speculative"] = meta["thresholds"].get(
       "acoustic_speculative", meta["thresholds"]["speculative"])
   meta["thresholds"]["speculative"] = spec
-  meta["speculative_tuning"] = {"streams": len(exs), "max_revised": config.tune.max_revised,
-                                "chosen": spec, "curve": {str(k): v for k, v in curve.items()}}
+  meta["thresholds"]["speculative_lookahead_frames"] = la
+  meta["speculative_tuning"] = {
+      "streams": len(exs), "max_revised": config.tune.max_revised, "chosen": spec,
+      "lookahead_frames": la, "curve": {str(k): v for k, v in curves[la].items()},
+      "curves": {str(l): {str(k): v for k, v in c.items()} for l, c in curves.items()}}
   with open(os.path.join(workdir, "endpointer.json"), "w") as f:
     json.dump(meta, f, indent=2)
   return meta["speculative_tuning"]

@@ -183,7 +183,7 @@ class StreamSession:
     return {"nbest": [{"text": h["text"], "score": h["score"]} for h in nbest]}
 
   def _speculative(self, s: int, p: float) -> dict:
-    nbest = self.sr.peek(s)
+    nbest = self.sr.peek(s, self.eoq.lookahead_frames)
     ev = {"event": "speculative_endpoint", "stream": s, "t": self._t(s), "p": p,
           "text": _words(nbest), "lattice": self._lattice(nbest),
           "action": "start_downstream"}
@@ -253,11 +253,12 @@ def simulate(sess: StreamSession, audios: Sequence[np.ndarray], chunk_ms: float 
 
 
 def revision_curve(rec, eoq: "endpointing.Eoq", examples: Sequence[dict], grid: Sequence[float],
-                   after_end_s: float = 3.0, beam: int = 4) -> dict:
+                   after_end_s: float = 3.0, beam: int = 4, lookahead_frames: int = 0) -> dict:
   """For each candidate speculative threshold: how often the speculative
   result would be revised, and how much earlier than the final end-point it
-  fires, measured through the recognizer (the session's stepping, peeks and
-  final end-point) on corpus streams with ``wake_end`` and ``speech_end``.
+  fires, measured through the recognizer (the session's stepping, peeks with
+  ``lookahead_frames`` of quiet padding, and the final end-point) on corpus
+  streams with ``wake_end`` and ``speech_end``.
 
   Returns {threshold: {"revised_rate", "advance_median_s", "latency_median_s",
   "fired_rate"}} (thresholds at or above ``eoq.final`` coincide with it).
@@ -281,7 +282,7 @@ def revision_curve(rec, eoq: "endpointing.Eoq", examples: Sequence[dict], grid: 
       for _, p in es.push(x):
         crossed = [g for g in pending if p >= g]
         if crossed:
-          text = _words(sr.peek())
+          text = _words(sr.peek(0, lookahead_frames))
           for g in crossed:
             spec[g] = (pos / endpointing.SR, text)
             pending.remove(g)

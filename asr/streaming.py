@@ -108,6 +108,9 @@ class StreamingRecognizer:
     self.enc_emitted = np.zeros(self.b, np.int64)  # encoder frames decoded
     self.context_enc = np.zeros(self.b, np.int64)  # stream-context encoder frames (not decoded)
     self.finished = np.zeros(self.b, bool)
+    # Per stream, the quietest model-input frame seen so far (lowest mean over
+    # bins after normalization): the padding of a look-ahead peek.
+    self.quiet: list[np.ndarray | None] = [None] * self.b
 
   # --- input --------------------------------------------------------------
 
@@ -181,7 +184,12 @@ class StreamingRecognizer:
     if self.causal:
       f = self.cmvn[stream].push(f, flush=flush)
     if len(f):
-      self.feats[stream] = np.concatenate([self.feats[stream], (f - self.mean) / self.std])
+      g = (f - self.mean) / self.std
+      self.feats[stream] = np.concatenate([self.feats[stream], g])
+      level = g.mean(axis=1)
+      i = int(np.argmin(level))
+      if self.quiet[stream] is None or level[i] < self.quiet[stream].mean():
+        self.quiet[stream] = g[i].astype(np.float32)
 
   def _ready(self, s: int) -> bool:
     return not self.finished[s] and len(self.feats[s]) >= self.window
@@ -228,14 +236,26 @@ class StreamingRecognizer:
     hyps = self.search.hyps[stream]
     return self.rec.tokenizer.decode(hyps[0].tokens) if hyps else ""
 
-  def finalize(self, streams: Sequence[int] | None = None) -> list[list[dict]]:
+  def finalize(self, streams: Sequence[int] | None = None,
+               lookahead_frames: int = 0) -> list[list[dict]]:
     """Flushes the given streams (default: all) and returns every stream's
-    N-best as [{"text", "score", "logp", "tokens", "times"}]."""
+    N-best as [{"text", "score", "logp", "tokens", "times"}].
+
+    ``lookahead_frames`` > 0 appends that many copies of the stream's quietest
+    frame after its audio (as if the trailing silence had been heard), so that
+    labels the transducer would emit a few frames late come out now; the
+    padding's encoder frames are decoded too. Used by ``peek`` for
+    speculative results; a real final end-point uses 0."""
     streams = range(self.b) if streams is None else streams
     todo = [s for s in streams if not self.finished[s]]
     if self.causal:
       for s in todo:  # frames still waiting for their first statistics
         self._push_feats(s, np.zeros((0, self.num_bins), np.float32), flush=True)
+    if lookahead_frames > 0:
+      for s in todo:
+        if self.quiet[s] is not None:
+          pad = np.repeat(self.quiet[s][None], lookahead_frames, axis=0)
+          self.feats[s] = np.concatenate([self.feats[s], pad])
     self._run_ready(final=todo)
     for s in todo:
       self.finished[s] = True
@@ -246,22 +266,23 @@ class StreamingRecognizer:
                   for h in hs])
     return out
 
-  def peek(self, stream: int = 0) -> list[dict]:
-    """The N-best that ``finalize([stream])`` would return now (the pending
-    partial chunk decoded), leaving the stream open and its state unchanged."""
+  def peek(self, stream: int = 0, lookahead_frames: int = 0) -> list[dict]:
+    """The N-best that ``finalize([stream], lookahead_frames)`` would return
+    now (the pending partial chunk decoded), leaving the stream open and its
+    state unchanged."""
     if self.finished[stream]:
       raise RuntimeError(f"stream {stream} was finalized")
     saved = (self.state, list(self.feats), self.frames_done.copy(), self.enc_emitted.copy(),
-             self.finished.copy(), copy.deepcopy(self.cmvn), self.search)
+             self.finished.copy(), copy.deepcopy(self.cmvn), self.search, list(self.quiet))
     search = copy.copy(self.search)  # pred/state arrays are replaced, never written in place
     search.hyps = [[copy.copy(h) for h in hs] for hs in self.search.hyps]
     search.frames = self.search.frames.copy()
     self.search = search
     try:
-      return self.finalize([stream])[stream]
+      return self.finalize([stream], lookahead_frames)[stream]
     finally:
       (self.state, self.feats, self.frames_done, self.enc_emitted, self.finished, self.cmvn,
-       self.search) = saved
+       self.search, self.quiet) = saved
 
   @property
   def seconds(self) -> np.ndarray:

@@ -73,7 +73,8 @@ def run_split(rec, eoq, spec: str, data_dir: str) -> dict:
   variants = {"learned": ("learned", eoq), "rule": ("rule", None)}
   if eoq.acoustic_speculative not in (None, eoq.speculative):
     variants["learned_acoustic"] = (
-        "learned", dataclasses.replace(eoq, speculative=eoq.acoustic_speculative))
+        "learned", dataclasses.replace(eoq, speculative=eoq.acoustic_speculative,
+                                       lookahead_frames=0))
   rows = {name: [] for name in variants}
   for e, a, f in zip(exs, audios, full):
     w = int(e["wake_end"] * endpointing.SR)
@@ -91,7 +92,8 @@ def run_split(rec, eoq, spec: str, data_dir: str) -> dict:
   out = {name: summarize(r, variants[name][0]) for name, r in rows.items()}
   for name, (kind, ep) in variants.items():
     if kind == "learned":
-      out[name]["thresholds"] = {"speculative": ep.speculative, "final": ep.final}
+      out[name]["thresholds"] = {"speculative": ep.speculative, "final": ep.final,
+                                 "lookahead_frames": ep.lookahead_frames}
   for kind, r in rows.items():  # per-stream records for analysis
     out[kind]["streams"] = [{k: v for k, v in x.items() if k != "context"} for x in r]
   return out
@@ -156,7 +158,8 @@ def main(argv):
       "workdir": FLAGS.workdir, "endpointer_dir": FLAGS.endpointer_dir, "limit": FLAGS.limit,
       "beam": FLAGS.beam, "downstream_ms": FLAGS.downstream_ms, "after_end_s": FLAGS.after_end_s,
       "chunk_ms": FLAGS.chunk_ms, "step": rec.step,
-      "thresholds": {"speculative": eoq.speculative, "final": eoq.final}})
+      "thresholds": {"speculative": eoq.speculative, "final": eoq.final,
+                     "lookahead_frames": eoq.lookahead_frames}})
   print(path)
 
 

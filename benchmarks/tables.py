@@ -70,6 +70,41 @@ def rnnt_loss_memory(rows: list[dict]) -> str:
   return "\n".join(lines)
 
 
+def train_throughput(rows: list[dict]) -> str:
+  """Synthetic-batch training-step throughput (benchmarks.train_throughput)."""
+  lines = ["| config | device | params | global batch | compile s | step ms | utt/s | audio s/s | command |",
+           "|---|---|---|---|---|---|---|---|---|"]
+  for d in rows:
+    m = d["metrics"]
+    lines.append(f"| `{d['config']['config'].split('/')[-1][:-3]}` | {_machine(d)} | {m['num_params'] / 1e6:.2f}M "
+                 f"| {m['global_batch']} | {m['compile_seconds']:.0f} | {m['step_seconds'] * 1000:.1f} "
+                 f"| {m['utts_per_sec']:,.0f} | {m['audio_sec_per_sec']:,.0f} | {_prov(d)} |")
+  return "\n".join(lines)
+
+
+def decoding(rows: list[dict]) -> str:
+  """The latest decoding benchmark per workdir: greedy, beam, beam + tuned length reward."""
+  if not rows:
+    return "(no results yet)"
+  latest = {}
+  for d in rows:
+    latest[d["config"]["workdir"]] = d
+  out = []
+  for workdir, d in latest.items():
+    c, m = d["config"], d["metrics"]
+    tuned = ", ".join(f"beam {b}: {v:g}" for b, v in m["tuned"].items())
+    out += [f"Model `{workdir}` (step {c['step']}); reward tuned on `{c['tune_split']}` ({tuned}); "
+            f"{_machine(d)}; {_prov(d)}", "",
+            "| split | search | label bonus | WER % | U-WER % | B-WER % | sub % | del % | ins % | RTF | utts |",
+            "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in m["rows"]:
+      out.append(f"| {r['split']} | {r['search']} | {r['label_bonus']:g} | {_pct(r['wer'])} "
+                 f"| {_pct(r['u_wer'])} | {_pct(r['b_wer'])} | {_pct(r['sub'])} | {_pct(r['del'])} "
+                 f"| {_pct(r['ins'])} | {r['rtf']:.3f} | {r['num_utterances']} |")
+    out.append("")
+  return "\n".join(out).rstrip()
+
+
 def _pct(x):
   return "-" if x is None else f"{100 * x:.1f}"
 
@@ -234,8 +269,11 @@ def endpointing(rows: list[dict]) -> str:
         continue
       v = r[key]
       th = v.get("thresholds", {}).get("speculative", c["thresholds"]["speculative"])
+      la = v.get("thresholds", {}).get("lookahead_frames", 0)
       how = ("tuned on revisions" if key == "learned" and "learned_acoustic" in r
              else "tuned on early firing")
+      if la:
+        how += f", {10 * la} ms quiet look-ahead"
       lines.append(
           f"| {split} | learned, speculative P >= {th:.3g} ({how}) "
           f"| {_ms(v['speculative_latency_median_s'])} "
@@ -338,6 +376,8 @@ RENDERERS = {
     "corpus_build": corpus_build,
     "rnnt_loss_memory": rnnt_loss_memory,
     "training_runs": training_runs,
+    "train_throughput": train_throughput,
+    "decoding": decoding,
     "quickstart": quickstart,
     "biasing": biasing,
     "lm_training": lm_training,

@@ -1,12 +1,14 @@
 """Branching small: the quickstart model with a learned router (AmNet-style).
 
   python -m launch.train --config=experiments/small.py --workdir=workdirs/small
-  for lam in 0 0.5 1 2 4; do
+  for lam in 0 0.3 1; do
     python -m launch.train --config=experiments/branching_small.py \
         --workdir=workdirs/branching_small_l$lam \
         --config.model.encoder.branching.cost_weight=$lam
   done
-  python -m benchmarks.branching --workdirs=workdirs/branching_small_l0,...
+  python -m launch.train --config=experiments/small_ft.py --workdir=workdirs/small_ft
+  python -m benchmarks.branching --workdirs=workdirs/branching_small_l0,... \
+      --reference=workdirs/small_ft --thresholds=0.3,0.5,0.7
 
 The small model's 4 Conformer blocks become a 1-block streaming trunk and a
 3-block expensive branch whose attention and convolution see only the chunk
@@ -17,21 +19,23 @@ all-expensive (the x8 subsampling convolutions and the trunk stay), so the
 issue's 40 % saving needs at most 30 % of chunks on the expensive branch.
 Warm-starts from ``workdirs/small`` (train.init_from: subsampling, trunk,
 blocks 1-3 as the expensive branch, prediction and joint networks; router and
-cheap branch fresh), then 20 minutes per lambda on 2 CPU cores.
+cheap branch fresh), then the 1,500 fine-tuning steps of ``small_ft`` (its
+WER anchor) per lambda.
 
-Measured: the lambda sweep not yet (no CPU time was free when this was
-written). Reduced-scale check (2026-11-26, 2 loaded CPU cores): right after
-the warm start (1 step; router and cheap branch untrained), on 100 test
-utterances with beam 4, all chunks expensive: WER 78.1 % against ``small``'s
-59.2 % (the chunk-local restriction costs accuracy until fine-tuned); all
-cheap: 93.4 %, 56 % fewer compiled encoder FLOPs (analytic 57 %). Batch-1
-streaming encoder on 10 test utterances (best of 3 runs each): every chunk
-expensive 5.1 ms per audio second (1.63 ms per 320 ms chunk; plain ``small``
-5.0), router + ``lax.cond`` sending every chunk to the cheap branch 2.1 ms
-(-59 %), 34 of 85 chunks expensive 3.7 ms (-29 %).
+Measured (2026-11-26, 2 CPU cores; ``benchmarks.branching``, test, beam 4,
+BUILD.md table): 13.7-14.7 min per lambda. lambda 0 keeps every chunk
+expensive (WER 58.2 %); lambda 0.3 sends 40-75 % of chunks to the expensive
+branch (thresholds 0.7-0.3; 58.0-58.4 %, 14-34 % fewer encoder FLOPs);
+lambda 1 sends 13-15 % (48-49 % fewer FLOPs; 59.9 % at threshold 0.3, +2.9 %
+relative to lambda 0, 60.3 % at 0.5). The plain ``small_ft`` (same
+fine-tuning) gets 54.3 %: the chunk-local expensive branch alone costs 7 %.
+Before fine-tuning (1 step after the warm start), on 100 test utterances:
+all expensive 78.1 %, all cheap 93.4 %; batch-1 streaming encoder, every
+chunk expensive 5.1 ms per audio second, every chunk cheap 2.1 ms (-59 %).
 """
 
 from experiments import small
+from experiments import small_ft
 
 
 def get_config():
@@ -47,9 +51,4 @@ def get_config():
   # the task loss alone must not push chunks to the fresh cheap branch early.
   br.router_init_bias = 2.0
   br.cost_weight = 1.0
-  c.train.init_from = "workdirs/small"
-  c.train.learning_rate = 1e-3  # fine-tuning
-  c.train.warmup_steps = 100
-  c.train.num_steps = 2400
-  c.train.max_minutes = 20.0
-  return c
+  return small_ft.fine_tune(c)

@@ -150,5 +150,12 @@ def get_config():
   ev = c.eval = ml_collections.ConfigDict()
   ev.splits = ("validation", "test", "test_noisy", "test_unseen_voice")
   ev.beam = 4  # 0/1 = greedy
+  # Beam search length reward per non-blank label (asr.decoding.beam); tune
+  # on validation with benchmarks.decoding. 0 = the plain search.
+  ev.label_bonus = 0.0
+  # Beam search kind (asr.decoding.beam): 0 = modified beam search (one label
+  # per frame); >= 1 = time-synchronous search of the regular lattice with up
+  # to that many labels per frame.
+  ev.max_symbols = 0
   ev.batch_frames = 20000
   return c

@@ -24,6 +24,11 @@ flags.DEFINE_integer("distractors", None, "Biasing list = own entities + N distr
                      "split's name pool; unset: each utterance's stored context list.")
 flags.DEFINE_integer("beam", None, "Beam size (0/1 = greedy; default: the config's eval.beam).")
 flags.DEFINE_float("context_score", 2.0, "Shallow-fusion bonus per matched token.")
+flags.DEFINE_integer("max_symbols", None, "Beam search: 0 = modified (one label per frame), "
+                     ">= 1 = time-synchronous with that many labels per frame (default: the "
+                     "config's eval.max_symbols, else 0).")
+flags.DEFINE_float("label_bonus", None, "Beam search length reward per label (default: the "
+                   "config's eval.label_bonus, else 0).")
 flags.DEFINE_integer("limit", None, "Evaluate only the first N utterances.")
 flags.DEFINE_integer("step", None, "Checkpoint step (default: latest).")
 flags.DEFINE_string("data_dir", None, "Override the config's data_dir.")
@@ -52,7 +57,11 @@ def main(argv):
   res = evaluate.evaluate_utterances(
       model, params, norm, utts, tok, beam=beam, batch_frames=config.eval.batch_frames,
       biasing=FLAGS.biasing, distractors=FLAGS.distractors, pool=pool,
-      context_score=FLAGS.context_score, nbest=FLAGS.nbest)
+      context_score=FLAGS.context_score, nbest=FLAGS.nbest,
+      label_bonus=(config.eval.get("label_bonus", 0.0) if FLAGS.label_bonus is None
+                   else FLAGS.label_bonus),
+      max_symbols=(config.eval.get("max_symbols", 0) if FLAGS.max_symbols is None
+                   else FLAGS.max_symbols))
   res["metrics"].update(source=spec, workdir=os.path.abspath(FLAGS.workdir), step=step,
                         num_utterances=len(utts))
   if FLAGS.output:

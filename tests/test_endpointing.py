@@ -124,6 +124,9 @@ def test_eoq_save_load_roundtrip(eoq, tmp_path):
   x = np.random.default_rng(0).normal(size=(10, 81)).astype(np.float32)
   np.testing.assert_allclose(back.probs(x), eoq.probs(x), rtol=1e-6)
   assert (back.speculative, back.final) == (eoq.speculative, eoq.final)
+  import dataclasses
+  dataclasses.replace(eoq, lookahead_frames=16).save(str(tmp_path))
+  assert endpointing.Eoq.load(str(tmp_path)).lookahead_frames == 16
 
 
 # --- protocol ----------------------------------------------------------------
@@ -214,11 +217,33 @@ def test_revision_curve_and_choice(rec, eoq):
   e2 = dataclasses.replace(eoq, final=0.99)
   exs = [{"audio": np.concatenate([_audio(20 + i, 0.5), _audio(30 + i, 1.5)]), "wake_end": 0.5,
           "speech_end": 1.7} for i in range(2)]
-  curve = session.revision_curve(rec, e2, exs, [0.0, 0.99, 1.0], after_end_s=0.5, beam=2)
-  for g in (0.99, 1.0):  # at or above the final threshold: the final result itself
-    assert curve[g]["revised_rate"] == 0 and curve[g]["advance_median_s"] == 0
-  assert curve[0.0]["fired_rate"] == 1 and curve[0.0]["advance_median_s"] > 0
+  for la in (0, 32):
+    curve = session.revision_curve(rec, e2, exs, [0.0, 0.99, 1.0], after_end_s=0.5, beam=2,
+                                   lookahead_frames=la)
+    for g in (0.99, 1.0):  # at or above the final threshold: the final result itself
+      assert curve[g]["revised_rate"] == 0 and curve[g]["advance_median_s"] == 0
+    assert curve[0.0]["fired_rate"] == 1 and curve[0.0]["advance_median_s"] > 0
   fake = {0.1: {"revised_rate": 0.5}, 0.5: {"revised_rate": 0.05}, 0.7: {"revised_rate": 0.0}}
   assert session.choose_speculative(fake, final=0.9, max_revised=0.08) == 0.5
   assert session.choose_speculative(fake, final=0.9, max_revised=0.0) == 0.7
   assert session.choose_speculative({0.1: {"revised_rate": 0.5}}, 0.9, 0.08) == 0.9
+
+
+def test_retune_speculative_picks_threshold_and_lookahead(rec, eoq, tiny_data_dir, tmp_path):
+  """retune_speculative: one revision curve per look-ahead, the chosen pair
+  written to endpointer.json and read back by Eoq.load."""
+  import dataclasses
+  import importlib
+  config = importlib.import_module("experiments.endpointer").get_config()
+  config.data.data_dir = tiny_data_dir
+  config.data.validation = "tfds:voice_assistant/tiny:validation"
+  config.data.after_end_s = 0.5
+  config.tune.lookahead_frames = (0, 16)
+  dataclasses.replace(eoq, final=0.99).save(str(tmp_path))
+  tuned = endpointing.retune_speculative(config, str(tmp_path), rec, limit=2)
+  assert set(tuned["curves"]) == {"0", "16"} and tuned["lookahead_frames"] in (0, 16)
+  back = endpointing.Eoq.load(str(tmp_path))
+  assert back.lookahead_frames == tuned["lookahead_frames"]
+  assert back.speculative == tuned["chosen"] <= 0.99
+  with open(tmp_path / "endpointer.json") as f:
+    assert json.load(f)["thresholds"]["acoustic_speculative"] == 0.0

@@ -187,6 +187,34 @@ def test_peek_leaves_the_stream_unchanged(rec_utt):
   assert a.finalize()[0][0]["tokens"] == b.finalize()[0][0]["tokens"]
 
 
+def test_lookahead_peek_pads_quiet_frames_and_leaves_the_stream_unchanged(rec_utt):
+  audio = _audio(11, 2.2)
+  a = streaming.StreamingRecognizer(rec_utt, 1, beam=3)
+  b = streaming.StreamingRecognizer(rec_utt, 1, beam=3)
+  half = 17000
+  a.accept_waveform(audio[:half])
+  b.accept_waveform(audio[:half])
+  q = a.quiet[0]
+  assert q is not None and q.shape == (a.num_bins,)
+  # the quietest frame: no frame seen has a lower mean (model-input space)
+  enc_before = int(a.enc_emitted[0])
+  peeked = a.peek(0, lookahead_frames=64)
+  assert int(a.enc_emitted[0]) == enc_before and a.quiet[0] is q
+  # == finalize with the same padding on a copy
+  c = streaming.StreamingRecognizer(rec_utt, 1, beam=3)
+  c.accept_waveform(audio[:half])
+  ref = c.finalize([0], lookahead_frames=64)[0]
+  assert peeked[0]["tokens"] == ref[0]["tokens"]
+  # the padding was decoded: more encoder frames than a plain finalize
+  d = streaming.StreamingRecognizer(rec_utt, 1, beam=3)
+  d.accept_waveform(audio[:half])
+  d.finalize()
+  assert int(c.enc_emitted[0]) >= int(d.enc_emitted[0]) + 64 // c.factor - 1
+  a.accept_waveform(audio[half:])
+  b.accept_waveform(audio[half:])
+  assert a.finalize()[0][0]["tokens"] == b.finalize()[0][0]["tokens"]
+
+
 def test_utterance_cmvn_model_with_other_modes_is_refused(tiny_tokenizer_path):
   r = make_rec(tiny_tokenizer_path)
   r.config.data.cmvn = "per-speaker"

@@ -110,12 +110,16 @@ def encode_lists(model, params, phrases: pipeline.PhraseTokens, lists: Sequence[
 
 def decode_utterances(model, params, norm, utts, tokenizer, beam: int = 0,
                       batch_frames: int = 20000, graphs: Sequence | None = None,
-                      nbest: int = 0, lists: Sequence[Sequence[str]] | None = None) -> list[dict]:
+                      nbest: int = 0, lists: Sequence[Sequence[str]] | None = None,
+                      label_bonus: float = 0.0,
+                      max_symbols: int = beam_lib.DEFAULT_MAX_SYMBOLS) -> list[dict]:
   """Decodes utterances; returns per-utterance dicts with text (and nbest).
 
   Args:
     graphs: per-utterance ContextGraph for shallow fusion (or None).
     lists: per-utterance phrase lists for attention biasing (CATT models).
+    label_bonus: beam search's per-label length reward (BeamSearch).
+    max_symbols: labels per frame of the beam search (0: modified search).
   """
   results: list[dict | None] = [None] * len(utts)
   phrases = pipeline.PhraseTokens(tokenizer) if lists is not None else None
@@ -139,7 +143,8 @@ def decode_utterances(model, params, norm, utts, tokenizer, beam: int = 0,
           model, params, np.asarray(enc)[sub], np.asarray(enc_len)[sub], beam=max(beam, 1),
           graphs=None if g is None else [g[k] for k in real],
           ctx=None if ctx is None else np.asarray(ctx)[sub],
-          ctx_mask=None if mask is None else np.asarray(mask)[sub])
+          ctx_mask=None if mask is None else np.asarray(mask)[sub], label_bonus=label_bonus,
+          max_symbols=max_symbols)
       for k, hs in zip(real, hyps):
         best = hs[0]
         r = {"text": tokenizer.decode(best.tokens), "tokens": list(best.tokens),
@@ -156,7 +161,9 @@ def decode_utterances(model, params, norm, utts, tokenizer, beam: int = 0,
 def evaluate_utterances(model, params, norm, utts, tokenizer, beam: int = 0,
                         batch_frames: int = 20000, biasing: str = "none",
                         distractors: int | None = None, pool: Sequence[str] | None = None,
-                        context_score: float = 2.0, nbest: int = 0) -> dict:
+                        context_score: float = 2.0, nbest: int = 0,
+                        label_bonus: float = 0.0,
+                        max_symbols: int = beam_lib.DEFAULT_MAX_SYMBOLS) -> dict:
   """Decodes and scores; returns {"metrics": {...}, "utterances": [...]}."""
   if biasing not in BIASING_MODES:
     raise ValueError(f"biasing must be one of {BIASING_MODES}, got {biasing!r}")
@@ -170,7 +177,8 @@ def evaluate_utterances(model, params, norm, utts, tokenizer, beam: int = 0,
               for l in lists]
   t0 = time.time()
   hyps = decode_utterances(model, params, norm, utts, tokenizer, beam, batch_frames, graphs, nbest,
-                           lists if biasing in ("attention", "both") else None)
+                           lists if biasing in ("attention", "both") else None, label_bonus,
+                           max_symbols)
   decode_s = time.time() - t0
   audio_s = sum(len(u.feats) for u in utts) * features_lib.HOP / features_lib.SAMPLE_RATE
   per_utt, scores = [], []
@@ -186,6 +194,7 @@ def evaluate_utterances(model, params, norm, utts, tokenizer, beam: int = 0,
   skipped = getattr(utts, "skipped", []) or []
   metrics.update(num_skipped=len(skipped), rtf=decode_s / max(audio_s, 1e-9),
                  decode_seconds=decode_s, audio_seconds=audio_s, beam=beam, biasing=biasing,
+                 label_bonus=label_bonus, max_symbols=max_symbols,
                  distractors=distractors)
   out = {"metrics": metrics, "utterances": per_utt}
   if skipped:

@@ -34,7 +34,7 @@ def model_and_enc():
 def test_beam_one_equals_greedy_one_symbol(model_and_enc):
   model, params, enc, enc_len = model_and_enc
   g = greedy.compact(greedy.greedy_search(model, params, enc, enc_len, max_symbols=1))
-  b = beam_lib.beam_search(model, params, enc, enc_len, beam=1)
+  b = beam_lib.beam_search(model, params, enc, enc_len, beam=1, max_symbols=0)
   assert [list(h[0].tokens) for h in b] == g
   assert sum(len(x) for x in g) > 3  # the comparison covered emissions
 
@@ -81,3 +81,77 @@ def test_shallow_fusion_score_is_logp_plus_graph_bonus(model_and_enc):
       assert h.score == pytest.approx(h.logp + bonus, abs=1e-4)
     changed |= hyps[0].tokens != p[0].tokens
   assert changed
+
+
+def test_label_bonus_is_a_length_reward(model_and_enc):
+  """score = logp + label_bonus * len(tokens); a larger reward never shortens the best."""
+  model, params, enc, enc_len = model_and_enc
+  plain = beam_lib.beam_search(model, params, enc, enc_len, beam=4)
+  zero = beam_lib.beam_search(model, params, enc, enc_len, beam=4, label_bonus=0.0)
+  assert [[h.tokens for h in hs] for hs in plain] == [[h.tokens for h in hs] for hs in zero]
+  rewarded = beam_lib.beam_search(model, params, enc, enc_len, beam=4, label_bonus=2.0)
+  for hs in rewarded:
+    for h in hs:
+      assert h.score == pytest.approx(h.logp + 2.0 * len(h.tokens), abs=1e-3)
+  plain_len = sum(len(hs[0].tokens) for hs in plain)
+  # (this sharpened model already emits at most frames: a reward cannot add much)
+  assert sum(len(hs[0].tokens) for hs in rewarded) >= plain_len
+  penalized = beam_lib.beam_search(model, params, enc, enc_len, beam=4, label_bonus=-20.0)
+  assert sum(len(hs[0].tokens) for hs in penalized) < plain_len
+
+
+def test_time_synchronous_search_logp_is_the_rnnt_likelihood():
+  """Unbounded beam, <= max_symbols labels per frame: every hypothesis with at
+  most max_symbols labels carries exactly log P(y|x) = -rnnt_loss."""
+  from asr.losses import rnnt
+  cfg = transducer.TransducerConfig(
+      encoder=enc_lib.EncoderConfig(num_layers=1, dim=16, num_heads=2, ffn_mult=2, conv_kernel=3,
+                                    subsample_channels=4, chunk_size=2, left_context=4,
+                                    dropout=0.0),
+      predictor=transducer.PredictorConfig(embed_dim=8, hidden=8, dropout=0.0),
+      joint_dim=8, vocab_size=3)
+  model = transducer.Transducer(cfg)
+  params = transducer.init_params(cfg, jax.random.PRNGKey(3))
+  feats = jnp.asarray(np.random.default_rng(1).standard_normal((1, 48, 80)), jnp.float32)
+  enc, enc_len = model.apply({"params": params}, feats, jnp.array([48]),
+                             method=transducer.Transducer.encode)
+  assert int(enc_len[0]) >= 3
+  enc = np.asarray(enc)[:, :3]  # 3 frames
+  s_max = 2
+  hyps = beam_lib.beam_search(model, params, enc, np.array([3]), beam=4000, max_symbols=s_max)[0]
+  assert len(hyps) == 2 ** (3 * s_max + 1) - 1  # every sequence of <= 6 labels over 2 labels
+  apply = lambda m, *a: model.apply({"params": params}, *a, method=m)
+  checked = 0
+  for h in hyps:
+    if len(h.tokens) > s_max:
+      continue
+    y = list(h.tokens)
+    state = apply(transducer.Transducer.init_pred_state, 1)
+    preds = []
+    for tok in [0] + y:
+      p, state = apply(transducer.Transducer.predict_step, jnp.array([tok]), state)
+      preds.append(p[0])
+    preds = jnp.stack(preds)  # [U+1, J]
+    t_, u1 = enc.shape[1], len(preds)
+    logits = apply(transducer.Transducer.joint, jnp.repeat(jnp.asarray(enc[0]), u1, axis=0),
+                   jnp.tile(preds, (t_, 1))).reshape(1, t_, u1, -1)
+    labels = jnp.asarray(np.array(y, np.int32).reshape(1, len(y)))
+    nll = rnnt.rnnt_loss(logits, labels, jnp.array([t_]), jnp.array([len(y)]))
+    np.testing.assert_allclose(h.logp, -float(nll[0]), rtol=1e-4, atol=1e-4)
+    checked += 1
+  assert checked == 7  # (), 2 of length 1, 4 of length 2
+  # and the probabilities of all sequences with <= 6 labels sum to at most 1
+  assert float(np.logaddexp.reduce([h.logp for h in hyps])) <= 1e-5
+
+
+def test_time_synchronous_search_limits_labels_per_frame(model_and_enc):
+  model, params, enc, enc_len = model_and_enc
+  for s_max in (1, 2):
+    for hyps in beam_lib.beam_search(model, params, enc, enc_len, beam=4, max_symbols=s_max):
+      for h in hyps:
+        assert list(h.times) == sorted(h.times)
+        counts = np.bincount(np.asarray(h.times, int)) if h.times else np.zeros(1)
+        assert counts.max() <= s_max
+  # more labels per frame than modified search allows are used by this model
+  three = beam_lib.beam_search(model, params, enc, enc_len, beam=4, max_symbols=3)
+  assert any(np.bincount(np.asarray(hs[0].times, int)).max() > 1 for hs in three if hs[0].times)

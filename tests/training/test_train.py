@@ -87,8 +87,9 @@ def _final_params(workdir):
 def test_resume_after_sigkill_replays_same_data(tiny_data_dir, tmp_path):
   steps = 16
   ref_dir, run_dir = str(tmp_path / "ref"), str(tmp_path / "killed")
+  # The uninterrupted reference and the run to be killed start together
+  # (independent processes; saves one start-up and compile).
   ref = _launch(ref_dir, tiny_data_dir, steps)
-  assert ref.wait(timeout=600) == 0, ref.stderr.read().decode()[-3000:]
   proc = _launch(run_dir, tiny_data_dir, steps)
   ckpt = os.path.join(run_dir, "checkpoints")
   deadline = time.time() + 600
@@ -103,6 +104,7 @@ def test_resume_after_sigkill_replays_same_data(tiny_data_dir, tmp_path):
   proc.wait()
   killed_at = max(int(d) for d in os.listdir(ckpt) if d.isdigit())
   assert killed_at < steps
+  assert ref.wait(timeout=600) == 0, ref.stderr.read().decode()[-3000:]
   resumed = _launch(run_dir, tiny_data_dir, steps)
   assert resumed.wait(timeout=600) == 0, resumed.stderr.read().decode()[-3000:]
   s1, p1 = _final_params(ref_dir)

@@ -1,0 +1,89 @@
+r"""Decoding search: greedy, modified and time-synchronous beam search, length reward.
+
+  python -m benchmarks.decoding --workdir=workdirs/small_ft [--beams=4,8] \
+      [--label_bonuses=-0.5,0,0.5,1] [--max_symbols=3] [--tune_split=validation] [--eval_splits=test] [--limit=N]
+
+For each beam size, the per-label length reward of :class:`asr.decoding.beam.BeamSearch`
+(``label_bonus``) of the default search (time-synchronous, up to
+``--max_symbols`` labels per frame) is tuned by grid search on
+``--tune_split`` (lowest WER); then greedy (up to 3 labels per frame),
+modified beam search (one label per frame), the time-synchronous search with
+no reward and with its tuned reward are scored on every ``--eval_splits``
+split: WER, U-WER, B-WER and the substitution / deletion / insertion rates.
+No biasing. Writes one JSON to ``results/decoding/``.
+"""
+
+from absl import app
+from absl import flags
+
+flags.DEFINE_string("workdir", None, "A trained transducer workdir.")
+flags.DEFINE_list("beams", ["4", "8"], "Beam sizes.")
+flags.DEFINE_list("label_bonuses", ["-0.5", "0", "0.5", "1"], "Length rewards searched per beam.")
+flags.DEFINE_integer("max_symbols", 3, "Labels per frame of the time-synchronous search.")
+flags.DEFINE_string("tune_split", "validation", "Split the reward is tuned on.")
+flags.DEFINE_list("eval_splits", ["test"], "Splits reported with the tuned reward.")
+flags.DEFINE_integer("limit", None, "Utterances per split (default: all).")
+flags.DEFINE_string("data_dir", None, "Override the run's data_dir.")
+flags.mark_flags_as_required(["workdir"])
+FLAGS = flags.FLAGS
+
+
+def _summary(m: dict) -> dict:
+  n = max(m["num_words"], 1)
+  return {"wer": m["wer"], "u_wer": m["u_wer"], "b_wer": m["b_wer"],
+          "sub": m["substitutions"] / n, "del": m["deletions"] / n, "ins": m["insertions"] / n,
+          "rtf": m["rtf"], "num_utterances": m["num_utterances"]}
+
+
+def main(argv):
+  del argv
+  from asr import inference  # pylint: disable=g-import-not-at-top
+  from asr.evaluation import evaluate  # pylint: disable=g-import-not-at-top
+  from asr.training import state as state_lib  # pylint: disable=g-import-not-at-top
+  from benchmarks import common  # pylint: disable=g-import-not-at-top
+  rec = inference.Recognizer.from_workdir(FLAGS.workdir)
+  config = rec.config
+  if FLAGS.data_dir:
+    config.data.data_dir = FLAGS.data_dir
+  beams = [int(b) for b in FLAGS.beams]
+  bonuses = [float(x) for x in FLAGS.label_bonuses]
+
+  def run(utts, beam, bonus, max_symbols=FLAGS.max_symbols):
+    m = evaluate.evaluate_utterances(rec.model, rec.params, rec.norm, utts, rec.tokenizer,
+                                     beam=beam, batch_frames=config.eval.batch_frames,
+                                     label_bonus=bonus, max_symbols=max_symbols)["metrics"]
+    return _summary(m)
+
+  def load(split):
+    return evaluate.load_utterances(config, state_lib.split_spec(config, split), rec.tokenizer,
+                                    limit=FLAGS.limit)
+
+  tune_utts = load(FLAGS.tune_split)
+  tuning, tuned = [], {}
+  for beam in beams:
+    for bonus in bonuses:
+      r = {"beam": beam, "label_bonus": bonus, **run(tune_utts, beam, bonus)}
+      print(FLAGS.tune_split, r, flush=True)
+      tuning.append(r)
+    tuned[beam] = min((r for r in tuning if r["beam"] == beam), key=lambda r: r["wer"])["label_bonus"]
+  rows = []
+  for split in FLAGS.eval_splits:
+    utts = load(split)
+    settings = [("greedy", 0, 0.0, 3)]
+    settings += [(f"modified beam {b}", b, 0.0, 0) for b in beams]
+    settings += [(f"time-sync beam {b}", b, 0.0, FLAGS.max_symbols) for b in beams]
+    settings += [(f"time-sync beam {b} + reward", b, tuned[b], FLAGS.max_symbols)
+                 for b in beams if tuned[b] != 0.0]
+    for name, beam, bonus, max_symbols in settings:
+      r = {"split": split, "search": name, "beam": beam, "label_bonus": bonus,
+           "max_symbols": max_symbols, **run(utts, beam, bonus, max_symbols)}
+      print(r, flush=True)
+      rows.append(r)
+  path = common.write_result("decoding", {"tuning": tuning, "tuned": tuned, "rows": rows}, {
+      "workdir": FLAGS.workdir, "step": rec.step, "tune_split": FLAGS.tune_split,
+      "eval_splits": FLAGS.eval_splits, "limit": FLAGS.limit, "max_symbols": FLAGS.max_symbols})
+  print(path)
+
+
+if __name__ == "__main__":
+  app.run(main)
