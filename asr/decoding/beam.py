@@ -88,6 +88,18 @@ def _take(tree, idx):
   return jax.tree_util.tree_map(lambda x: x[idx], tree)
 
 
+def _add_alignment(hyps: dict, key, score: float, logp: float) -> bool:
+  """If ``key`` (labels, context state) is already a hypothesis, adds this
+  path's probability to it (same labels, another alignment: log-sum-exp) and
+  returns True; else returns False and the caller decides whether to add it."""
+  old = hyps.get(key)
+  if old is None:
+    return False
+  old.score = float(np.logaddexp(old.score, score))
+  old.logp = float(np.logaddexp(old.logp, logp))
+  return True
+
+
 class BeamSearch:
   """Beam search state for a batch of utterances.
 
@@ -145,17 +157,22 @@ class BeamSearch:
         self.frames[active] += 1
       self.frame += 1
 
-  def _step(self, enc_t: np.ndarray, active: list[int]):
+  def _joint_rows(self, enc_t: np.ndarray, hyps: dict[int, list[Hyp]]) -> np.ndarray:
+    """Joint log-probabilities [sum of len(hyps[i]), V] for every hypothesis
+    of every utterance i in ``hyps`` (in that order) at encoder frame enc_t."""
     rows, owners = [], []
-    for i in active:
-      for h in self.hyps[i]:
+    for i, hs in hyps.items():
+      for h in hs:
         rows.append(h.slot)
         owners.append(i)
     n = len(rows)
     pad = _bucket(n)
     slots = np.array(rows + [rows[-1]] * (pad - n))
     enc_rows = enc_t[np.array(owners + [owners[-1]] * (pad - n))]
-    lp = np.asarray(_joint_logprobs(self.model, self.params, enc_rows, self.pred[slots]))[:n]
+    return np.asarray(_joint_logprobs(self.model, self.params, enc_rows, self.pred[slots]))[:n]
+
+  def _step(self, enc_t: np.ndarray, active: list[int]):
+    lp = self._joint_rows(enc_t, {i: self.hyps[i] for i in active})
     k = min(self.beam, lp.shape[1] - 1)
     # Best non-blank labels per hypothesis.
     nb = lp[:, 1:]
@@ -180,11 +197,7 @@ class BeamSearch:
       for score, h, tok, logp, cstate, _ in cands[:self.beam * (k + 1)]:
         tokens = h.tokens if tok == BLANK else h.tokens + (tok,)
         key = (tokens, cstate)
-        if key in merged:
-          old = merged[key]
-          # Same label sequence, different alignment: sum probabilities.
-          old.score = float(np.logaddexp(old.score, score))
-          old.logp = float(np.logaddexp(old.logp, logp))
+        if _add_alignment(merged, key, score, logp):
           continue
         if len(merged) >= self.beam:
           continue
@@ -225,16 +238,7 @@ class BeamSearch:
       todo = [i for i in active if cur[i]]
       if not todo:
         break
-      rows, owners = [], []
-      for i in todo:
-        for h in cur[i]:
-          rows.append(h.slot)
-          owners.append(i)
-      n = len(rows)
-      pad = _bucket(n)
-      slots = np.array(rows + [rows[-1]] * (pad - n))
-      enc_rows = enc_t[np.array(owners + [owners[-1]] * (pad - n))]
-      lp = np.asarray(_joint_logprobs(self.model, self.params, enc_rows, self.pred[slots]))[:n]
+      lp = self._joint_rows(enc_t, {i: cur[i] for i in todo})
       k = min(self.beam, lp.shape[1] - 1)
       expand = sub < self.max_symbols
       if expand:
@@ -249,11 +253,7 @@ class BeamSearch:
           row = lp[r]
           key = (h.tokens, h.ctx_state)
           score, logp = h.score + row[BLANK], h.logp + row[BLANK]
-          if key in out:  # same labels, another alignment
-            old = out[key]
-            old.score = float(np.logaddexp(old.score, score))
-            old.logp = float(np.logaddexp(old.logp, logp))
-          else:
+          if not _add_alignment(out, key, score, logp):
             out[key] = dataclasses.replace(h, score=float(score), logp=float(logp))
           if expand:
             for tok in top[r]:
@@ -274,10 +274,7 @@ class BeamSearch:
           if score < floor:
             break
           key = (h.tokens + (tok,), cstate)
-          if key in merged:
-            old = merged[key]
-            old.score = float(np.logaddexp(old.score, score))
-            old.logp = float(np.logaddexp(old.logp, logp))
+          if _add_alignment(merged, key, score, logp):
             continue
           if len(merged) >= self.beam:
             continue
