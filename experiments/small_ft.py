@@ -13,8 +13,8 @@ nothing else changed: the WER anchor of ``benchmarks.stream_context`` and
 Measured (2026-11-26, 2 CPU cores): 1,500 steps in 12.1 min at 43.1
 utterances/s from ``workdirs/small`` step 3,850; greedy validation WER
 49.6 % (200 utterances). Test (600 utterances): greedy WER 49.8 % (U-WER
-39.5 %, B-WER 88.9 %), beam 4 54.3 % (``benchmarks.decoding``; greedy is the
-better decoder for these models, BUILD.md "Model, loss, decoding").
+39.5 %, B-WER 88.9 %), beam 4 54.3 % (``benchmarks.decoding``; greedy wins on
+clean speech, BUILD.md "Model, loss, decoding").
 """
 
 from experiments import small

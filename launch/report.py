@@ -3,7 +3,8 @@ r"""The quickstart's last stage: evaluate, transcribe a sample, print a table.
   python -m launch.report --workdir=workdirs/small [--data_dir=data]
 
 Evaluates the test splits with and without biasing (each utterance's list:
-its own names plus 100 distractors from the split), writes one JSON result to
+its own names plus 100 distractors from the split; beam search) and, with no
+list, greedy decoding (``--greedy``), writes one JSON result to
 ``results/quickstart/``, transcribes the first test utterance with its user's
 context list, and prints a markdown table.
 """
@@ -22,6 +23,7 @@ flags.DEFINE_list("biasing", None, "Biasing modes (default: none,shallow, plus a
 flags.DEFINE_integer("distractors", 100, "Distractors per biasing list.")
 flags.DEFINE_integer("beam", None, "Beam size (default: the config's).")
 flags.DEFINE_integer("limit", None, "Utterances per split (default: all).")
+flags.DEFINE_bool("greedy", True, "Also report the no-biasing greedy decode per split.")
 flags.DEFINE_string("attention_map", "attention_map.png",
                     "For a CATT model: where (inside the workdir unless absolute) to write the "
                     "attention map of the sample utterance; empty: none.")
@@ -37,7 +39,8 @@ def main(argv):
   catt = bool(state_lib.load_config(FLAGS.workdir).model.biasing.enabled)
   modes = FLAGS.biasing or (["none", "shallow", "attention", "both"] if catt else ["none", "shallow"])
   rows = suite.run_suite(FLAGS.workdir, FLAGS.splits, modes, [FLAGS.distractors],
-                         beam=FLAGS.beam, data_dir=FLAGS.data_dir, limit=FLAGS.limit)
+                         beam=FLAGS.beam, data_dir=FLAGS.data_dir, limit=FLAGS.limit,
+                         greedy_row=FLAGS.greedy)
   table = suite.markdown_table(rows)
   path = common.write_result(
       "quickstart", {"rows": [r.__dict__ for r in rows]},

@@ -24,7 +24,11 @@ class Row:
 def run_suite(workdir: str, splits: Sequence[str], modes: Sequence[str] = ("none",),
               distractors: Sequence[int | None] = (None,), beam: int | None = None,
               data_dir: str | None = None, limit: int | None = None,
-              context_score: float = 2.0, step: int | None = None) -> list[Row]:
+              context_score: float = 2.0, step: int | None = None,
+              greedy_row: bool = False) -> list[Row]:
+  """Evaluates every (split, N, mode); ``greedy_row`` adds, per split, the
+  no-biasing greedy decode (``biasing`` = "none (greedy)"): for these models
+  the better decoder without a list (BUILD.md, decoding table)."""
   config, model, params, norm, tok, step = state_lib.restore_for_inference(workdir, step)
   if data_dir:
     config.data.data_dir = data_dir
@@ -36,16 +40,18 @@ def run_suite(workdir: str, splits: Sequence[str], modes: Sequence[str] = ("none
     pool = None
     if any(n is not None for n in distractors):
       pool = sources.name_pool(sources.open_source(spec, config.data.data_dir))
-    for n in distractors:
-      for mode in modes:
-        res = evaluate.evaluate_utterances(model, params, norm, utts, tok, beam=beam,
-                                           batch_frames=config.eval.batch_frames, biasing=mode,
-                                           distractors=n, pool=pool, context_score=context_score)
-        m = res["metrics"]
-        m.update(num_utterances=len(utts), step=step)
-        logging.info("%s biasing=%s N=%s: wer=%.4f u_wer=%.4f b_wer=%s", split, mode, n,
-                     m["wer"], m["u_wer"], m["b_wer"])
-        rows.append(Row(split, mode, n, m))
+    runs = [(n, mode, beam) for n in distractors for mode in modes]
+    if greedy_row:
+      runs.insert(0, (distractors[0], "none", 0))
+    for n, mode, b in runs:
+      res = evaluate.evaluate_utterances(model, params, norm, utts, tok, beam=b,
+                                         batch_frames=config.eval.batch_frames, biasing=mode,
+                                         distractors=n, pool=pool, context_score=context_score)
+      m = res["metrics"]
+      m.update(num_utterances=len(utts), step=step)
+      logging.info("%s biasing=%s N=%s beam=%s: wer=%.4f u_wer=%.4f b_wer=%s", split, mode, n, b,
+                   m["wer"], m["u_wer"], m["b_wer"])
+      rows.append(Row(split, "none (greedy)" if b <= 1 and mode == "none" else mode, n, m))
   return rows
 
 

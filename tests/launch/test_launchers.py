@@ -141,3 +141,23 @@ def test_stream_prints_json_lines(workdir, manifest_dir, tiny_data_dir, tmp_path
       assert len(finals) == 1 and mine[-1] is finals[0]
       assert finals[0]["action"] in ("confirm", "reset_downstream", "start_downstream")
       assert all({"event", "stream", "t", "wall_s"} <= set(l) for l in mine)
+
+
+def test_report_evaluates_every_mode_plus_greedy_and_draws_the_map(workdir, tiny_data_dir):
+  """launch.report (the quickstart's last stage) on a CATT model."""
+  import glob
+  from benchmarks import common
+  before = set(glob.glob(str(common.RESULTS_DIR / "quickstart" / "*.json")))
+  out = _run("launch.report", f"--workdir={workdir}", f"--data_dir={tiny_data_dir}",
+             "--splits=test", "--limit=3", "--beam=2")
+  new = sorted(set(glob.glob(str(common.RESULTS_DIR / "quickstart" / "*.json"))) - before)
+  assert len(new) == 1
+  with open(new[0]) as f:
+    rows = json.load(f)["metrics"]["rows"]
+  assert [r["biasing"] for r in rows] == ["none (greedy)", "none", "shallow", "attention", "both"]
+  assert rows[0]["metrics"]["beam"] == 0 and rows[1]["metrics"]["beam"] == 2
+  assert all(r["metrics"]["num_utterances"] == 3 for r in rows)
+  assert "| test | none (greedy) |" in out.stdout
+  assert os.path.exists(os.path.join(workdir, "attention_map.png"))
+  from benchmarks import tables
+  assert "none (greedy)" in tables.quickstart(tables._load("quickstart"))  # pylint: disable=protected-access
