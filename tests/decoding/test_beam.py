@@ -1,6 +1,5 @@
 """Beam search: agrees with greedy at beam 1, streams in pieces, fuses context."""
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -8,22 +7,14 @@ import pytest
 from asr.biasing import context_graph as cg
 from asr.decoding import beam as beam_lib
 from asr.decoding import greedy
-from asr.models import encoder as enc_lib
 from asr.models import transducer
+from tests import tiny_models
 
 
 @pytest.fixture(scope="module")
 def model_and_enc():
-  cfg = transducer.TransducerConfig(
-      encoder=enc_lib.EncoderConfig(num_layers=1, dim=32, num_heads=2, ffn_mult=2, conv_kernel=5,
-                                    subsample_channels=8, chunk_size=2, left_context=4, dropout=0.0),
-      predictor=transducer.PredictorConfig(embed_dim=8, hidden=16, dropout=0.0),
-      joint_dim=24, vocab_size=12)
-  model = transducer.Transducer(cfg)
-  params = transducer.init_params(cfg, jax.random.PRNGKey(0))
-  # Sharpen the joint's output so that hypotheses emit labels.
-  params = jax.tree_util.tree_map(lambda x: x, params)
-  params["joint_net"]["out"]["kernel"] = params["joint_net"]["out"]["kernel"] * 8.0
+  # Sharpened joint output so that hypotheses emit labels.
+  model, params = tiny_models.tiny_transducer(sharpen=8.0)
   rng = np.random.default_rng(0)
   feats = jnp.asarray(rng.standard_normal((3, 200, 80)), jnp.float32)
   lengths = jnp.array([200, 160, 90])
@@ -104,14 +95,8 @@ def test_time_synchronous_search_logp_is_the_rnnt_likelihood():
   """Unbounded beam, <= max_symbols labels per frame: every hypothesis with at
   most max_symbols labels carries exactly log P(y|x) = -rnnt_loss."""
   from asr.losses import rnnt
-  cfg = transducer.TransducerConfig(
-      encoder=enc_lib.EncoderConfig(num_layers=1, dim=16, num_heads=2, ffn_mult=2, conv_kernel=3,
-                                    subsample_channels=4, chunk_size=2, left_context=4,
-                                    dropout=0.0),
-      predictor=transducer.PredictorConfig(embed_dim=8, hidden=8, dropout=0.0),
-      joint_dim=8, vocab_size=3)
-  model = transducer.Transducer(cfg)
-  params = transducer.init_params(cfg, jax.random.PRNGKey(3))
+  model, params = tiny_models.tiny_transducer(dim=16, conv_kernel=3, subsample_channels=4,
+                                              hidden=8, joint_dim=8, vocab_size=3, seed=3)
   feats = jnp.asarray(np.random.default_rng(1).standard_normal((1, 48, 80)), jnp.float32)
   enc, enc_len = model.apply({"params": params}, feats, jnp.array([48]),
                              method=transducer.Transducer.encode)

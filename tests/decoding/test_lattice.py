@@ -196,19 +196,11 @@ class _IdTokenizer:
 
 
 def test_lattice_from_real_beam_search():
-  import jax
   import jax.numpy as jnp
   from asr.decoding import beam as beam_lib
-  from asr.models import encoder as enc_lib
   from asr.models import transducer
-  cfg = transducer.TransducerConfig(
-      encoder=enc_lib.EncoderConfig(num_layers=1, dim=32, num_heads=2, ffn_mult=2, conv_kernel=5,
-                                    subsample_channels=8, chunk_size=2, left_context=4, dropout=0.0),
-      predictor=transducer.PredictorConfig(embed_dim=8, hidden=16, dropout=0.0),
-      joint_dim=24, vocab_size=12)
-  model = transducer.Transducer(cfg)
-  params = transducer.init_params(cfg, jax.random.PRNGKey(0))
-  params["joint_net"]["out"]["kernel"] = params["joint_net"]["out"]["kernel"] * 8.0
+  from tests import tiny_models
+  model, params = tiny_models.tiny_transducer(sharpen=8.0)
   feats = jnp.asarray(np.random.default_rng(0).standard_normal((2, 200, 80)), jnp.float32)
   enc, enc_len = model.apply({"params": params}, feats, jnp.array([200, 120]),
                              method=transducer.Transducer.encode)

@@ -115,15 +115,10 @@ def test_tune_prefers_smallest_weight_on_ties():
 
 def test_internal_lm_scores_match_a_manual_loop():
   from asr.lm import ilm
-  from asr.models import encoder as enc_lib
   from asr.models import transducer
-  cfg = transducer.TransducerConfig(
-      encoder=enc_lib.EncoderConfig(num_layers=1, dim=16, num_heads=2, ffn_mult=2, conv_kernel=3,
-                                    subsample_channels=4, chunk_size=2, left_context=2, dropout=0.0),
-      predictor=transducer.PredictorConfig(embed_dim=8, hidden=16, dropout=0.0),
-      joint_dim=12, vocab_size=10)
-  model = transducer.Transducer(cfg)
-  params = transducer.init_params(cfg, jax.random.PRNGKey(0))
+  from tests import tiny_models
+  model, params = tiny_models.tiny_transducer(dim=16, conv_kernel=3, subsample_channels=4,
+                                              left_context=2, joint_dim=12, vocab_size=10)
   seqs = [[3, 4, 5], [7], [], [2, 9, 9, 1]]
   batched = ilm.ilm_scores(model, params, seqs, batch_size=4)
   one_by_one = np.array([ilm.ilm_scores(model, params, [s], batch_size=1)[0] for s in seqs])
