@@ -72,11 +72,12 @@ def rnnt_loss_memory(rows: list[dict]) -> str:
 
 def train_throughput(rows: list[dict]) -> str:
   """Synthetic-batch training-step throughput (benchmarks.train_throughput)."""
-  lines = ["| config | device | params | global batch | compile s | step ms | utt/s | audio s/s | command |",
-           "|---|---|---|---|---|---|---|---|---|"]
+  lines = ["| config | loss | device | params | global batch | compile s | step ms | utt/s | audio s/s | command |",
+           "|---|---|---|---|---|---|---|---|---|---|"]
   for d in rows:
     m = d["metrics"]
-    lines.append(f"| `{d['config']['config'].split('/')[-1][:-3]}` | {_machine(d)} | {m['num_params'] / 1e6:.2f}M "
+    lines.append(f"| `{d['config']['config'].split('/')[-1][:-3]}` | {d['config'].get('loss_impl', 'fused')} "
+                 f"| {_machine(d)} | {m['num_params'] / 1e6:.2f}M "
                  f"| {m['global_batch']} | {m['compile_seconds']:.0f} | {m['step_seconds'] * 1000:.1f} "
                  f"| {m['utts_per_sec']:,.0f} | {m['audio_sec_per_sec']:,.0f} | {_prov(d)} |")
   return "\n".join(lines)
@@ -131,7 +132,8 @@ def training_runs(rows: list[dict]) -> str:
   for d in rows:
     m = d["metrics"]
     lines.append(
-        f"| {d['config']['experiment']} | {m['num_params'] / 1e6:.2f}M | {m['step']} | "
+        f"| {d['config']['experiment']} | {m['num_params'] / 1e6:.2f}M | "
+        f"{(str(m['start_step']) + '-') if m.get('start_step') else ''}{m['step']} | "
         f"{m['train_minutes']:.1f} | {m['utts_per_sec']:.1f} | {m['loss']:.3f} | "
         f"{_pct(m.get('val_wer'))} | {_pct(m.get('val_u_wer'))} | {_machine(d)} | {_prov(d)} |")
   return "\n".join(lines)
@@ -250,9 +252,16 @@ def _ms(x):
 
 
 def endpointing(rows: list[dict]) -> str:
+  """The latest end-pointing benchmark per (recognizer, end-of-query model)."""
   if not rows:
     return "(no results yet)"
-  d = rows[-1]
+  latest = {}
+  for d in rows:
+    latest[(d["config"]["workdir"], d["config"]["endpointer_dir"])] = d
+  return "\n\n".join(_endpointing_one(d) for d in latest.values())
+
+
+def _endpointing_one(d: dict) -> str:
   c = d["config"]
   th = c["thresholds"]
   lines = [f"Recognizer `{c['workdir']}` (step {c['step']}), end-of-query model `{c['endpointer_dir']}` "
@@ -370,7 +379,36 @@ def stream_context(rows: list[dict]) -> str:
   return "\n".join(out).rstrip()
 
 
+def emission_delay(rows: list[dict]) -> str:
+  """The latest emission-delay comparison per (workdirs, split, beam)."""
+  if not rows:
+    return "(no results yet)"
+  latest = {}
+  for d in rows:
+    c = d["config"]
+    latest[(tuple(c["workdirs"]), c["split"], c["beam"])] = d
+  out = []
+  for (_, split, beam), d in latest.items():
+    out.append(f"Split `{split}`, {'greedy' if beam <= 1 else f'modified beam {beam}'}; "
+               f"{_machine(d)}; {_prov(d)}\n")
+    out.append("| model | step | FastEmit lambda | chunk ms | last token delay ms median / P90 "
+               "| first token delay ms median / P90 | complete by end + 0 / 100 / 200 / 300 ms "
+               "| WER % | U-WER % | B-WER % | utts |")
+    out.append("|---|---|---|---|---|---|---|---|---|---|---|")
+    ms = lambda x: "-" if x is None else f"{x:.0f}"
+    for r in d["metrics"]["rows"]:
+      cb = " / ".join(_pct(r["complete_by"][k]) for k in ("0", "100", "200", "300"))
+      out.append(f"| `{r['workdir']}` | {r['step']} | {r['fastemit_lambda']:g} | {r['chunk_ms']} "
+                 f"| {ms(r['last_delay_ms_median'])} / {ms(r['last_delay_ms_p90'])} "
+                 f"| {ms(r['first_delay_ms_median'])} / {ms(r['first_delay_ms_p90'])} "
+                 f"| {cb} | {_pct(r['wer'])} | {_pct(r['u_wer'])} | {_pct(r['b_wer'])} "
+                 f"| {r['num_utterances']} |")
+    out.append("")
+  return "\n".join(out).rstrip()
+
+
 RENDERERS = {
+    "emission_delay": emission_delay,
     "endpointing": endpointing,
     "streaming_speed": streaming_speed,
     "corpus_build": corpus_build,

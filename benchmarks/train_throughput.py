@@ -1,7 +1,7 @@
 r"""Training-step throughput of an experiment config on synthetic batches.
 
   python -m benchmarks.train_throughput --config=experiments/base.py [--steps=20]
-      [--batch_frames=N] [--frames=400] [--labels=24]
+      [--batch_frames=N] [--frames=400] [--labels=24] [--config.train.loss_impl=pruned]
 
 Runs the real pmapped ``train_step`` (model, loss, optimizer) on random
 features of a fixed shape (B = batch_frames / frames per device-batch) and
@@ -12,13 +12,14 @@ Writes one JSON to ``results/train_throughput/``.
 """
 
 import functools
-import importlib.util
 import time
 
 from absl import app
 from absl import flags
+from ml_collections import config_flags
 
-flags.DEFINE_string("config", "experiments/small.py", "Experiment config file.")
+config_flags.DEFINE_config_file("config", "experiments/small.py",
+                                "Experiment config file (overrides: --config.x.y=v).")
 flags.DEFINE_integer("steps", 20, "Timed steps (after 2 warm-up steps).")
 flags.DEFINE_integer("batch_frames", None, "Override data.batch_frames.")
 flags.DEFINE_integer("frames", 400, "Feature frames per utterance (10 ms each).")
@@ -35,10 +36,7 @@ def main(argv):
   from asr.models import transducer  # pylint: disable=g-import-not-at-top
   from asr.training import state as state_lib  # pylint: disable=g-import-not-at-top
   from asr.training import train  # pylint: disable=g-import-not-at-top
-  spec = importlib.util.spec_from_file_location("exp", FLAGS.config)
-  mod = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(mod)
-  c = mod.get_config()
+  c = FLAGS.config
   vocab = FLAGS.vocab_size or c.data.vocab_size
   frames = FLAGS.batch_frames or c.data.batch_frames
   n_dev = jax.local_device_count()
@@ -83,7 +81,8 @@ def main(argv):
   print(metrics)
   from benchmarks import common  # pylint: disable=g-import-not-at-top
   path = common.write_result("train_throughput", metrics, {
-      "config": FLAGS.config, "frames": FLAGS.frames, "labels": FLAGS.labels,
+      "config": config_flags.get_config_filename(FLAGS["config"]), "loss_impl": c.train.loss_impl,
+      "frames": FLAGS.frames, "labels": FLAGS.labels,
       "batch_frames": frames, "vocab_size": vocab, "steps": FLAGS.steps})
   print(path)
 

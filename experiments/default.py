@@ -36,6 +36,14 @@ def get_config():
   d.num_buckets = 6  # length buckets: one jit shape each
   d.batch_frames = 6000  # padded feature frames per global batch (B * T)
   d.skip_bad = False  # manifests: skip unusable lines (reported) instead of failing
+  # Competing-talker augmentation of the training streams (asr.data.pipeline.
+  # TalkerMix): with probability prob, the speech of `pieces` other training
+  # utterances is mixed over the whole stream (wake word included, as in
+  # test_noisy) at an SNR drawn from snr_db. Static per utterance; 0 = off.
+  tm = d.talker_mix = ml_collections.ConfigDict()
+  tm.prob = 0.0
+  tm.snr_db = (4.0, 12.0)
+  tm.pieces = 2
   # Stream context (asr.models.encoder): the encoder first runs over the audio
   # just before the request (the wake-word segment), whose attention caches
   # and convolution state carry into the request; outputs, loss and decoding
@@ -118,12 +126,21 @@ def get_config():
   t.clip_norm = 5.0  # global gradient-norm clipping
   # RNN-T loss: "fused" evaluates the joint in time slices of loss_time_chunk
   # frames and recomputes them in the backward pass (memory ~ 1/slices);
-  # "full" materializes [B, T', U+1, V] (faster when it fits).
+  # "full" materializes [B, T', U+1, V] (faster when it fits); "pruned"
+  # (asr.losses.pruned, Kuang et al. 2022) evaluates it on pruned.s_range
+  # columns per frame chosen by a trivial joint trained alongside.
   t.loss_impl = "fused"
+  pr = t.pruned = ml_collections.ConfigDict()
+  pr.s_range = 5  # band width (labels per frame <= s_range - 1)
+  pr.simple_scale = 0.5  # weight of the trivial joint's own RNN-T loss
+  pr.warmup_steps = 500  # pruned term ramps 0.1 -> 1 over these steps (0: full from the start)
   # Transducer lattice: "regular" (any number of labels per frame) or
   # "modified" (one symbol per frame, as modified beam search decodes).
   t.rnnt_type = "regular"
   t.loss_time_chunk = 16
+  # FastEmit (asr.losses.rnnt): label-arc gradients x (1 + lambda), which
+  # pulls emissions earlier in streaming; 0 = the plain RNN-T loss.
+  t.fastemit_lambda = 0.0
   # Weight of the auxiliary CTC loss on the encoder (0 disables the head).
   t.ctc_weight = 0.3
   # Steps at the start that train the encoder with CTC alone (RNN-T off).

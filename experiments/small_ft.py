@@ -30,7 +30,7 @@ def fine_tune(c):
   c.train.learning_rate = 1e-3  # half of small's peak
   c.train.warmup_steps = 100
   c.train.num_steps = FINE_TUNE_STEPS
-  c.train.max_minutes = 20.0  # safety cap; 1,500 steps take ~12-16 min on 2 cores
+  c.train.max_minutes = 30.0  # safety cap; 1,500 steps take ~12-20 min on 2 cores
   return c
 
 

@@ -87,6 +87,77 @@ def utterance_cmvn(feats: np.ndarray, top_fraction: float = 0.3,
 CMVN_MODES = ("global", "utterance", "causal")
 
 
+@dataclasses.dataclass(frozen=True)
+class TalkerMix:
+  """Competing-talker augmentation of training streams (waveform level).
+
+  With probability ``prob`` an utterance gets a second voice mixed over its
+  whole stream, wake-word segment included (as in ``test_noisy``): the
+  speech segments of ``pieces`` other utterances of the same source, laid
+  end to end with 0.1-0.5 s gaps from a random start, at an SNR drawn from
+  ``snr_db`` relative to the utterance's own speech. The choice of partners,
+  SNR and placement is a pure function of ``(seed, index)``: the same
+  utterance gets the same mixture in every run (static augmentation), and
+  resuming replays it.
+  """
+  prob: float = 0.0
+  snr_db: tuple[float, float] = (4.0, 12.0)
+  pieces: int = 2
+  seed: int = 0
+
+
+def speech_segment(ex: dict) -> np.ndarray:
+  """The audio between ``speech_start`` and ``speech_end`` (the whole
+  audio where the example does not give them), int16 [N]."""
+  audio = ex["audio"]
+  s0, s1 = ex.get("speech_start"), ex.get("speech_end")
+  if s0 is None or s1 is None:
+    return audio
+  return audio[int(s0 * SR):int(s1 * SR)]
+
+
+def _rms(x: np.ndarray) -> float:
+  return float(np.sqrt(np.mean(np.square(x, dtype=np.float64)) + 1e-12))
+
+
+def mix_talker(ex: dict, pieces: Sequence[np.ndarray], snr_db: float,
+               rng: np.random.Generator) -> dict:
+  """A copy of ``ex`` whose ``audio`` has ``pieces`` (int16 speech) mixed in
+  as a competing talker ``snr_db`` below the example's own speech (RMS over
+  :func:`speech_segment`). Clipped to int16."""
+  audio = ex["audio"]
+  n = len(audio)
+  pieces = [p.astype(np.float64) for p in pieces if len(p)]
+  if not pieces or n == 0:
+    return ex
+  track = np.zeros(n, np.float64)
+  pos = int(rng.integers(0, SR // 2))
+  i = 0
+  while pos < n:
+    p = pieces[i % len(pieces)]
+    m = min(len(p), n - pos)
+    track[pos:pos + m] += p[:m]
+    pos += m + int(rng.integers(SR // 10, SR // 2))
+    i += 1
+  target = _rms(speech_segment(ex))
+  track *= target / max(_rms(np.concatenate(pieces)), 1e-9) * 10 ** (-snr_db / 20)
+  mixed = np.clip(np.round(audio.astype(np.float64) + track), -32768, 32767).astype(np.int16)
+  return {**ex, "audio": mixed}
+
+
+def _talker_fn(source, n: int, mix: TalkerMix):
+  """(index, example) -> example, mixed with probability ``mix.prob``."""
+  def fn(i, ex):
+    rng = np.random.default_rng((mix.seed, int(i), 0x7A1C))
+    if n < 2 or rng.random() >= mix.prob:
+      return ex
+    others = [int(j) for j in rng.choice(n - 1, size=mix.pieces)]
+    others = [j + (j >= i) for j in others]  # never the utterance itself
+    pieces = [speech_segment(source[j]) for j in others]
+    return mix_talker(ex, pieces, float(rng.uniform(*mix.snr_db)), rng)
+  return fn
+
+
 def wake_window_frames(max_seconds: float, subsample_factor: int, chunk_size: int) -> int:
   """Feature frames of stream context: ``max_seconds`` rounded down to whole
   encoder chunks of ``subsample_factor * chunk_size`` frames."""
@@ -186,12 +257,17 @@ def prepare_utterances(source, tokenizer, trailing_s: float | None, num_bins: in
                        min_frames: int = 11, limit: int | None = None,
                        log_every: int = 2000, cmvn: str = "global",
                        cmvn_block: int = cmvn_lib.DEFAULT_BLOCK, wake_frames: int = 0,
-                       wake_quantum: int = 1) -> list[Utterance]:
+                       wake_quantum: int = 1,
+                       talker_mix: TalkerMix | None = None) -> list[Utterance]:
   """Reads, crops, featurizes and tokenizes a whole source (in order);
-  ``wake_frames`` > 0 keeps the stream context (see :func:`_prepare_fn`)."""
+  ``wake_frames`` > 0 keeps the stream context (see :func:`_prepare_fn`);
+  ``talker_mix`` (training) mixes competing talkers in first."""
   import grain  # pylint: disable=g-import-not-at-top
   n = len(source) if limit is None else min(limit, len(source))
-  ds = grain.MapDataset.source(source)[:n].map(
+  ds = grain.MapDataset.source(source)[:n]
+  if talker_mix is not None and talker_mix.prob > 0:
+    ds = ds.map_with_index(_talker_fn(source, n, talker_mix))
+  ds = ds.map(
       _prepare_fn(tokenizer, trailing_s, num_bins, min_frames, cmvn, cmvn_block, wake_frames,
                   wake_quantum))
   out = []

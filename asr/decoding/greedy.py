@@ -57,3 +57,10 @@ def compact(tokens: np.ndarray) -> list[list[int]]:
   """[B, N] with -1 holes -> list of token-id lists."""
   tokens = np.asarray(tokens)
   return [[int(x) for x in row if x >= 0] for row in tokens]
+
+
+def compact_times(tokens: np.ndarray, max_symbols: int = 3) -> list[list[int]]:
+  """Encoder frame of each token that :func:`compact` keeps, from the
+  [B, T' * max_symbols] layout of :func:`greedy_search`."""
+  tokens = np.asarray(tokens)
+  return [[int(i) // max_symbols for i in np.flatnonzero(row >= 0)] for row in tokens]

@@ -132,10 +132,12 @@ def decode_utterances(model, params, norm, utts, tokenizer, beam: int = 0,
     enc, enc_len = _encode_batch(model, params, norm, batch, ctx, mask)
     real = [k for k, i in enumerate(idx) if i >= 0]
     if beam <= 1 and graphs is None:
-      toks = greedy.compact(greedy.greedy_search(model, params, enc, enc_len, ctx=ctx,
-                                                 ctx_mask=mask))
+      raw = greedy.greedy_search(model, params, enc, enc_len, ctx=ctx, ctx_mask=mask)
+      toks, times = greedy.compact(raw), greedy.compact_times(raw)
       for k in real:
-        results[idx[k]] = {"text": tokenizer.decode(toks[k]), "tokens": toks[k]}
+        # times: the encoder frame that emitted each token.
+        results[idx[k]] = {"text": tokenizer.decode(toks[k]), "tokens": toks[k],
+                           "times": times[k]}
     else:
       g = None if graphs is None else [graphs[idx[k]] if idx[k] >= 0 else None for k in range(len(idx))]
       sub = np.array(real)
@@ -148,7 +150,7 @@ def decode_utterances(model, params, norm, utts, tokenizer, beam: int = 0,
       for k, hs in zip(real, hyps):
         best = hs[0]
         r = {"text": tokenizer.decode(best.tokens), "tokens": list(best.tokens),
-             "score": best.score, "logp": best.logp}
+             "times": list(best.times), "score": best.score, "logp": best.logp}
         if nbest:
           # tokens/times (encoder frame per label) let lattices time their words.
           r["nbest"] = [{"text": tokenizer.decode(h.tokens), "score": h.score, "logp": h.logp,

@@ -142,6 +142,9 @@ class TransducerConfig:
   biasing: bias_lib.BiasingConfig = bias_lib.BiasingConfig()
   # An auxiliary CTC head on the encoder (training only; see train.ctc_weight).
   ctc_head: bool = False
+  # Trivial-joint projections of the pruned RNN-T loss (training only;
+  # asr.losses.pruned, train.loss_impl="pruned").
+  simple_joint: bool = False
 
 
 class Transducer(nn.Module):
@@ -160,6 +163,9 @@ class Transducer(nn.Module):
     self.joint_net = Joint(c.joint_dim, c.vocab_size)
     if c.ctc_head:
       self.ctc = nn.Dense(c.vocab_size, name="ctc_head")
+    if c.simple_joint:
+      self.simple_am = nn.Dense(c.vocab_size, name="simple_am")
+      self.simple_lm = nn.Dense(c.vocab_size, name="simple_lm")
     b = c.biasing
     if b.enabled:
       self.context_encoder = bias_lib.ContextEncoder(b, c.vocab_size)
@@ -210,6 +216,7 @@ class Transducer(nn.Module):
 
     Returns dict: enc [B, T', J] (projected), enc_lengths [B],
     pred [B, U+1, J] (projected), ctc [B, T', V] logits if the model has a CTC head,
+    am [B, T', V] / lm [B, U+1, V] trivial-joint logits (``simple_joint``),
     label_attn [B, heads, U+1, N+1] (biased models with label queries),
     routing (branching encoders: router logits [B, N, 2], valid [B, N],
     expensive [B, N]; see ``Encoder.forward``).
@@ -228,6 +235,8 @@ class Transducer(nn.Module):
       if label_w is not None:
         extra["label_attn"] = label_w  # [B, heads, U+1, N+1], for the guided-attention loss
     enc_p, pred_p = self.joint_net.project(enc, pred)
+    if self.cfg.simple_joint:
+      extra["am"], extra["lm"] = self.simple_am(enc_p), self.simple_lm(pred_p)
     return {"enc": enc_p, "enc_lengths": enc_lengths, "pred": pred_p, **extra}
 
   def attention_maps(self, feats, feat_lengths, labels, context):

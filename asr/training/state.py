@@ -30,7 +30,8 @@ def model_config(config: ml_collections.ConfigDict, vocab_size: int) -> transduc
       num_mel_bins=config.data.num_mel_bins,
       biasing=bias_lib.BiasingConfig(**m.biasing.to_dict()) if "biasing" in m
       else bias_lib.BiasingConfig(),
-      ctc_head=config.train.get("ctc_weight", 0.0) > 0)
+      ctc_head=config.train.get("ctc_weight", 0.0) > 0,
+      simple_joint=config.train.get("loss_impl", "fused") == "pruned")
 
 
 @flax.struct.dataclass

@@ -28,6 +28,7 @@ import orbax.checkpoint as ocp
 
 from asr.data import features as features_lib
 from asr.data import pipeline
+from asr.losses import pruned as pruned_lib
 from asr.losses import rnnt
 from asr.models import branching as branching_lib
 from asr.models import transducer
@@ -117,16 +118,31 @@ def train_step(state: state_lib.TrainState, batch: dict, rng, *, model, tx, mean
     if t.loss_impl == "fused":  # never holds [B, T', U+1, V]
       nll = rnnt.rnnt_loss_fused(out["enc"], out["pred"], joint_fn, batch["labels"],
                                  out["enc_lengths"], batch["label_lengths"],
-                                 time_chunk=t.loss_time_chunk, rnnt_type=t.rnnt_type)
+                                 time_chunk=t.loss_time_chunk, rnnt_type=t.rnnt_type,
+                                 fastemit_lambda=t.get("fastemit_lambda", 0.0))
     elif t.loss_impl == "full":  # faster when the full joint fits in memory
       logits = joint_fn(out["enc"][:, :, None], out["pred"][:, None])
       nll = rnnt.rnnt_loss(logits, batch["labels"], out["enc_lengths"], batch["label_lengths"],
-                           rnnt_type=t.rnnt_type)
+                           rnnt_type=t.rnnt_type, fastemit_lambda=t.get("fastemit_lambda", 0.0))
+    elif t.loss_impl == "pruned":  # joint on a band of prune_range columns per frame
+      pr = t.pruned
+      nll, simple = pruned_lib.pruned_rnnt_loss(
+          out["enc"], out["pred"], out["am"], out["lm"], joint_fn, batch["labels"],
+          out["enc_lengths"], batch["label_lengths"], s_range=pr.s_range,
+          fastemit_lambda=t.get("fastemit_lambda", 0.0))
+      # The band follows the trivial joint's alignments, which start random
+      # (and fresh on a warm start): the pruned term ramps 0.1 -> 1 over
+      # pr.warmup_steps while the simple term trains.
+      ramp = jnp.clip(state.step / max(pr.warmup_steps, 1), 0.0, 1.0)
+      pruned_scale = 0.1 + 0.9 * ramp if pr.warmup_steps else 1.0
+      extra_loss = pr.simple_scale * jnp.sum(simple) + (pruned_scale - 1.0) * jnp.sum(nll)
     else:
-      raise ValueError(f"train.loss_impl must be 'fused' or 'full', got {t.loss_impl!r}")
+      raise ValueError(f"train.loss_impl must be 'fused', 'full' or 'pruned', got {t.loss_impl!r}")
     # During the first ctc_only_steps only the encoder's CTC loss trains.
     rnnt_scale = (state.step >= t.get("ctc_only_steps", 0)).astype(jnp.float32)
     loss = rnnt_scale * jnp.sum(nll) / global_tokens
+    if t.loss_impl == "pruned":
+      loss = loss + rnnt_scale * extra_loss / global_tokens
     if t.ctc_weight > 0:
       # Auxiliary CTC on the encoder: without it the transducer can settle in
       # the degenerate optimum of a strong prediction network (all labels at
@@ -213,6 +229,15 @@ def _process_slice(batch: dict) -> dict:
   return jax.tree_util.tree_map(lambda x: np.array_split(x, n)[i], batch)
 
 
+def talker_mix(config) -> pipeline.TalkerMix | None:
+  """The config's competing-talker augmentation (``data.talker_mix``), or None."""
+  tm = config.data.get("talker_mix")
+  if not tm or not tm.get("prob"):
+    return None
+  return pipeline.TalkerMix(prob=float(tm.prob), snr_db=tuple(float(x) for x in tm.snr_db),
+                            pieces=int(tm.get("pieces", 2)), seed=int(config.seed))
+
+
 def prepare_training_data(config, tokenizer):
   from asr.data import sources  # pylint: disable=g-import-not-at-top
   src = sources.open_source(state_lib.train_spec(config), config.data.data_dir,
@@ -222,7 +247,8 @@ def prepare_training_data(config, tokenizer):
   utts = pipeline.prepare_utterances(src, tokenizer, config.data.train_trailing_s,
                                      config.data.num_mel_bins, limit=limit,
                                      cmvn=config.data.get("cmvn", "global"),
-                                     wake_frames=wake_frames, wake_quantum=quantum)
+                                     wake_frames=wake_frames, wake_quantum=quantum,
+                                     talker_mix=talker_mix(config))
   utts = [u for u in utts if len(u.labels) > 0]
   return utts, src.skipped
 
@@ -352,6 +378,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     mngr.wait_until_finished()
     writer.close()
   metrics["step"] = step
+  metrics["start_step"] = start  # > 0: this process resumed; train_minutes is its share
   metrics["train_minutes"] = (time.time() - t_start) / 60
   metrics["num_params"] = transducer.count_params(state.params)
   metrics["utts_per_sec"] = total_utts / max(1e-9, time.time() - t_start)

@@ -333,3 +333,83 @@ def test_modified_infeasible_is_zero_and_fused_agrees():
     g = jax.grad(lambda e: rnnt.rnnt_loss_fused(e, pred, joint, labels, t_lens, u_lens,
                                                 time_chunk=4, rnnt_type="modified").sum())(enc)
     assert np.all(np.isfinite(np.asarray(g))) and np.all(np.asarray(g)[1] == 0)
+
+
+# --- FastEmit -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("rnnt_type", ["regular", "modified"])
+def test_fastemit_scales_label_arc_gradients(rnnt_type):
+    """Same loss value; d/dlogits is the log-softmax VJP of the plain lattice
+    gradient with the label-arc part multiplied by (1 + lambda)."""
+    lam = 0.5
+    logits, labels, t_lens, u_lens = _random_batch(11, batch=3, frames=6, labels=3, vocab=5)
+    if rnnt_type == "modified":
+        t_lens = jnp.maximum(t_lens, u_lens)
+    plain = rnnt.rnnt_loss(logits, labels, t_lens, u_lens, rnnt_type=rnnt_type)
+    fe = rnnt.rnnt_loss(logits, labels, t_lens, u_lens, rnnt_type=rnnt_type, fastemit_lambda=lam)
+    np.testing.assert_allclose(fe, plain, rtol=1e-6)
+    nxt = rnnt._next_labels(labels, u_lens, logits.shape[-1])
+    (blank, label), arc_vjp = jax.vjp(lambda x: rnnt._arc_logprobs(x, nxt, 0), logits)
+    g_blank, g_label = jax.grad(
+        lambda b, l: jnp.sum(rnnt._from_logprobs(rnnt_type)(b, l, t_lens, u_lens)),
+        argnums=(0, 1))(blank, label)
+    want = arc_vjp((g_blank, (1 + lam) * g_label))[0]
+    got = jax.grad(lambda x: jnp.sum(rnnt.rnnt_loss(
+        x, labels, t_lens, u_lens, rnnt_type=rnnt_type, fastemit_lambda=lam)))(logits)
+    np.testing.assert_allclose(got, want, atol=GRAD_ATOL)
+    base = jax.grad(lambda x: jnp.sum(rnnt.rnnt_loss(x, labels, t_lens, u_lens,
+                                                     rnnt_type=rnnt_type)))(logits)
+    assert np.abs(np.asarray(got) - np.asarray(base)).max() > 1e-3  # it does something
+
+
+def test_fastemit_fused_equals_full():
+    rng = np.random.default_rng(5)
+    b, t, u, d, v = 2, 9, 4, 6, 7
+    enc = jnp.asarray(rng.normal(size=(b, t, d)), jnp.float32)
+    pred = jnp.asarray(rng.normal(size=(b, u + 1, d)), jnp.float32)
+    w = jnp.asarray(rng.normal(size=(d, v)), jnp.float32)
+    joint = lambda e, p: jnp.tanh(e + p) @ w
+    labels = jnp.asarray(rng.integers(1, v, size=(b, u)), jnp.int32)
+    t_lens, u_lens = jnp.array([9, 6]), jnp.array([4, 2])
+    full = lambda e: jnp.sum(rnnt.rnnt_loss(joint(e[:, :, None], pred[:, None]), labels, t_lens,
+                                            u_lens, fastemit_lambda=0.3))
+    fused = lambda e: jnp.sum(rnnt.rnnt_loss_fused(e, pred, joint, labels, t_lens, u_lens,
+                                                   time_chunk=4, fastemit_lambda=0.3))
+    np.testing.assert_allclose(fused(enc), full(enc), rtol=1e-5)
+    np.testing.assert_allclose(jax.grad(fused)(enc), jax.grad(full)(enc), atol=GRAD_ATOL)
+
+
+def _mean_emission_frame(logits, labels, t_lens, u_lens):
+    """Posterior-expected frame of the label emissions (lattice occupancy)."""
+    nxt = rnnt._next_labels(labels, u_lens, logits.shape[-1])
+    blank, label = rnnt._arc_logprobs(logits, nxt, 0)
+    occ = -jax.grad(lambda l: jnp.sum(rnnt.rnnt_loss_from_logprobs(blank, l, t_lens, u_lens)))(label)
+    frames = jnp.arange(logits.shape[1])[None, :, None]
+    return float(jnp.sum(occ * frames) / jnp.sum(occ))
+
+
+def test_fastemit_moves_emissions_earlier():
+    """Gradient descent with FastEmit leaves the labels' expected emission
+    frame earlier than the same descent without it."""
+    logits, labels, t_lens, u_lens = _random_batch(3, batch=4, frames=10, labels=3, vocab=5)
+    t_lens = jnp.full_like(t_lens, 10)
+    u_lens = jnp.full_like(u_lens, 3)
+    before = _mean_emission_frame(logits, labels, t_lens, u_lens)
+
+    def trained(lam, steps=30):
+        grad = jax.jit(jax.grad(lambda x: jnp.sum(rnnt.rnnt_loss(x, labels, t_lens, u_lens,
+                                                                 fastemit_lambda=lam))))
+        x = logits
+        for _ in range(steps):
+            x = x - 0.5 * grad(x)
+        return _mean_emission_frame(x, labels, t_lens, u_lens)
+
+    plain, fast = trained(0.0), trained(4.0)
+    assert fast < plain - 0.2, (before, plain, fast)
+
+
+def test_fastemit_rejects_negative_lambda():
+    logits, labels, t_lens, u_lens = _random_batch(0)
+    with pytest.raises(ValueError, match="fastemit_lambda"):
+        rnnt.rnnt_loss(logits, labels, t_lens, u_lens, fastemit_lambda=-0.1)

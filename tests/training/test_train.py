@@ -50,6 +50,22 @@ def test_loss_falls(trained):
     assert os.path.exists(os.path.join(workdir, name))
 
 
+def test_pruned_loss_trains(tiny_data_dir, tmp_path):
+  """train.loss_impl="pruned": the trivial joint trains alongside and the
+  loss (pruned + simple) falls."""
+  from asr.training import train
+  cfg = _config(tiny_data_dir, num_steps=30, log_every=5, checkpoint_every=100, eval_every=0,
+                loss_impl="pruned")
+  cfg.train.pruned.warmup_steps = 0  # a ramp would raise the loss's weight during the run
+  cfg.train.pruned.s_range = 3
+  metrics = train.train_and_evaluate(cfg, str(tmp_path))
+  losses = _losses(str(tmp_path))
+  first = np.mean([l for _, l in losses[:2]])
+  last = np.mean([l for _, l in losses[-2:]])
+  assert last < 0.85 * first, losses
+  assert metrics["step"] == 30 and np.isfinite(metrics["loss"])
+
+
 def test_restored_model_decodes(trained, tiny_data_dir):
   from asr.evaluation import evaluate
   from asr.training import state as state_lib
