@@ -299,7 +299,7 @@ def plan_example(cfg: CorpusConfig, split: str, index: int) -> Plan:
 # Assembly.
 
 
-def _rms(x: np.ndarray) -> float:
+def rms(x: np.ndarray) -> float:
   return float(np.sqrt(np.mean(np.square(x, dtype=np.float64)) + 1e-12))
 
 
@@ -311,7 +311,7 @@ def _pink(rng: np.random.Generator, n: int) -> np.ndarray:
   return np.fft.irfft(spec / np.sqrt(f), n)
 
 
-def _fill(pieces: list[np.ndarray], n: int, rng: np.random.Generator) -> np.ndarray:
+def fill_track(pieces: list[np.ndarray], n: int, rng: np.random.Generator) -> np.ndarray:
   """Concatenates speech pieces with short gaps into a track of length n."""
   out = np.zeros(n, np.float64)
   pos = int(rng.integers(0, SR // 2))
@@ -334,7 +334,7 @@ def assemble(plan: Plan, wake: np.ndarray, req: np.ndarray,
     raise RuntimeError(f"{plan.key}: TTS produced no audio for {plan.voice}")
   a = plan.aug
   # Loudness of the two segments is matched (same speaker, same session).
-  speech_rms = _rms(np.concatenate([wake, req]))
+  speech_rms = rms(np.concatenate([wake, req]))
   lead, pause, trail = (int(a[k] * SR) for k in ("lead_s", "pause_s", "trail_s"))
   n = lead + len(wake) + pause + len(req) + trail
   x = np.zeros(n, np.float64)
@@ -354,14 +354,14 @@ def assemble(plan: Plan, wake: np.ndarray, req: np.ndarray,
     for w in interferers:
       w = tts.trim_silence(w).astype(np.float64) / 32768.0
       if len(w):
-        tracks.append(w / _rms(w))
+        tracks.append(w / rms(w))
     if tracks:
       if kind == "talker":
-        noise = _fill(tracks, n, rng)
+        noise = fill_track(tracks, n, rng)
       else:
-        noise = sum(_fill([t], n, rng) for t in tracks)
+        noise = sum(fill_track([t], n, rng) for t in tracks)
   if noise is not None:
-    x += noise / _rms(noise) * 10 ** (-a["snr_db"] / 20)
+    x += noise / rms(noise) * 10 ** (-a["snr_db"] / 20)
   # A faint noise floor everywhere: no digital silence in a real stream.
   x += rng.standard_normal(n) * 10 ** (-a["floor_db"] / 20)
   x *= 10 ** ((-20.0 + a["gain_db"]) / 20)

@@ -116,31 +116,21 @@ def speech_segment(ex: dict) -> np.ndarray:
   return audio[int(s0 * SR):int(s1 * SR)]
 
 
-def _rms(x: np.ndarray) -> float:
-  return float(np.sqrt(np.mean(np.square(x, dtype=np.float64)) + 1e-12))
-
-
 def mix_talker(ex: dict, pieces: Sequence[np.ndarray], snr_db: float,
                rng: np.random.Generator) -> dict:
   """A copy of ``ex`` whose ``audio`` has ``pieces`` (int16 speech) mixed in
   as a competing talker ``snr_db`` below the example's own speech (RMS over
   :func:`speech_segment`). Clipped to int16."""
+  from asr.data import corpus  # pylint: disable=g-import-not-at-top
   audio = ex["audio"]
   n = len(audio)
   pieces = [p.astype(np.float64) for p in pieces if len(p)]
   if not pieces or n == 0:
     return ex
-  track = np.zeros(n, np.float64)
-  pos = int(rng.integers(0, SR // 2))
-  i = 0
-  while pos < n:
-    p = pieces[i % len(pieces)]
-    m = min(len(p), n - pos)
-    track[pos:pos + m] += p[:m]
-    pos += m + int(rng.integers(SR // 10, SR // 2))
-    i += 1
-  target = _rms(speech_segment(ex))
-  track *= target / max(_rms(np.concatenate(pieces)), 1e-9) * 10 ** (-snr_db / 20)
+  # Laid out as the corpus lays out test_noisy's talker (gaps of 0.1-0.5 s).
+  track = corpus.fill_track(pieces, n, rng)
+  target = corpus.rms(speech_segment(ex))
+  track *= target / max(corpus.rms(np.concatenate(pieces)), 1e-9) * 10 ** (-snr_db / 20)
   mixed = np.clip(np.round(audio.astype(np.float64) + track), -32768, 32767).astype(np.int16)
   return {**ex, "audio": mixed}
 
