@@ -357,14 +357,14 @@ def branching(rows: list[dict]) -> str:
 
 
 def stream_context(rows: list[dict]) -> str:
-  """The latest stream-context comparison per (workdir, baseline)."""
+  """The latest stream-context comparison per (workdir, baseline, beam)."""
   if not rows:
     return "(no results yet)"
   latest = {}
   for d in rows:
-    latest[(d["config"]["workdir"], d["config"]["baseline"])] = d
+    latest[(d["config"]["workdir"], d["config"]["baseline"], d["config"]["beam"])] = d
   out = []
-  for (workdir, baseline), d in latest.items():
+  for (workdir, baseline, _), d in latest.items():
     c = d["config"]
     out.append(f"Model `{workdir}` (step {c.get('step')}) against `{baseline}` (step "
                f"{c.get('baseline_step')}), context up to {c.get('max_seconds')} s, beam "

@@ -13,7 +13,8 @@ corpus's train split lacks (only ``test_noisy`` has a competing talker).
 Measured (2026-11-26, 2 CPU cores, beam 4, ``benchmarks.stream_context``
 against ``small_ft_talker``): test_noisy WER 70.9 % against 75.1 %
 (**-5.5 % relative**; the issue's target is -6 %: narrowly missed), test
-54.8 % against 56.7 % (-3.4 %). The context averaged 0.62 s. Without the
+54.8 % against 56.7 % (-3.4 %); greedy (``--beam=1``): test_noisy 70.1 %
+against 73.5 % (-4.7 %). The context averaged 0.62 s. Without the
 augmentation the same comparison gave -4 % (``context_small`` against
 ``small_ft``: 77.9 % against 80.9 %); the augmentation alone took the
 no-context model from 80.9 % to 75.1 % on test_noisy and cost it 2.4 points
