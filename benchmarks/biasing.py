@@ -70,18 +70,13 @@ def streaming_rtf(rec, utts, lists, audio_by_id) -> dict:
 
 def main(argv):
   del argv
-  from asr import inference  # pylint: disable=g-import-not-at-top
   from asr.data import pipeline, sources  # pylint: disable=g-import-not-at-top
   from asr.evaluation import evaluate, wer  # pylint: disable=g-import-not-at-top
   from asr.training import state as state_lib  # pylint: disable=g-import-not-at-top
   from benchmarks import common  # pylint: disable=g-import-not-at-top
-  rec = inference.Recognizer.from_workdir(FLAGS.workdir)
+  rec = common.load_recognizer(FLAGS.workdir, FLAGS.data_dir)
   config = rec.config
-  if FLAGS.data_dir:
-    config.data.data_dir = FLAGS.data_dir
-  spec = state_lib.split_spec(config, FLAGS.split)
-  utts = evaluate.load_utterances(config, spec, rec.tokenizer, limit=FLAGS.limit)
-  src = sources.open_source(spec, config.data.data_dir)
+  spec, utts, src = common.load_split(rec, FLAGS.split, FLAGS.limit)
   pool = sources.name_pool(src)
   modes = [m for m in FLAGS.modes
            if m in ("none", "shallow") or rec.model.cfg.biasing.enabled]

@@ -79,3 +79,23 @@ def write_result(name: str, metrics: dict, config: dict) -> Path:
         json.dump(record, f, indent=2, sort_keys=False)
         f.write("\n")
     return path
+
+
+def load_recognizer(workdir: str, data_dir: str | None = None):
+    """A trained workdir's ``asr.inference.Recognizer``, its corpus moved to
+    ``data_dir`` when given."""
+    from asr import inference  # pylint: disable=g-import-not-at-top
+    rec = inference.Recognizer.from_workdir(workdir)
+    if data_dir:
+        rec.config.data.data_dir = data_dir
+    return rec
+
+
+def load_split(rec, split: str, limit: int | None = None):
+    """(spec, evaluation utterances, raw source) of a split of ``rec``'s corpus."""
+    from asr.data import sources  # pylint: disable=g-import-not-at-top
+    from asr.evaluation import evaluate  # pylint: disable=g-import-not-at-top
+    from asr.training import state as state_lib  # pylint: disable=g-import-not-at-top
+    spec = state_lib.split_spec(rec.config, split)
+    utts = evaluate.load_utterances(rec.config, spec, rec.tokenizer, limit=limit)
+    return spec, utts, sources.open_source(spec, rec.config.data.data_dir)

@@ -37,14 +37,10 @@ def _summary(m: dict) -> dict:
 
 def main(argv):
   del argv
-  from asr import inference  # pylint: disable=g-import-not-at-top
   from asr.evaluation import evaluate  # pylint: disable=g-import-not-at-top
-  from asr.training import state as state_lib  # pylint: disable=g-import-not-at-top
   from benchmarks import common  # pylint: disable=g-import-not-at-top
-  rec = inference.Recognizer.from_workdir(FLAGS.workdir)
+  rec = common.load_recognizer(FLAGS.workdir, FLAGS.data_dir)
   config = rec.config
-  if FLAGS.data_dir:
-    config.data.data_dir = FLAGS.data_dir
   beams = [int(b) for b in FLAGS.beams]
   bonuses = [float(x) for x in FLAGS.label_bonuses]
 
@@ -55,8 +51,7 @@ def main(argv):
     return _summary(m)
 
   def load(split):
-    return evaluate.load_utterances(config, state_lib.split_spec(config, split), rec.tokenizer,
-                                    limit=FLAGS.limit)
+    return common.load_split(rec, split, FLAGS.limit)[1]
 
   tune_utts = load(FLAGS.tune_split)
   tuning, tuned = [], {}

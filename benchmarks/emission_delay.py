@@ -73,22 +73,15 @@ def delays(times: list[list[int]], bounds: list[tuple[float, float]], chunk_size
 
 def main(argv):
   del argv
-  from asr import inference  # pylint: disable=g-import-not-at-top
   from asr.data import features as features_lib  # pylint: disable=g-import-not-at-top
-  from asr.data import sources  # pylint: disable=g-import-not-at-top
   from asr.evaluation import evaluate  # pylint: disable=g-import-not-at-top
   from asr.evaluation import wer as wer_lib  # pylint: disable=g-import-not-at-top
-  from asr.training import state as state_lib  # pylint: disable=g-import-not-at-top
   from benchmarks import common  # pylint: disable=g-import-not-at-top
   rows = []
   for workdir in FLAGS.workdirs:
-    rec = inference.Recognizer.from_workdir(workdir)
+    rec = common.load_recognizer(workdir, FLAGS.data_dir)
     config = rec.config
-    if FLAGS.data_dir:
-      config.data.data_dir = FLAGS.data_dir
-    spec = state_lib.split_spec(config, FLAGS.split)
-    utts = evaluate.load_utterances(config, spec, rec.tokenizer, limit=FLAGS.limit)
-    src = sources.open_source(spec, config.data.data_dir)
+    spec, utts, src = common.load_split(rec, FLAGS.split, FLAGS.limit)
     bounds = []
     for i, u in enumerate(utts):
       ex = src[i]
