@@ -126,6 +126,16 @@ def quickstart(rows: list[dict]) -> str:
   return "\n".join(lines)
 
 
+def model_reports(rows: list[dict]) -> str:
+  """The latest launch.report --results=model_reports per workdir, one table each."""
+  latest = {}
+  for d in rows:
+    latest[d["config"]["workdir"]] = d
+  if not latest:
+    return "(no results yet)"
+  return "\n\n".join(quickstart([d]) for d in latest.values())
+
+
 def training_runs(rows: list[dict]) -> str:
   lines = ["| run | params | steps | train min | utt/s | final loss | val WER % | val U-WER % | machine | command |",
            "|---|---|---|---|---|---|---|---|---|---|"]
@@ -417,6 +427,7 @@ RENDERERS = {
     "train_throughput": train_throughput,
     "decoding": decoding,
     "quickstart": quickstart,
+    "model_reports": model_reports,
     "biasing": biasing,
     "lm_training": lm_training,
     "rescoring": rescoring,

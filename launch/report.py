@@ -27,6 +27,9 @@ flags.DEFINE_bool("greedy", True, "Also report the no-biasing greedy decode per 
 flags.DEFINE_string("attention_map", "attention_map.png",
                     "For a CATT model: where (inside the workdir unless absolute) to write the "
                     "attention map of the sample utterance; empty: none.")
+flags.DEFINE_string("results", "quickstart",
+                    "results/ folder (and BUILD.md table) the report goes to: quickstart "
+                    "(the quickstart's model) or model_reports (any other model, one table each).")
 flags.mark_flags_as_required(["workdir"])
 FLAGS = flags.FLAGS
 
@@ -43,7 +46,7 @@ def main(argv):
                          greedy_row=FLAGS.greedy)
   table = suite.markdown_table(rows)
   path = common.write_result(
-      "quickstart", {"rows": [r.__dict__ for r in rows]},
+      FLAGS.results, {"rows": [r.__dict__ for r in rows]},
       {"workdir": os.path.abspath(FLAGS.workdir), "splits": FLAGS.splits,
        "biasing": modes, "distractors": FLAGS.distractors, "beam": FLAGS.beam,
        "limit": FLAGS.limit})

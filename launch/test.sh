@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs everything, then runs the test suite (about 20-25 minutes on 2 cores).
+# Installs everything, then runs the test suite (about 18-20 minutes on 2 cores).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash launch/setup.sh

@@ -6,10 +6,24 @@ import pytest
 
 TINY = "tiny"
 
+# Compile time, not compute, dominates this suite's tiny programs (and the
+# launcher tests compile the same programs in several interpreters). Before
+# JAX is imported here or in any subprocess: a compilation cache shared by the
+# run's processes (a fresh folder per run unless JAX_COMPILATION_CACHE_DIR is
+# set), and XLA's CPU backend without LLVM's optimization passes (about a
+# quarter off the compile; float32 results move by rounding only).
+_TMP = os.environ.get("TMPDIR", "/tmp")
+_OWN_CACHE = "JAX_COMPILATION_CACHE_DIR" not in os.environ
+os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", os.path.join(
+    _TMP, f"asr_test_jax_cache_{os.getpid()}"))
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.2")
+if "xla_backend_optimization_level" not in os.environ.get("XLA_FLAGS", ""):
+  os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") +
+                             " --xla_backend_optimization_level=0").strip()
+
 # Test runs write their result JSONs (training summaries, etc.) outside the
 # repository's results/ folder, which feeds BUILD.md's tables.
-os.environ.setdefault("ASR_RESULTS_DIR", os.path.join(
-    os.environ.get("TMPDIR", "/tmp"), f"asr_test_results_{os.getpid()}"))
+os.environ.setdefault("ASR_RESULTS_DIR", os.path.join(_TMP, f"asr_test_results_{os.getpid()}"))
 
 
 @pytest.fixture(scope="session")
@@ -39,3 +53,10 @@ def _release_compiled_programs():
   yield
   import jax  # pylint: disable=g-import-not-at-top
   jax.clear_caches()
+
+
+def pytest_sessionfinish(session, exitstatus):
+  del session, exitstatus
+  if _OWN_CACHE:
+    import shutil  # pylint: disable=g-import-not-at-top
+    shutil.rmtree(os.environ["JAX_COMPILATION_CACHE_DIR"], ignore_errors=True)

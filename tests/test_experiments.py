@@ -3,10 +3,12 @@
 import functools
 import glob
 import importlib
+import json
 import os
 
 import jax
 import jax.numpy as jnp
+import ml_collections
 import numpy as np
 import pytest
 
@@ -24,25 +26,105 @@ def test_all_experiments_listed():
   assert {"tiny", "small", "medium", "base", "teacher", "catt_small", "librispeech_960"} <= set(EXPERIMENTS)
 
 
+# Fields that never change the structure of the compiled training step: the
+# data pipeline (corpus, buckets, CMVN, augmentation done on the host, context
+# sampling), schedule and optimizer constants, bookkeeping and evaluation.
+_NOT_IN_STEP = {
+    "": {"seed", "eval"},
+    "data": {"corpus", "data_dir", "train", "validation", "vocab_size", "tokenizer", "cmvn",
+             "train_trailing_s", "max_train_utterances", "num_buckets", "batch_frames",
+             "skip_bad", "talker_mix", "context", "num_mel_bins"},
+    "train": {"num_steps", "max_minutes", "init_from", "learning_rate", "warmup_steps",
+              "end_lr_ratio", "weight_decay", "b1", "b2", "clip_norm", "log_every",
+              "eval_every", "eval_utterances", "checkpoint_every", "keep_checkpoints"},
+}
+
+
+def _step_config(config):
+  """The config as one test step runs it: at most 2 encoder blocks (and 2 in
+  the expensive branch) and widths capped, so the GPU-scale configs compile
+  and step in seconds on CPU. Every kind, flag and loss option is kept."""
+  c = ml_collections.ConfigDict(config.to_dict())
+  e = c.model.encoder
+  e.num_layers = min(e.num_layers, 2)
+  e.dim = min(e.dim, 16 * e.num_heads)
+  e.subsample_channels = min(e.subsample_channels, 16)
+  e.branching.expensive_layers = min(e.branching.expensive_layers, 2)
+  e.branching.cheap_rank = min(e.branching.cheap_rank, 8)
+  e.branching.router_hidden = min(e.branching.router_hidden, 16)
+  c.model.predictor.embed_dim = min(c.model.predictor.embed_dim, 32)
+  c.model.predictor.hidden = min(c.model.predictor.hidden, 64)
+  c.model.joint_dim = min(c.model.joint_dim, 64)
+  b = c.model.biasing
+  b.embed_dim = min(b.embed_dim, 32)
+  b.dim = min(b.dim, 16 * b.num_heads)
+  return c
+
+
+def _signature(config):
+  """What decides the compiled step's program: configs with equal signatures
+  differ only in constants or host-side fields, so one step covers them."""
+  d = _step_config(config).to_dict()
+  for section, fields in _NOT_IN_STEP.items():
+    for k in fields:
+      (d[section] if section else d).pop(k)
+  return json.dumps(d, sort_keys=True, default=str)
+
+
+def _configs():
+  return {n: importlib.import_module(f"experiments.{n}").get_config() for n in EXPERIMENTS}
+
+
+def _step_groups():
+  """[(representative, [names sharing its step program])], in name order."""
+  groups = {}
+  for name, config in _configs().items():
+    groups.setdefault(_signature(config), []).append(name)
+  return [(names[0], names) for names in groups.values()]
+
+
 @pytest.mark.parametrize("name", EXPERIMENTS)
-def test_config_builds_and_steps(name, tiny_data_dir, tiny_tokenizer_path):
+def test_config_builds(name):
+  """Every config instantiates and its full-size model builds (shapes only)."""
+  from asr.training import state as state_lib
+  config = importlib.import_module(f"experiments.{name}").get_config()
+  assert config.train.num_steps > 0 and config.model.encoder.dim % config.model.encoder.num_heads == 0
+  tx, _ = state_lib.make_optimizer(config.train)
+  full = jax.eval_shape(functools.partial(state_lib.create_train_state, jax.random.PRNGKey(0),
+                                          state_lib.model_config(config, config.data.vocab_size), tx))
+  n_params = sum(int(np.prod(x.shape)) for x in jax.tree_util.tree_leaves(full.params))
+  assert n_params > 0
+  if name == "teacher":
+    assert n_params >= 30e6, n_params  # the "cloud" model of the compression issues
+
+
+def test_step_groups_cover_every_config_and_split_on_structure():
+  groups = _step_groups()
+  assert sorted(n for _, names in groups for n in names) == EXPERIMENTS
+  configs = _configs()
+  # Structural options land in different groups; constants do not.
+  def group_of(name):
+    return next(rep for rep, names in groups if name in names)
+  assert group_of("small_ft") == group_of("small")  # learning rate, warm start, steps
+  assert group_of("small_ft_talker") == group_of("small_ft")  # host-side augmentation
+  for other in ("small_ft_fastemit", "small_ft_pruned", "context_small", "catt_small",
+                "branching_small", "teacher"):
+    assert group_of(other) != group_of("small"), other
+  assert configs["small_ft_fastemit"].train.fastemit_lambda > 0
+
+
+@pytest.mark.parametrize("name,members", _step_groups(),
+                         ids=lambda v: "+".join(v) if isinstance(v, list) else None)
+def test_config_steps(name, members, tiny_data_dir, tiny_tokenizer_path):
+  """One training step of each distinct step program on tiny data."""
   from asr.data import pipeline, sources, tokenizer
   from asr.models import transducer
   from asr.training import state as state_lib
   from asr.training import train
-  config = importlib.import_module(f"experiments.{name}").get_config()
-  assert config.train.num_steps > 0 and config.model.encoder.dim % config.model.encoder.num_heads == 0
+  del members  # in the test id
+  config = _step_config(importlib.import_module(f"experiments.{name}").get_config())
   tok = tokenizer.Tokenizer(tiny_tokenizer_path)
   tx, _ = state_lib.make_optimizer(config.train)
-  # The full model, shapes only (no compile): every module builds.
-  full = jax.eval_shape(functools.partial(state_lib.create_train_state, jax.random.PRNGKey(0),
-                                          state_lib.model_config(config, config.data.vocab_size), tx))
-  n_params = sum(int(np.prod(x.shape)) for x in jax.tree_util.tree_leaves(full.params))
-  if name == "teacher":
-    assert n_params >= 30e6, n_params  # the "cloud" model of the compression issues
-  # The step: the same config with at most 2 encoder blocks, so the GPU-scale
-  # configs (16-18 blocks) compile in seconds on CPU; every option is kept.
-  config.model.encoder.num_layers = min(config.model.encoder.num_layers, 2)
   mcfg = state_lib.model_config(config, tok.vocab_size)
   model = transducer.Transducer(mcfg)
   st = state_lib.create_train_state(jax.random.PRNGKey(0), mcfg, tx)

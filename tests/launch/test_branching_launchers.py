@@ -28,7 +28,8 @@ def workdir(tiny_data_dir, tmp_path_factory):
   _run("launch.train", "--config=experiments/branching_tiny.py", f"--workdir={wd}",
        f"--config.data.data_dir={tiny_data_dir}", "--config.train.num_steps=4",
        "--config.train.eval_utterances=2", "--config.data.max_train_utterances=24",
-       "--config.data.stream_context.enabled=true", "--report=false")
+       "--config.data.stream_context.enabled=true", "--config.data.num_buckets=1",
+       "--report=false")
   return wd
 
 

@@ -27,7 +27,7 @@ def workdir(tiny_data_dir, tmp_path_factory):
   wd = str(tmp_path_factory.mktemp("catt_tiny"))
   _run("launch.train", "--config=experiments/catt_tiny.py", f"--workdir={wd}",
        f"--config.data.data_dir={tiny_data_dir}", "--config.train.num_steps=30",
-       "--config.train.eval_utterances=4", "--report=false")
+       "--config.train.eval_utterances=4", "--config.data.num_buckets=1", "--report=false")
   return wd
 
 
@@ -161,3 +161,21 @@ def test_report_evaluates_every_mode_plus_greedy_and_draws_the_map(workdir, tiny
   assert os.path.exists(os.path.join(workdir, "attention_map.png"))
   from benchmarks import tables
   assert "none (greedy)" in tables.quickstart(tables._load("quickstart"))  # pylint: disable=protected-access
+
+
+def test_model_reports_table_keeps_the_latest_report_per_workdir():
+  """benchmarks.tables.model_reports (launch.report --results=model_reports)."""
+  from benchmarks import tables
+
+  def report(workdir, wer):
+    m = {"wer": wer, "u_wer": wer / 2, "b_wer": 0.9, "num_utterances": 5, "rtf": 0.01, "step": 7}
+    return {"config": {"workdir": f"/x/workdirs/{workdir}"}, "machine": {}, "command": "c",
+            "git_commit": "abc", "date": "2026-11-26",
+            "metrics": {"rows": [{"split": "test", "biasing": "none", "distractors": 100,
+                                  "metrics": m}]}}
+
+  text = tables.model_reports([report("medium", 0.5), report("other", 0.4),
+                               report("medium", 0.3)])
+  assert text.count("Model: `medium`") == 1 and text.count("Model: `other`") == 1
+  assert "| test | none | own + 100 | 30.0 |" in text and "50.0" not in text
+  assert tables.model_reports([]) == "(no results yet)"

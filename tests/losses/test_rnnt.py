@@ -276,7 +276,9 @@ def test_fused_matches_full(time_chunk):
     assert len(flat_full) == len(flat_fused) == 7
     for (path, a), b in zip(flat_full, flat_fused):
         assert np.abs(np.asarray(a)).max() > 1e-3, path  # Not vacuous.
-        np.testing.assert_allclose(b, a, atol=1e-5, rtol=0,
+        # 1e-5 absolute, or 1e-6 relative for the large summed bias
+        # gradients (|g| ~ 20: float32 rounding in a different summation order).
+        np.testing.assert_allclose(b, a, atol=1e-5, rtol=1e-6,
                                    err_msg=jax.tree_util.keystr(path))
     # Padded frames get no encoder gradient.
     assert np.all(np.asarray(g_fused[1])[2, 4:] == 0.0)

@@ -19,6 +19,9 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 def _config(data_dir, **train):
   c = tiny.get_config()
   c.data.data_dir = data_dir
+  # One length bucket: one train-step compile per run (the SIGKILL test below
+  # keeps tiny's two buckets, whose interleaving is part of the data order).
+  c.data.num_buckets = 1
   for k, v in train.items():
     setattr(c.train, k, v)
   return c
@@ -135,7 +138,8 @@ def test_resume_after_sigkill_replays_same_data(tiny_data_dir, tmp_path):
 
 def test_one_and_four_devices_give_the_same_update(tiny_data_dir):
   script = os.path.join(REPO, "tests", "training", "pmap_equivalence.py")
-  env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=4",
+  env = {**os.environ, "XLA_FLAGS": os.environ.get("XLA_FLAGS", "") +
+         " --xla_force_host_platform_device_count=4",
          "JAX_PLATFORMS": "cpu"}
   out = subprocess.run([sys.executable, script], cwd=REPO, env=env, capture_output=True,
                        text=True, timeout=600)
@@ -228,6 +232,7 @@ def test_catt_warm_started_joint_training_learns_to_attend(trained, tiny_data_di
   src_workdir, _ = trained
   cfg = catt_tiny.get_config()
   cfg.data.data_dir = tiny_data_dir
+  cfg.data.num_buckets = 1
   cfg.train.init_from = src_workdir
   cfg.train.update(num_steps=60, log_every=10, checkpoint_every=60, eval_every=0,
                    learning_rate=3e-3, warmup_steps=5)
