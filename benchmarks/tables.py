@@ -35,6 +35,14 @@ def _machine(d: dict) -> str:
   return f"{kind}" if kind != "cpu" else f"CPU x{cpus}"
 
 
+def _latest(rows: list[dict], key) -> dict:
+  """The last result (rows are in date order) per key(config), in first-seen order."""
+  latest = {}
+  for d in rows:
+    latest[key(d["config"])] = d
+  return latest
+
+
 def _prov(d: dict) -> str:
   commit = (d.get("git_commit") or "?")[:8] + ("+" if d.get("git_dirty") else "")
   return f"`{d['command']}` ({commit}, {d['date'][:10]})"
@@ -87,9 +95,7 @@ def decoding(rows: list[dict]) -> str:
   """The latest decoding benchmark per workdir: greedy, beam, beam + tuned length reward."""
   if not rows:
     return "(no results yet)"
-  latest = {}
-  for d in rows:
-    latest[d["config"]["workdir"]] = d
+  latest = _latest(rows, lambda c: c["workdir"])
   out = []
   for workdir, d in latest.items():
     c, m = d["config"], d["metrics"]
@@ -128,9 +134,7 @@ def quickstart(rows: list[dict]) -> str:
 
 def model_reports(rows: list[dict]) -> str:
   """The latest launch.report --results=model_reports per workdir, one table each."""
-  latest = {}
-  for d in rows:
-    latest[d["config"]["workdir"]] = d
+  latest = _latest(rows, lambda c: c["workdir"])
   if not latest:
     return "(no results yet)"
   return "\n\n".join(quickstart([d]) for d in latest.values())
@@ -157,9 +161,7 @@ def biasing(rows: list[dict]) -> str:
   """The latest biasing benchmark of each workdir (Le et al. protocol)."""
   if not rows:
     return "(no results yet)"
-  latest = {}
-  for d in rows:
-    latest[(d["config"]["workdir"], d["config"]["split"])] = d
+  latest = _latest(rows, lambda c: (c["workdir"], c["split"]))
   out = []
   for (workdir, split), d in latest.items():
     c, m = d["config"], d["metrics"]
@@ -212,10 +214,7 @@ def rescoring(rows: list[dict]) -> str:
   """The latest lattice-rescoring benchmark per (ASR workdir, LM workdir, beam)."""
   if not rows:
     return "(no results yet)"
-  latest = {}
-  for d in rows:
-    c = d["config"]
-    latest[(c["asr_workdir"], c["lm_workdir"], c["beam"])] = d
+  latest = _latest(rows, lambda c: (c["asr_workdir"], c["lm_workdir"], c["beam"]))
   out = []
   for (asr, lm, beam), d in latest.items():
     c, m = d["config"], d["metrics"]
@@ -265,9 +264,7 @@ def endpointing(rows: list[dict]) -> str:
   """The latest end-pointing benchmark per (recognizer, end-of-query model)."""
   if not rows:
     return "(no results yet)"
-  latest = {}
-  for d in rows:
-    latest[(d["config"]["workdir"], d["config"]["endpointer_dir"])] = d
+  latest = _latest(rows, lambda c: (c["workdir"], c["endpointer_dir"]))
   return "\n\n".join(_endpointing_one(d) for d in latest.values())
 
 
@@ -370,9 +367,7 @@ def stream_context(rows: list[dict]) -> str:
   """The latest stream-context comparison per (workdir, baseline, beam)."""
   if not rows:
     return "(no results yet)"
-  latest = {}
-  for d in rows:
-    latest[(d["config"]["workdir"], d["config"]["baseline"], d["config"]["beam"])] = d
+  latest = _latest(rows, lambda c: (c["workdir"], c["baseline"], c["beam"]))
   out = []
   for (workdir, baseline, _), d in latest.items():
     c = d["config"]
@@ -393,10 +388,7 @@ def emission_delay(rows: list[dict]) -> str:
   """The latest emission-delay comparison per (workdirs, split, beam)."""
   if not rows:
     return "(no results yet)"
-  latest = {}
-  for d in rows:
-    c = d["config"]
-    latest[(tuple(c["workdirs"]), c["split"], c["beam"])] = d
+  latest = _latest(rows, lambda c: (tuple(c["workdirs"]), c["split"], c["beam"]))
   out = []
   for (_, split, beam), d in latest.items():
     out.append(f"Split `{split}`, {'greedy' if beam <= 1 else f'modified beam {beam}'}; "
