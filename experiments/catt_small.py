@@ -31,7 +31,7 @@ from experiments import small
 
 
 def get_config():
-  c = small.get_config()
+  c = small.fused_loss(small.get_config())  # as measured
   c.model.biasing.enabled = True
   c.train.init_from = "workdirs/small"
   c.train.learning_rate = 1e-3  # fine-tuning: half the small model's peak

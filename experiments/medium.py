@@ -22,7 +22,7 @@ from experiments import small
 
 
 def get_config():
-  c = small.get_config()
+  c = small.fused_loss(small.get_config())  # as measured
   c.data.corpus = "full"
   c.model.encoder.num_layers = 8
   c.model.encoder.dim = 176

@@ -11,7 +11,10 @@ nothing else changed: the WER anchor of ``benchmarks.stream_context`` and
 ``benchmarks.branching --reference``.
 
 Measured (2026-11-26, 2 CPU cores): 1,500 steps in 12.1 min at 43.1
-utterances/s from ``workdirs/small`` step 3,850; greedy validation WER
+utterances/s from the fused-loss ``small`` checkpoint (step 3,850, now
+``workdirs/small_fused``; ``small`` itself has since moved to the pruned loss,
+see its docstring: every warm-started variant below was measured from that
+checkpoint, and keeps the fused loss it was measured with); greedy validation WER
 49.6 % (200 utterances). Test (600 utterances): greedy WER 49.8 % (U-WER
 39.5 %, B-WER 88.9 %), beam 4 54.3 % (``benchmarks.decoding``; greedy wins on
 clean speech, BUILD.md "Model, loss, decoding").
@@ -26,6 +29,7 @@ FINE_TUNE_STEPS = 1500
 
 def fine_tune(c):
   """Applies the shared fine-tuning recipe to a small-derived config."""
+  small.fused_loss(c)  # as measured (see small.fused_loss)
   c.train.init_from = "workdirs/small"
   c.train.learning_rate = 1e-3  # half of small's peak
   c.train.warmup_steps = 100

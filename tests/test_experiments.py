@@ -105,11 +105,13 @@ def test_step_groups_cover_every_config_and_split_on_structure():
   # Structural options land in different groups; constants do not.
   def group_of(name):
     return next(rep for rep, names in groups if name in names)
-  assert group_of("small_ft") == group_of("small")  # learning rate, warm start, steps
+  # Corpus, depth, width, learning rate, warm start, steps: constants here.
+  assert group_of("medium") == group_of("small_ft")
   assert group_of("small_ft_talker") == group_of("small_ft")  # host-side augmentation
-  for other in ("small_ft_fastemit", "small_ft_pruned", "context_small", "catt_small",
-                "branching_small", "teacher"):
-    assert group_of(other) != group_of("small"), other
+  for other in ("small", "small_ft_fastemit", "small_ft_pruned", "context_small", "catt_small",
+                "branching_small", "teacher"):  # loss form, FastEmit, context, biasing, ...
+    assert group_of(other) != group_of("small_ft"), other
+  assert group_of("catt_medium") == group_of("catt_small")
   assert configs["small_ft_fastemit"].train.fastemit_lambda > 0
 
 
