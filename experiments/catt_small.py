@@ -15,16 +15,18 @@ guided-attention loss (train.bias_guide_weight): without it, it learned
 nothing in 1,200 steps.
 Override ``--config.train.init_from=''`` to train from scratch.
 
-Measured (2026-11-26, 2 CPU cores, shared for part of the run): 3.30M
-parameters, 2,094 steps in 20.3 min after the 3,850 of ``small``; beam 4,
-own names + 100 distractors (``python -m launch.report
---workdir=workdirs/catt_small``): test WER 51.7 % with no biasing (U-WER
-41.1 %, B-WER 91.7 %), 52.8 % with attention biasing (B-WER 92.9 %), 51.3 %
-with attention + shallow fusion (B-WER 90.2 %). The extra training improves
-the transducer (test WER 59.1 -> 51.7 %), but attention biasing does not yet
-lower B-WER: the label-query attention puts ~30 % of its weight on the true
-phrase in training (chance ~5 %), yet one BLSTM vector per unseen name is not
-enough to spell it. See BUILD.md, "Context biasing".
+Measured (2026-11-26, 2 CPU cores) from the pruned-loss ``small`` (5,389
+steps): 3.30M parameters, 1,900 steps in 20.1 min; beam 4, own names + 100
+distractors (``python -m launch.report --workdir=workdirs/catt_small``): test
+WER 43.6 % with no biasing (U-WER 32.5 %, B-WER 85.6 %), 42.8 % with
+attention biasing (B-WER 85.7 %), 44.4 % with both (B-WER 82.5 %); greedy
+without a list 43.3 % (U-WER 31.7 %). From the earlier fused ``small``
+(3,850 steps; 2,094 steps here, ``workdirs/catt_small_fused``): 51.7 % with
+no biasing (B-WER 91.7 %), 52.8 % with attention (B-WER 92.9 %). Attention
+biasing still does not lower B-WER: the label-query attention puts 30-47 %
+of its weight on the true phrase in training (chance ~5 %), yet one BLSTM
+vector per unseen name is not enough to spell it. See BUILD.md, "Context
+biasing".
 """
 
 from experiments import small
