@@ -4,7 +4,7 @@
   python -m launch.train --config=experiments/medium.py --workdir=workdirs/medium
   python -m launch.train --config=experiments/catt_medium.py --workdir=workdirs/catt_medium
   python -m benchmarks.biasing --workdir=workdirs/catt_medium \
-    --split=tfds:voice_assistant/small:test --distractors=0,100,1000
+    --split=tfds:voice_assistant/small:test --distractors=100,1000
 
 ``catt_small``'s recipe (BLSTM phrase encoder, audio and label queries,
 guided attention, lists of true names kept with probability 0.8 plus 0-32

@@ -16,9 +16,9 @@ the pruned loss's trivial joint), 5,389 steps in 30.0 min at ~66
 utterances/s in steady state; greedy validation WER 46.6 % (U-WER 36.0 %,
 200 utterances), test 45.5 % (U-WER 34.9 %, B-WER 85.7 %). The same
 architecture with the fused loss (``--config.train.loss_impl=fused
---config.train.num_steps=4000``, the recipe before 2026-11-26 and the
-checkpoint that the ``small_ft`` family, ``catt_small`` and ``medium``'s
-docstrings were measured from, kept in ``workdirs/small_fused``): 3,850 steps,
+--config.train.num_steps=4000``, the recipe before 2026-11-26; the
+``small_ft`` family was warm-started from its checkpoint, kept in
+``workdirs/small_fused``): 3,850 steps,
 validation 56.3 % (U-WER 46.9 %), test greedy 56.5 % (U-WER 47.3 %). Short of
 the U-WER <= 20 % target either way (see BUILD.md, "Medium model").
 """
