@@ -29,6 +29,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from asr.biasing import context_graph as cg
+from asr.biasing import pointer as pointer_lib
 from asr.data import cmvn as cmvn_lib
 from asr.data import features as features_lib
 from asr.data import pipeline
@@ -92,12 +93,15 @@ class StreamingRecognizer:
       graphs = [cg.ContextGraph.from_phrases(l, rec.tokenizer.encode, context_score) if l else None
                 for l in lists]
     self.ctx = self.ctx_mask = None
+    trees = None
     if attention and self.model.cfg.biasing.enabled:
-      ctx, mask = evaluate.encode_lists(self.model, self.params,
-                                        pipeline.PhraseTokens(rec.tokenizer), lists)
+      phrase_tokens = pipeline.PhraseTokens(rec.tokenizer)
+      ctx, mask = evaluate.encode_lists(self.model, self.params, phrase_tokens, lists)
       self.ctx, self.ctx_mask = np.asarray(ctx), np.asarray(mask)
+      if self.model.cfg.biasing.pointer:  # tree-constrained pointer over the same lists
+        trees = pointer_lib.trees_for_lists(lists, phrase_tokens.ids)
     self.search = beam_lib.BeamSearch(self.model, self.params, self.b, beam, graphs,
-                                      self.ctx, self.ctx_mask)
+                                      self.ctx, self.ctx_mask, trees=trees)
     self.state = encoder_lib.init_stream_state(ecfg, self.b, self.num_bins)
     self.samples = [np.zeros(0, np.float32) for _ in range(self.b)]
     self.feats = [np.zeros((0, self.num_bins), np.float32) for _ in range(self.b)]

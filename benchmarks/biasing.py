@@ -2,6 +2,7 @@ r"""Biasing benchmark (Le et al. 2021 protocol) on the voice-assistant corpus.
 
   python -m benchmarks.biasing --workdir=workdirs/catt_small [--split=test]
       [--distractors=0,100,500,1000] [--modes=none,shallow,attention,both]
+      [--pointer_root_scale=1.0] [--pointer_preselect=K]
 
 For each list size N and biasing mode: WER, U-WER, B-WER on the split (each
 utterance's list = its own entity phrases + N distractors from the split's
@@ -23,10 +24,18 @@ flags.DEFINE_string("split", "test", "Split of the run's corpus or a manifest.")
 flags.DEFINE_list("distractors", ["0", "100", "500", "1000"], "List sizes N.")
 flags.DEFINE_list("modes", ["none", "shallow", "attention", "both"], "Biasing modes.")
 flags.DEFINE_integer("beam", 4, "Beam size.")
+flags.DEFINE_bool("pointer_ablation", True, "Models with the tree-constrained pointer: also "
+                  "run attention biasing without it (rows 'attention-noptr'; any mode with "
+                  "the suffix -noptr can be named in --modes).")
 flags.DEFINE_float("context_score", 2.0, "Shallow-fusion bonus per token (unless tuned).")
 flags.DEFINE_list("tune_context_score", [],
                   "Candidate shallow-fusion bonuses: the one with the lowest WER on "
                   "--tune_split (N=100, mode shallow, or both for CATT models) is used.")
+flags.DEFINE_float("pointer_root_scale", 1.0, "Pointer models: factor on the generation "
+                   "probability where a name would start (asr.decoding.beam.BeamSearch).")
+flags.DEFINE_integer("pointer_preselect", 0, "Pointer models: > 0 decodes attention/both "
+                     "twice, the pointer's tree holding the K phrases spelled most like the "
+                     "first-pass hypothesis (asr.evaluation.evaluate).")
 flags.DEFINE_string("tune_split", "validation", "Split for --tune_context_score.")
 flags.DEFINE_integer("tune_limit", 200, "Utterances of --tune_split used for tuning.")
 flags.DEFINE_integer("limit", None, "Utterances (default: all).")
@@ -80,6 +89,8 @@ def main(argv):
   pool = sources.name_pool(src)
   modes = [m for m in FLAGS.modes
            if m in ("none", "shallow") or rec.model.cfg.biasing.enabled]
+  if rec.model.cfg.biasing.pointer and FLAGS.pointer_ablation:
+    modes += [f"{m}-noptr" for m in modes if m == "attention" and f"{m}-noptr" not in modes]
   no_entity = [i for i, u in enumerate(utts) if not u.entities]
   context_score, tuning = FLAGS.context_score, []
   if FLAGS.tune_context_score:
@@ -90,7 +101,9 @@ def main(argv):
     for cs in (float(x) for x in FLAGS.tune_context_score):
       m = evaluate.evaluate_utterances(rec.model, rec.params, rec.norm, tutts, rec.tokenizer,
                                        beam=FLAGS.beam, biasing=tmode, distractors=100,
-                                       pool=tpool, context_score=cs)["metrics"]
+                                       pool=tpool, context_score=cs,
+                                       pointer_root_scale=FLAGS.pointer_root_scale,
+                                       pointer_preselect=FLAGS.pointer_preselect)["metrics"]
       tuning.append({"context_score": cs, "mode": tmode, "wer": m["wer"], "u_wer": m["u_wer"],
                      "b_wer": m["b_wer"]})
       print("tuning", tuning[-1], flush=True)
@@ -101,8 +114,11 @@ def main(argv):
     base = None
     for mode in modes:
       res = evaluate.evaluate_utterances(rec.model, rec.params, rec.norm, utts, rec.tokenizer,
-                                         beam=FLAGS.beam, biasing=mode, distractors=n, pool=pool,
-                                         context_score=context_score)
+                                         beam=FLAGS.beam, biasing=mode.removesuffix("-noptr"),
+                                         distractors=n, pool=pool, context_score=context_score,
+                                         pointer=not mode.endswith("-noptr"),
+                                         pointer_root_scale=FLAGS.pointer_root_scale,
+                                         pointer_preselect=FLAGS.pointer_preselect)
       m = res["metrics"]
       ne = wer.aggregate(wer.score_utterance(utts[i].text, res["utterances"][i]["hyp"],
                                              utts[i].context) for i in no_entity)
@@ -135,6 +151,7 @@ def main(argv):
   path = common.write_result("biasing", {"rows": rows, "streaming_rtf": rtf}, {
       "workdir": FLAGS.workdir, "split": FLAGS.split, "beam": FLAGS.beam,
       "context_score": context_score, "context_score_tuning": tuning, "limit": FLAGS.limit, "modes": modes,
+      "pointer_root_scale": FLAGS.pointer_root_scale, "pointer_preselect": FLAGS.pointer_preselect,
       "step": rec.step})
   print(path)
 

@@ -101,6 +101,10 @@ def get_config():
   bi.audio_queries = True  # encoder frames attend to the list
   bi.label_queries = True  # prediction-network outputs attend to the list
   bi.dropout = 0.1
+  # Tree-constrained pointer generator (asr/biasing/pointer.py): a pointer over
+  # the list's valid next wordpieces mixed into the output; needs enabled.
+  bi.pointer = False
+  bi.pointer_dim = 64  # pointer query/key width
   # Training lists (asr.data.pipeline.ContextSampler): each true entity kept
   # with keep_prob, plus U{0..max_distractors} names from the training pool.
   bc = c.data.context = ml_collections.ConfigDict()
@@ -108,6 +112,7 @@ def get_config():
   bc.keep_prob = 0.8
   bc.max_entities = 4
   bc.max_phrase_len = 12  # wordpieces per phrase (longer ones are cut)
+  bc.max_pointer_cands = 48  # pointer candidates per label position (K)
 
   # --- training ---------------------------------------------------------------
   t = c.train = ml_collections.ConfigDict()

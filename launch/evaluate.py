@@ -33,6 +33,12 @@ flags.DEFINE_integer("limit", None, "Evaluate only the first N utterances.")
 flags.DEFINE_integer("step", None, "Checkpoint step (default: latest).")
 flags.DEFINE_string("data_dir", None, "Override the config's data_dir.")
 flags.DEFINE_bool("skip_bad", False, "Skip unusable manifest lines (reported) instead of failing.")
+flags.DEFINE_bool("pointer", True, "Models with the tree-constrained pointer: use it in the "
+                  "attention/both modes (--nopointer: attention biasing alone, an ablation).")
+flags.DEFINE_float("pointer_root_scale", 1.0, "Factor in [0, 1] on the pointer's generation "
+                   "probability where a name would start (asr.decoding.beam.BeamSearch).")
+flags.DEFINE_integer("pointer_preselect", 0, "Pointer models: > 0 decodes twice, the pointer's "
+                     "tree holding the K phrases spelled most like the first-pass hypothesis.")
 flags.DEFINE_integer("nbest", 0, "Also store the N best hypotheses per utterance.")
 flags.mark_flags_as_required(["workdir"])
 FLAGS = flags.FLAGS
@@ -61,7 +67,9 @@ def main(argv):
       label_bonus=(config.eval.get("label_bonus", 0.0) if FLAGS.label_bonus is None
                    else FLAGS.label_bonus),
       max_symbols=(config.eval.get("max_symbols", 0) if FLAGS.max_symbols is None
-                   else FLAGS.max_symbols))
+                   else FLAGS.max_symbols),
+      pointer=FLAGS.pointer, pointer_root_scale=FLAGS.pointer_root_scale,
+      pointer_preselect=FLAGS.pointer_preselect)
   res["metrics"].update(source=spec, workdir=os.path.abspath(FLAGS.workdir), step=step,
                         num_utterances=len(utts))
   if FLAGS.output:

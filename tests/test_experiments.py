@@ -112,6 +112,7 @@ def test_step_groups_cover_every_config_and_split_on_structure():
                 "branching_small", "teacher"):  # loss form, FastEmit, context, biasing, ...
     assert group_of(other) != group_of("small_ft"), other
   assert group_of("catt_medium") == group_of("catt_small")
+  assert group_of("catt_pointer_medium") != group_of("catt_medium")  # the pointer
   assert configs["small_ft_fastemit"].train.fastemit_lambda > 0
 
 
@@ -135,7 +136,15 @@ def test_config_steps(name, members, tiny_data_dir, tiny_tokenizer_path):
   bucket = pipeline.Bucket(max(len(u.feats) for u in utts) // 32 * 32 + 32, 16, 2, (0, 1))
   batch = pipeline.collate(utts, [0, 1], bucket)
   if config.model.biasing.enabled:
-    batch.update(pipeline.PhraseTokens(tok).pad([["zoe muller", "reading lamp"], []], 4))
+    phrases = pipeline.PhraseTokens(tok)
+    lists = [["zoe muller", "reading lamp"], []]
+    batch.update(phrases.pad(lists, 4))
+    if config.model.biasing.pointer:
+      from asr.biasing import pointer as pointer_lib
+      arr = pointer_lib.training_arrays([u.labels for u in utts],
+                                        [[phrases.ids(p) for p in l] for l in lists], 16,
+                                        config.data.context.max_pointer_cands)
+      batch.update(ptr_cands=arr["ptr_cands"], ptr_target=arr["ptr_target"])
   step = jax.pmap(functools.partial(train.train_step, model=model, tx=tx, mean=jnp.zeros(80),
                                     std=jnp.ones(80), cfg=config), axis_name="batch")
   new, metrics = step(train.replicate(st), train.shard(batch, 1), train.replicate(jax.random.PRNGKey(0)))

@@ -36,6 +36,9 @@ class BiasingConfig:
     num_heads: heads of each biasing attention.
     audio_queries / label_queries: which streams attend to the context.
     dropout: on attention outputs.
+    pointer: add the tree-constrained pointer generator
+      (:mod:`asr.biasing.pointer`) over the list's wordpieces.
+    pointer_dim: its query/key width D.
   """
   enabled: bool = False
   encoder: str = "blstm"
@@ -45,6 +48,8 @@ class BiasingConfig:
   audio_queries: bool = True
   label_queries: bool = True
   dropout: float = 0.1
+  pointer: bool = False
+  pointer_dim: int = 64
 
 
 class ContextEncoder(nn.Module):

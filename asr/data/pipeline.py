@@ -463,6 +463,9 @@ class ContextSampler:
   keep_prob: float = 0.8
   max_entities: int = 4
   seed: int = 0
+  # > 0: also the tree-pointer arrays (asr.biasing.pointer.training_arrays)
+  # with this many candidates per label position.
+  pointer_cands: int = 0
 
   @property
   def num_phrases(self) -> int:
@@ -490,6 +493,12 @@ class ContextSampler:
       out["ctx_targets"] = attention_targets(
           [utts[i].labels for i in idx], lists,
           [{e["phrase"] for e in utts[i].entities} for i in idx], self.phrases, max_labels)
+      if self.pointer_cands:
+        from asr.biasing import pointer as pointer_lib  # pylint: disable=g-import-not-at-top
+        arr = pointer_lib.training_arrays(
+            [utts[i].labels for i in idx], [[self.phrases.ids(p) for p in l] for l in lists],
+            max_labels, self.pointer_cands)
+        out["ptr_cands"], out["ptr_target"] = arr["ptr_cands"], arr["ptr_target"]
     return out
 
 

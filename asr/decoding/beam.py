@@ -31,6 +31,12 @@ Shallow fusion: an optional :class:`asr.biasing.context_graph.ContextGraph` per
 utterance adds its bonus to label extensions (``score``) and is refunded for
 unfinished matches at the end; the N-best reports the fused score and the
 acoustic (transducer) log-probability separately.
+
+Tree-constrained pointer (``trees``, models with ``model.biasing.pointer``):
+each hypothesis carries its node in its utterance's
+:class:`asr.biasing.pointer.PrefixTree`; the joint rows then come from
+``Transducer.pointer_logprobs`` with that node's valid next wordpieces, so the
+hypothesis' ``logp`` is under the mixed distribution.
 """
 
 import dataclasses
@@ -61,6 +67,8 @@ class Hyp:
   # While a frame is being expanded: the parent's slot and the new label.
   parent_slot: int = -1
   new_token: int = BLANK
+  # Node of the tree-constrained pointer's prefix tree (asr.biasing.pointer).
+  ptr_node: int = 0
 
 
 @functools.partial(jax.jit, static_argnames=("model",))
@@ -68,6 +76,12 @@ def _joint_logprobs(model, params, enc_rows, pred_rows):
   logits = model.apply({"params": params}, enc_rows, pred_rows,
                        method=transducer.Transducer.joint)
   return jax.nn.log_softmax(logits.astype(jnp.float32), axis=-1)
+
+
+@functools.partial(jax.jit, static_argnames=("model",))
+def _pointer_logprobs(model, params, enc_rows, pred_rows, cands, log_scale):
+  return model.apply({"params": params}, enc_rows, pred_rows, cands, cands > 0, log_scale,
+                     method=transducer.Transducer.pointer_logprobs)
 
 
 @functools.partial(jax.jit, static_argnames=("model",))
@@ -115,12 +129,26 @@ class BeamSearch:
       validation with benchmarks.decoding; 0 = plain search).
     max_symbols: labels per frame of the time-synchronous search; 0 selects
       modified beam search (one label per frame, no blank after it).
+    trees: optional per-utterance :class:`asr.biasing.pointer.PrefixTree`
+      (or None) for a model with the tree-constrained pointer.
+    pointer_root_scale: factor in [0, 1] on the pointer's generation
+      probability where a name would *start* (the root, or a node where a
+      phrase ends); 1 = as trained, 0 = the pointer only continues names
+      the model began itself. Tune on validation.
   """
 
   def __init__(self, model, params, batch: int, beam: int = 4,
                graphs: Sequence[Any] | None = None, ctx=None, ctx_mask=None,
-               label_bonus: float = 0.0, max_symbols: int = DEFAULT_MAX_SYMBOLS):
+               label_bonus: float = 0.0, max_symbols: int = DEFAULT_MAX_SYMBOLS,
+               trees: Sequence[Any] | None = None, pointer_root_scale: float = 1.0):
     self.model, self.params, self.beam = model, params, beam
+    if not 0.0 <= pointer_root_scale <= 1.0:
+      raise ValueError(f"pointer_root_scale must be in [0, 1], got {pointer_root_scale}")
+    self.root_log_scale = max(float(np.log(pointer_root_scale)) if pointer_root_scale > 0
+                              else -1e9, -1e9)
+    self.trees = list(trees) if trees is not None else None
+    if self.trees is not None and not model.cfg.biasing.pointer:
+      raise ValueError("trees given but the model has no pointer (model.biasing.pointer)")
     self.label_bonus = float(label_bonus)
     if max_symbols < 0:
       raise ValueError(f"max_symbols must be >= 0, got {max_symbols}")
@@ -160,16 +188,34 @@ class BeamSearch:
   def _joint_rows(self, enc_t: np.ndarray, hyps: dict[int, list[Hyp]]) -> np.ndarray:
     """Joint log-probabilities [sum of len(hyps[i]), V] for every hypothesis
     of every utterance i in ``hyps`` (in that order) at encoder frame enc_t."""
-    rows, owners = [], []
+    rows, owners, nodes = [], [], []
     for i, hs in hyps.items():
       for h in hs:
         rows.append(h.slot)
         owners.append(i)
+        nodes.append(h.ptr_node)
     n = len(rows)
     pad = _bucket(n)
     slots = np.array(rows + [rows[-1]] * (pad - n))
     enc_rows = enc_t[np.array(owners + [owners[-1]] * (pad - n))]
-    return np.asarray(_joint_logprobs(self.model, self.params, enc_rows, self.pred[slots]))[:n]
+    if self.trees is None:
+      return np.asarray(_joint_logprobs(self.model, self.params, enc_rows, self.pred[slots]))[:n]
+    cl = [self.trees[i].candidates(nd) if self.trees[i] is not None else np.zeros(0, np.int32)
+          for i, nd in zip(owners, nodes)]
+    k = _bucket(max(1, max(len(c) for c in cl)))
+    cands = np.zeros((pad, k), np.int32)
+    log_scale = np.zeros(pad, np.float32)
+    for r, (c, i, nd) in enumerate(zip(cl, owners, nodes)):
+      cands[r, :len(c)] = c
+      if self.trees[i] is not None and (nd == 0 or self.trees[i].is_end[nd]):
+        log_scale[r] = self.root_log_scale
+    return np.asarray(_pointer_logprobs(self.model, self.params, enc_rows, self.pred[slots],
+                                        cands, log_scale))[:n]
+
+  def _ptr_step(self, i: int, h: Hyp, tok: int) -> int:
+    if self.trees is None or self.trees[i] is None:
+      return 0
+    return self.trees[i].step(h.ptr_node, tok)
 
   def _step(self, enc_t: np.ndarray, active: list[int]):
     lp = self._joint_rows(enc_t, {i: self.hyps[i] for i in active})
@@ -203,7 +249,7 @@ class BeamSearch:
           continue
         merged[key] = Hyp(tokens, float(score), float(logp), h.slot if tok == BLANK else -1,
                           cstate, h.times if tok == BLANK else h.times + (int(self.frames[i]),),
-                          parent_slot=h.slot, new_token=tok)
+                          parent_slot=h.slot, new_token=tok, ptr_node=self._ptr_step(i, h, tok))
     # Run the prediction network for hypotheses that emitted a label.
     self._extend([h for i in active for h in new_hyps[i].values() if h.slot == -1])
     for i in active:
@@ -279,7 +325,8 @@ class BeamSearch:
           if len(merged) >= self.beam:
             continue
           merged[key] = Hyp(h.tokens + (tok,), float(score), float(logp), -1, cstate,
-                            h.times + (int(self.frames[i]),), parent_slot=h.slot, new_token=tok)
+                            h.times + (int(self.frames[i]),), parent_slot=h.slot, new_token=tok,
+                            ptr_node=self._ptr_step(i, h, tok))
         nxt[i] = merged
       self._extend([h for i in nxt for h in nxt[i].values()])
       cur = {i: list(nxt.get(i, {}).values()) for i in active}
@@ -317,9 +364,10 @@ class BeamSearch:
 
 def beam_search(model, params, enc, enc_lengths, beam: int = 4, graphs=None, ctx=None,
                 ctx_mask=None, label_bonus: float = 0.0,
-                max_symbols: int = DEFAULT_MAX_SYMBOLS) -> list[list[Hyp]]:
+                max_symbols: int = DEFAULT_MAX_SYMBOLS, trees=None,
+                pointer_root_scale: float = 1.0) -> list[list[Hyp]]:
   """Offline beam search over a batch of encoder outputs [B, T, J]."""
   bs = BeamSearch(model, params, enc.shape[0], beam, graphs, ctx, ctx_mask, label_bonus,
-                  max_symbols)
+                  max_symbols, trees, pointer_root_scale)
   bs.advance(np.asarray(enc), np.asarray(enc_lengths))
   return bs.finalize()

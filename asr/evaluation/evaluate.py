@@ -112,7 +112,9 @@ def decode_utterances(model, params, norm, utts, tokenizer, beam: int = 0,
                       batch_frames: int = 20000, graphs: Sequence | None = None,
                       nbest: int = 0, lists: Sequence[Sequence[str]] | None = None,
                       label_bonus: float = 0.0,
-                      max_symbols: int = beam_lib.DEFAULT_MAX_SYMBOLS) -> list[dict]:
+                      max_symbols: int = beam_lib.DEFAULT_MAX_SYMBOLS,
+                      pointer: bool = True, pointer_root_scale: float = 1.0,
+                      tree_lists: Sequence[Sequence[str]] | None = None) -> list[dict]:
   """Decodes utterances; returns per-utterance dicts with text (and nbest).
 
   Args:
@@ -120,6 +122,11 @@ def decode_utterances(model, params, norm, utts, tokenizer, beam: int = 0,
     lists: per-utterance phrase lists for attention biasing (CATT models).
     label_bonus: beam search's per-label length reward (BeamSearch).
     max_symbols: labels per frame of the beam search (0: modified search).
+    pointer: models with the tree-constrained pointer use it over ``lists``
+      (False: the attention biasing alone, an ablation);
+      ``pointer_root_scale``: see :class:`asr.decoding.beam.BeamSearch`.
+    tree_lists: the pointer's phrases per utterance when they differ from
+      ``lists`` (a preselected part of it); default ``lists``.
   """
   results: list[dict | None] = [None] * len(utts)
   phrases = pipeline.PhraseTokens(tokenizer) if lists is not None else None
@@ -131,7 +138,12 @@ def decode_utterances(model, params, norm, utts, tokenizer, beam: int = 0,
                                [lists[i] if i >= 0 else [] for i in idx])
     enc, enc_len = _encode_batch(model, params, norm, batch, ctx, mask)
     real = [k for k, i in enumerate(idx) if i >= 0]
-    if beam <= 1 and graphs is None:
+    trees = None
+    if lists is not None and model.cfg.biasing.pointer and pointer:
+      from asr.biasing import pointer as pointer_lib  # pylint: disable=g-import-not-at-top
+      tl = lists if tree_lists is None else tree_lists
+      trees = pointer_lib.trees_for_lists([tl[i] if i >= 0 else [] for i in idx], phrases.ids)
+    if beam <= 1 and graphs is None and trees is None:
       raw = greedy.greedy_search(model, params, enc, enc_len, ctx=ctx, ctx_mask=mask)
       toks, times = greedy.compact(raw), greedy.compact_times(raw)
       for k in real:
@@ -146,7 +158,8 @@ def decode_utterances(model, params, norm, utts, tokenizer, beam: int = 0,
           graphs=None if g is None else [g[k] for k in real],
           ctx=None if ctx is None else np.asarray(ctx)[sub],
           ctx_mask=None if mask is None else np.asarray(mask)[sub], label_bonus=label_bonus,
-          max_symbols=max_symbols)
+          max_symbols=max_symbols, trees=None if trees is None else [trees[k] for k in real],
+          pointer_root_scale=pointer_root_scale)
       for k, hs in zip(real, hyps):
         best = hs[0]
         r = {"text": tokenizer.decode(best.tokens), "tokens": list(best.tokens),
@@ -165,8 +178,18 @@ def evaluate_utterances(model, params, norm, utts, tokenizer, beam: int = 0,
                         distractors: int | None = None, pool: Sequence[str] | None = None,
                         context_score: float = 2.0, nbest: int = 0,
                         label_bonus: float = 0.0,
-                        max_symbols: int = beam_lib.DEFAULT_MAX_SYMBOLS) -> dict:
-  """Decodes and scores; returns {"metrics": {...}, "utterances": [...]}."""
+                        max_symbols: int = beam_lib.DEFAULT_MAX_SYMBOLS,
+                        pointer: bool = True, pointer_root_scale: float = 1.0,
+                        pointer_preselect: int = 0) -> dict:
+  """Decodes and scores; returns {"metrics": {...}, "utterances": [...]}.
+
+  ``pointer``, ``pointer_root_scale``: as in :func:`decode_utterances`.
+  ``pointer_preselect`` > 0 (pointer models, attention/both): two passes --
+  decode with attention biasing alone, keep the ``pointer_preselect``
+  phrases spelled most like the first-pass hypothesis
+  (:func:`asr.biasing.pointer.rank_phrases`) as the pointer's tree, decode
+  again (the attention still sees the whole list). Both passes are timed.
+  """
   if biasing not in BIASING_MODES:
     raise ValueError(f"biasing must be one of {BIASING_MODES}, got {biasing!r}")
   if biasing in ("attention", "both") and not model.cfg.biasing.enabled:
@@ -178,9 +201,18 @@ def evaluate_utterances(model, params, norm, utts, tokenizer, beam: int = 0,
     graphs = [cg.ContextGraph.from_phrases(l, tokenizer.encode, context_score) if l else None
               for l in lists]
   t0 = time.time()
+  att_lists = lists if biasing in ("attention", "both") else None
+  tree_lists = None
+  two_pass = bool(pointer_preselect and pointer and model.cfg.biasing.pointer and att_lists)
+  if two_pass:
+    from asr.biasing import pointer as pointer_lib  # pylint: disable=g-import-not-at-top
+    first = decode_utterances(model, params, norm, utts, tokenizer, beam, batch_frames, graphs, 0,
+                              att_lists, label_bonus, max_symbols, pointer=False)
+    tree_lists = [pointer_lib.rank_phrases(h["text"], l)[:pointer_preselect]
+                  for h, l in zip(first, lists)]
   hyps = decode_utterances(model, params, norm, utts, tokenizer, beam, batch_frames, graphs, nbest,
-                           lists if biasing in ("attention", "both") else None, label_bonus,
-                           max_symbols)
+                           att_lists, label_bonus, max_symbols, pointer, pointer_root_scale,
+                           tree_lists)
   decode_s = time.time() - t0
   audio_s = sum(len(u.feats) for u in utts) * features_lib.HOP / features_lib.SAMPLE_RATE
   per_utt, scores = [], []
@@ -197,7 +229,11 @@ def evaluate_utterances(model, params, norm, utts, tokenizer, beam: int = 0,
   metrics.update(num_skipped=len(skipped), rtf=decode_s / max(audio_s, 1e-9),
                  decode_seconds=decode_s, audio_seconds=audio_s, beam=beam, biasing=biasing,
                  label_bonus=label_bonus, max_symbols=max_symbols,
-                 distractors=distractors)
+                 distractors=distractors,
+                 pointer=bool(pointer and model.cfg.biasing.pointer
+                              and biasing in ("attention", "both")),
+                 pointer_root_scale=pointer_root_scale,
+                 pointer_preselect=pointer_preselect if two_pass else 0)
   out = {"metrics": metrics, "utterances": per_utt}
   if skipped:
     out["skipped"] = [s.to_json() for s in skipped]

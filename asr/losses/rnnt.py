@@ -339,7 +339,7 @@ def rnnt_loss(logits, labels, logit_lengths, label_lengths, blank_id=0, rnnt_typ
 
 def rnnt_loss_fused(encoder_out, predictor_out, joint_fn: Callable, labels,
                     logit_lengths, label_lengths, blank_id=0, time_chunk=16,
-                    rnnt_type="regular", fastemit_lambda=0.0):
+                    rnnt_type="regular", fastemit_lambda=0.0, arc_fn: Callable | None = None):
     """RNN-T loss without materializing the ``[B, T, U+1, V]`` joint output.
 
     The joint, log-softmax and the two gathers run on ``time_chunk`` frames at
@@ -356,6 +356,10 @@ def rnnt_loss_fused(encoder_out, predictor_out, joint_fn: Callable, labels,
       labels, logit_lengths, label_lengths, blank_id: as in ``rnnt_loss``.
       time_chunk: frames per joint evaluation.
       rnnt_type, fastemit_lambda: as in ``rnnt_loss``.
+      arc_fn: optional ``(enc [B, t, 1, D], pred [B, 1, U+1, D'], next_labels
+        [B, U+1]) -> (blank, label)`` arc log-probs ``[B, t, U+1]`` replacing
+        the joint + log-softmax + gathers (e.g. a pointer mixed into the
+        output distribution, ``Transducer.pointer_arcs``).
     Returns:
       ``[B]`` float32 loss.
     """
@@ -372,6 +376,8 @@ def rnnt_loss_fused(encoder_out, predictor_out, joint_fn: Callable, labels,
 
     @jax.checkpoint
     def chunk_logprobs(enc_chunk):
+        if arc_fn is not None:
+            return arc_fn(enc_chunk[:, :, None], pred, next_labels)
         logits = joint_fn(enc_chunk[:, :, None], pred)
         return _arc_logprobs(logits, next_labels, blank_id)
 

@@ -28,6 +28,7 @@ import jax
 import jax.numpy as jnp
 
 from asr.biasing import attention as bias_lib
+from asr.biasing import pointer as pointer_lib
 from asr.models import encoder as encoder_lib
 
 BLANK_ID = 0
@@ -131,6 +132,11 @@ class Joint(nn.Module):
     """Projected enc [..., J] and pred [..., J] (broadcastable) -> logits [..., V]."""
     return self.out(jnp.tanh(enc_p + pred_p))
 
+  def hidden_and_logits(self, enc_p, pred_p):
+    """(hidden tanh(enc + pred) [..., J], logits [..., V])."""
+    h = jnp.tanh(enc_p + pred_p)
+    return h, self.out(h)
+
 
 @dataclasses.dataclass(frozen=True)
 class TransducerConfig:
@@ -175,6 +181,10 @@ class Transducer(nn.Module):
       if b.label_queries:
         self.label_bias = bias_lib.BiasingAttention(b.num_heads, c.predictor.hidden, b.dropout)
         self.label_combiner = bias_lib.Combiner()
+    if b.pointer:
+      if not b.enabled:
+        raise ValueError("model.biasing.pointer needs model.biasing.enabled (the biasing lists)")
+      self.pointer = pointer_lib.TreePointer(b.pointer_dim, c.vocab_size)
 
   @property
   def biased(self) -> bool:
@@ -255,11 +265,49 @@ class Transducer(nn.Module):
   def joint(self, enc_p, pred_p):
     return self.joint_net(enc_p, pred_p)
 
+  @property
+  def has_pointer(self) -> bool:
+    return self.cfg.biasing.pointer
+
+  def pointer_arcs(self, enc_p, pred_p, next_labels, cands, cand_mask, target):
+    """Arc log-probabilities with the tree-constrained pointer mixed in.
+
+    enc_p [B, t, 1, J], pred_p [B, 1, U1, J] (projected), next_labels [B, U1],
+    cands / cand_mask [B, U1, K], target [B, U1] (candidate index of the next
+    label, -1 if none). Returns (blank [B, t, U1], label [B, t, U1]) log-probs
+    of :func:`asr.biasing.pointer.mix_label_logprobs`.
+    """
+    h, logits = self.joint_net.hidden_and_logits(enc_p, pred_p)
+    logp = jax.nn.log_softmax(logits.astype(jnp.float32), axis=-1)
+    blank = logp[..., BLANK_ID]
+    idx = jnp.broadcast_to(next_labels[:, None, :, None], logp.shape[:-1] + (1,))
+    label = jnp.take_along_axis(logp, idx, axis=-1)[..., 0]
+    ptr_logp, gate = self.pointer(h, logits, cands, cand_mask)
+    tidx = jnp.broadcast_to(jnp.maximum(target, 0)[:, None, :, None], ptr_logp.shape[:-1] + (1,))
+    ptr_t = jnp.take_along_axis(ptr_logp, tidx, axis=-1)[..., 0]
+    ptr_t = jnp.where((target >= 0)[:, None], ptr_t, pointer_lib.NEG)
+    has = jnp.any(cand_mask, axis=-1)[:, None]
+    return blank, pointer_lib.mix_label_logprobs(blank, label, ptr_t, gate, has)
+
+  def pointer_logprobs(self, enc_rows, pred_rows, cands, cand_mask, log_scale=None):
+    """Decoding: rows [n, J] each with candidates [n, K] -> mixed log-probs [n, V];
+    log_scale: optional [n] log factors on the generation probability."""
+    h, logits = self.joint_net.hidden_and_logits(enc_rows, pred_rows)
+    logp = jax.nn.log_softmax(logits.astype(jnp.float32), axis=-1)
+    ptr_logp, gate = self.pointer(h[:, None, None], logits[:, None, None], cands[:, None],
+                                  cand_mask[:, None])
+    return pointer_lib.full_logprobs(logp, ptr_logp[:, 0, 0], gate[:, 0, 0], cands, cand_mask,
+                                     log_scale)
+
   def init_all(self, feats, feat_lengths, labels):
     """Touches every submodule (for ``init``): forward pass plus one joint."""
     ctx = {"tokens": jnp.ones((feats.shape[0], 2, 3), jnp.int32),
            "lengths": jnp.full((feats.shape[0], 2), 3, jnp.int32)}
     out = self(feats, feat_lengths, labels, ctx)
+    if self.has_pointer:
+      b = feats.shape[0]
+      cands = jnp.ones((b, 1, 2), jnp.int32)
+      self.pointer_logprobs(out["enc"][:, 0], out["pred"][:, 0], cands[:, 0], cands[:, 0] > 0)
     return self.joint(out["enc"][:, :1, None], out["pred"][:, None, :1])
 
   # --- decoding -------------------------------------------------------------

@@ -115,11 +115,19 @@ def train_step(state: state_lib.TrainState, batch: dict, rng, *, model, tx, mean
     out = model.apply({"params": params}, feats, batch["feat_lengths"], batch["labels"],
                       context, train=True, wake=wake, rngs={"dropout": drop_rng})
     joint_fn = lambda e, p: model.apply({"params": params}, e, p, method=transducer.Transducer.joint)
+    arc_fn = None
+    if "ptr_cands" in batch:  # tree-constrained pointer mixed into the output
+      if t.loss_impl != "fused":
+        raise ValueError("model.biasing.pointer trains with train.loss_impl='fused' only")
+      cands = batch["ptr_cands"]
+      arc_fn = lambda e, p, nl: model.apply(
+          {"params": params}, e, p, nl, cands, cands > 0, batch["ptr_target"],
+          method=transducer.Transducer.pointer_arcs)
     if t.loss_impl == "fused":  # never holds [B, T', U+1, V]
       nll = rnnt.rnnt_loss_fused(out["enc"], out["pred"], joint_fn, batch["labels"],
                                  out["enc_lengths"], batch["label_lengths"],
                                  time_chunk=t.loss_time_chunk, rnnt_type=t.rnnt_type,
-                                 fastemit_lambda=t.get("fastemit_lambda", 0.0))
+                                 fastemit_lambda=t.get("fastemit_lambda", 0.0), arc_fn=arc_fn)
     elif t.loss_impl == "full":  # faster when the full joint fits in memory
       logits = joint_fn(out["enc"][:, :, None], out["pred"][:, None])
       nll = rnnt.rnnt_loss(logits, batch["labels"], out["enc_lengths"], batch["label_lengths"],
@@ -290,8 +298,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   if config.model.biasing.enabled:
     bc = config.data.context
     pool = sorted({p for u in utts for p in u.context})
-    sampler = pipeline.ContextSampler(pool, pipeline.PhraseTokens(tokenizer, bc.max_phrase_len),
-                                      bc.max_distractors, bc.keep_prob, bc.max_entities, config.seed)
+    sampler = pipeline.ContextSampler(
+        pool, pipeline.PhraseTokens(tokenizer, bc.max_phrase_len), bc.max_distractors,
+        bc.keep_prob, bc.max_entities, config.seed,
+        pointer_cands=bc.get("max_pointer_cands", 48) if config.model.biasing.get("pointer") else 0)
     logging.info("biasing: training name pool of %d phrases", len(pool))
   batches = pipeline.TrainBatches(utts, buckets, config.seed, sampler,
                                   wake_frames=pipeline.stream_context_frames(config)[0])
