@@ -197,3 +197,37 @@ def test_rank_phrases_by_spelling_of_the_first_pass():
   assert sorted(ranked) == sorted(phrases)  # a permutation
   assert P.rank_phrases("", phrases) == phrases  # no evidence: list order
   assert P.rank_phrases("dim the fern lantern", phrases)[0] == "fern lantern"
+
+
+def test_evaluation_plumbing_feeds_the_trees(tiny_data_dir, tiny_tokenizer_path):
+  """decode_utterances builds each utterance's tree from its list (or from
+  tree_lists); with a dominant gate every label follows that tree, and
+  evaluate_utterances' two-pass mode runs and reports itself."""
+  from asr.data import sources, tokenizer
+  from asr.evaluation import evaluate
+  from experiments import tiny
+  tok = tokenizer.Tokenizer(tiny_tokenizer_path)
+  model, params = _pointer_model(vocab=tok.vocab_size, gate_bias=20.0, seed=5)
+  config = tiny.get_config()
+  config.data.data_dir = tiny_data_dir
+  spec = "tfds:voice_assistant/tiny:test"
+  utts = evaluate.load_utterances(config, spec, tok, limit=3)
+  model = transducer.Transducer(dataclasses.replace(
+      model.cfg, num_mel_bins=utts[0].feats.shape[1]))
+  norm = (np.zeros(utts[0].feats.shape[1], np.float32), np.ones(utts[0].feats.shape[1], np.float32))
+  lists = [["zoe muller", "reading lamp"], ["kitchen light"], []]
+  tree_lists = [["reading lamp"], [], []]
+  out = evaluate.decode_utterances(model, params, norm, utts, tok, beam=2, lists=lists,
+                                   tree_lists=tree_lists)
+  phrases = [tok.encode(p) for p in tree_lists[0]]
+  tree = P.PrefixTree(phrases)
+  assert out[0]["tokens"], "no labels emitted"
+  node = P.ROOT
+  for t in out[0]["tokens"]:
+    assert t in tree.candidates(node), (out[0]["tokens"], t)
+    node = tree.step(node, t)
+  pool = sources.name_pool(sources.open_source(spec, tiny_data_dir))
+  res = evaluate.evaluate_utterances(model, params, norm, utts, tok, beam=2, biasing="attention",
+                                     distractors=2, pool=pool, pointer_preselect=1)
+  assert res["metrics"]["pointer"] and res["metrics"]["pointer_preselect"] == 1
+  assert res["metrics"]["num_utterances"] == 3
