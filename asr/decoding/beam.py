@@ -144,8 +144,7 @@ class BeamSearch:
     self.model, self.params, self.beam = model, params, beam
     if not 0.0 <= pointer_root_scale <= 1.0:
       raise ValueError(f"pointer_root_scale must be in [0, 1], got {pointer_root_scale}")
-    self.root_log_scale = max(float(np.log(pointer_root_scale)) if pointer_root_scale > 0
-                              else -1e9, -1e9)
+    self.root_log_scale = float(np.log(pointer_root_scale)) if pointer_root_scale > 0 else -1e9
     self.trees = list(trees) if trees is not None else None
     if self.trees is not None and not model.cfg.biasing.pointer:
       raise ValueError("trees given but the model has no pointer (model.biasing.pointer)")

@@ -73,7 +73,6 @@ def _pointer_model(vocab=12, gate_bias=None, seed=0):
                                                 dropout=0.0, pointer=True, pointer_dim=8))
   model = transducer.Transducer(cfg)
   params = transducer.init_params(cfg, jax.random.PRNGKey(seed))
-  params = jax.tree_util.tree_map(lambda x: x, params)
   if gate_bias is not None:
     params["pointer"]["gate_h"]["bias"] = jnp.full_like(params["pointer"]["gate_h"]["bias"],
                                                         gate_bias)
