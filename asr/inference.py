@@ -16,6 +16,14 @@ from asr.evaluation import evaluate
 from asr.models import encoder as encoder_lib
 
 
+
+def _search_settings(config) -> dict:
+  """The beam search settings a config tunes under ``eval`` (absent: defaults)."""
+  ev = config.get("eval") or {}
+  return {"label_bonus": ev.get("label_bonus", 0.0), "max_symbols": ev.get("max_symbols", 0),
+          "ilm_weight": ev.get("ilm_weight", 0.0)}
+
+
 @dataclasses.dataclass
 class Recognizer:
   config: object
@@ -44,7 +52,9 @@ class Recognizer:
 
     With phrases, ``shallow`` applies shallow fusion (context graph) and
     ``attention`` feeds the list to the attention-biasing module (CATT models
-    only; ignored otherwise). Returns {"text", "nbest": [{"text", "score"}]}.
+    only; ignored otherwise). The search uses the config's tuned ``eval``
+    settings (label_bonus, max_symbols, ilm_weight). Returns {"text",
+    "nbest": [{"text", "score"}]}.
     """
     ex = {"id": "utt", "audio": audio, "text": "", "context": [p for p, _ in phrases]}
     min_frames = encoder_lib.min_feature_frames(self.config.model.encoder.subsample_factor)
@@ -55,7 +65,8 @@ class Recognizer:
     if attention and self.model.cfg.biasing.enabled:
       lists = [[p for p, _ in phrases]]
     res = evaluate.decode_utterances(self.model, self.params, self.norm, [utt], self.tokenizer,
-                                     beam=max(beam, 1), graphs=graphs, nbest=nbest, lists=lists)[0]
+                                     beam=max(beam, 1), graphs=graphs, nbest=nbest, lists=lists,
+                                     **_search_settings(self.config))[0]
     return {"text": res["text"],
             "nbest": [{"text": h["text"], "score": h["score"]} for h in res.get("nbest", [])]}
 

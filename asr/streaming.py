@@ -64,12 +64,15 @@ class StreamingRecognizer:
     context_score: shallow-fusion bonus per token.
     cmvn_block: feature frames per update of the causal CMVN statistics
       (models trained with ``data.cmvn="utterance"`` only).
+    ilm_weight: the beam search's internal-LM subtraction
+      (:class:`asr.decoding.beam.BeamSearch`); None = the config's
+      ``eval.ilm_weight`` (0 when absent), as offline evaluation uses.
   """
 
   def __init__(self, rec, num_streams: int = 1, beam: int = 4,
                phrases: Sequence[Sequence[str]] | None = None, shallow: bool = True,
                attention: bool = True, context_score: float = 2.0,
-               cmvn_block: int = cmvn_lib.DEFAULT_BLOCK):
+               cmvn_block: int = cmvn_lib.DEFAULT_BLOCK, ilm_weight: float | None = None):
     self.rec = rec
     self.model, self.params = rec.model, rec.params
     ecfg = self.model.cfg.encoder
@@ -100,8 +103,10 @@ class StreamingRecognizer:
       self.ctx, self.ctx_mask = np.asarray(ctx), np.asarray(mask)
       if self.model.cfg.biasing.pointer:  # tree-constrained pointer over the same lists
         trees = pointer_lib.trees_for_lists(lists, phrase_tokens.ids)
+    if ilm_weight is None:
+      ilm_weight = (rec.config.get("eval") or {}).get("ilm_weight", 0.0)
     self.search = beam_lib.BeamSearch(self.model, self.params, self.b, beam, graphs,
-                                      self.ctx, self.ctx_mask, trees=trees)
+                                      self.ctx, self.ctx_mask, trees=trees, ilm_weight=ilm_weight)
     self.state = encoder_lib.init_stream_state(ecfg, self.b, self.num_bins)
     self.samples = [np.zeros(0, np.float32) for _ in range(self.b)]
     self.feats = [np.zeros((0, self.num_bins), np.float32) for _ in range(self.b)]

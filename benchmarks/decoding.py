@@ -1,7 +1,8 @@
 r"""Decoding search: greedy, modified and time-synchronous beam search, length reward.
 
   python -m benchmarks.decoding --workdir=workdirs/small_ft [--beams=4,8] \
-      [--label_bonuses=-0.5,0,0.5,1] [--max_symbols=3] [--tune_split=validation] [--eval_splits=test] [--limit=N]
+      [--label_bonuses=-0.5,0,0.5,1] [--max_symbols=3] [--ilm_weights=0.1,0.2] \
+      [--tune_split=validation] [--eval_splits=test] [--limit=N]
 
 For each beam size, the per-label length reward of :class:`asr.decoding.beam.BeamSearch`
 (``label_bonus``) of the default search (time-synchronous, up to
@@ -10,6 +11,9 @@ For each beam size, the per-label length reward of :class:`asr.decoding.beam.Bea
 modified beam search (one label per frame), the time-synchronous search with
 no reward and with its tuned reward are scored on every ``--eval_splits``
 split: WER, U-WER, B-WER and the substitution / deletion / insertion rates.
+With ``--ilm_weights``, the modified search with internal-LM subtraction
+(``BeamSearch(ilm_weight=)``, ILME decoding) is tuned jointly over (ILM
+weight, length reward) on the tuning split and reported as one more row.
 No biasing. Writes one JSON to ``results/decoding/``.
 """
 
@@ -19,6 +23,8 @@ from absl import flags
 flags.DEFINE_string("workdir", None, "A trained transducer workdir.")
 flags.DEFINE_list("beams", ["4", "8"], "Beam sizes.")
 flags.DEFINE_list("label_bonuses", ["-0.5", "0", "0.5", "1"], "Length rewards searched per beam.")
+flags.DEFINE_list("ilm_weights", [], "Internal-LM subtraction weights tuned (with the length "
+                  "rewards) for the modified search; empty: no ILM rows.")
 flags.DEFINE_integer("max_symbols", 3, "Labels per frame of the time-synchronous search.")
 flags.DEFINE_string("tune_split", "validation", "Split the reward is tuned on.")
 flags.DEFINE_list("eval_splits", ["test"], "Splits reported with the tuned reward.")
@@ -44,10 +50,13 @@ def main(argv):
   beams = [int(b) for b in FLAGS.beams]
   bonuses = [float(x) for x in FLAGS.label_bonuses]
 
-  def run(utts, beam, bonus, max_symbols=FLAGS.max_symbols):
+  ilm_weights = [float(x) for x in FLAGS.ilm_weights]
+
+  def run(utts, beam, bonus, max_symbols=FLAGS.max_symbols, ilm=0.0):
     m = evaluate.evaluate_utterances(rec.model, rec.params, rec.norm, utts, rec.tokenizer,
                                      beam=beam, batch_frames=config.eval.batch_frames,
-                                     label_bonus=bonus, max_symbols=max_symbols)["metrics"]
+                                     label_bonus=bonus, max_symbols=max_symbols,
+                                     ilm_weight=ilm)["metrics"]
     return _summary(m)
 
   def load(split):
@@ -61,22 +70,37 @@ def main(argv):
       print(FLAGS.tune_split, r, flush=True)
       tuning.append(r)
     tuned[beam] = min((r for r in tuning if r["beam"] == beam), key=lambda r: r["wer"])["label_bonus"]
+  ilm_tuning, ilm_tuned = [], {}
+  for beam in beams if ilm_weights else []:
+    for ilm in ilm_weights:
+      for bonus in bonuses:
+        r = {"beam": beam, "ilm_weight": ilm, "label_bonus": bonus, "max_symbols": 0,
+             **run(tune_utts, beam, bonus, 0, ilm)}
+        print(FLAGS.tune_split, r, flush=True)
+        ilm_tuning.append(r)
+    best = min((r for r in ilm_tuning if r["beam"] == beam), key=lambda r: r["wer"])
+    ilm_tuned[beam] = (best["ilm_weight"], best["label_bonus"])
   rows = []
   for split in FLAGS.eval_splits:
     utts = load(split)
-    settings = [("greedy", 0, 0.0, 3)]
-    settings += [(f"modified beam {b}", b, 0.0, 0) for b in beams]
-    settings += [(f"time-sync beam {b}", b, 0.0, FLAGS.max_symbols) for b in beams]
-    settings += [(f"time-sync beam {b} + reward", b, tuned[b], FLAGS.max_symbols)
+    settings = [("greedy", 0, 0.0, 3, 0.0)]
+    settings += [(f"modified beam {b}", b, 0.0, 0, 0.0) for b in beams]
+    settings += [(f"time-sync beam {b}", b, 0.0, FLAGS.max_symbols, 0.0) for b in beams]
+    settings += [(f"time-sync beam {b} + reward", b, tuned[b], FLAGS.max_symbols, 0.0)
                  for b in beams if tuned[b] != 0.0]
-    for name, beam, bonus, max_symbols in settings:
+    settings += [(f"modified beam {b} + ILM", b, ilm_tuned[b][1], 0, ilm_tuned[b][0])
+                 for b in beams if b in ilm_tuned]
+    for name, beam, bonus, max_symbols, ilm in settings:
       r = {"split": split, "search": name, "beam": beam, "label_bonus": bonus,
-           "max_symbols": max_symbols, **run(utts, beam, bonus, max_symbols)}
+           "ilm_weight": ilm, "max_symbols": max_symbols,
+           **run(utts, beam, bonus, max_symbols, ilm)}
       print(r, flush=True)
       rows.append(r)
-  path = common.write_result("decoding", {"tuning": tuning, "tuned": tuned, "rows": rows}, {
+  path = common.write_result("decoding", {"tuning": tuning, "tuned": tuned, "ilm_tuning": ilm_tuning,
+                                                  "ilm_tuned": ilm_tuned, "rows": rows}, {
       "workdir": FLAGS.workdir, "step": rec.step, "tune_split": FLAGS.tune_split,
-      "eval_splits": FLAGS.eval_splits, "limit": FLAGS.limit, "max_symbols": FLAGS.max_symbols})
+      "eval_splits": FLAGS.eval_splits, "limit": FLAGS.limit, "max_symbols": FLAGS.max_symbols,
+      "ilm_weights": ilm_weights})
   print(path)
 
 

@@ -102,10 +102,11 @@ def decoding(rows: list[dict]) -> str:
     tuned = ", ".join(f"beam {b}: {v:g}" for b, v in m["tuned"].items())
     out += [f"Model `{workdir}` (step {c['step']}); reward tuned on `{c['tune_split']}` ({tuned}); "
             f"{_machine(d)}; {_prov(d)}", "",
-            "| split | search | label bonus | WER % | U-WER % | B-WER % | sub % | del % | ins % | RTF | utts |",
-            "|---|---|---|---|---|---|---|---|---|---|---|"]
+            "| split | search | label bonus | ILM weight | WER % | U-WER % | B-WER % | sub % | del % | ins % | RTF | utts |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in m["rows"]:
-      out.append(f"| {r['split']} | {r['search']} | {r['label_bonus']:g} | {_pct(r['wer'])} "
+      out.append(f"| {r['split']} | {r['search']} | {r['label_bonus']:g} | {r.get('ilm_weight', 0):g} "
+                 f"| {_pct(r['wer'])} "
                  f"| {_pct(r['u_wer'])} | {_pct(r['b_wer'])} | {_pct(r['sub'])} | {_pct(r['del'])} "
                  f"| {_pct(r['ins'])} | {r['rtf']:.3f} | {r['num_utterances']} |")
     out.append("")

@@ -167,6 +167,12 @@ def get_config():
   sa.time_masks_per_100 = 1.0
   sa.max_time_masks = 6
   sa.time_mask_ratio = 0.05
+  # Feature-domain perturbations before the masks (asr.data.features): time
+  # resampling by a rate in [1 - speed_range, 1 + speed_range] (speed_perturb)
+  # and a mel-axis stretch in [1 - freq_warp, 1 + freq_warp] (freq_warp), one
+  # draw per utterance and step. 0 = off. They apply with enabled only.
+  sa.speed_range = 0.0
+  sa.freq_warp = 0.0
 
   # --- evaluation -------------------------------------------------------------
   ev = c.eval = ml_collections.ConfigDict()
@@ -175,6 +181,10 @@ def get_config():
   # Beam search length reward per non-blank label (asr.decoding.beam); tune
   # on validation with benchmarks.decoding. 0 = the plain search.
   ev.label_bonus = 0.0
+  # Internal-LM subtraction in the beam search (asr.decoding.beam, ILME decoding):
+  # label scores - ilm_weight * log P_ILM. Tune on validation with
+  # benchmarks.decoding --ilm_weights. 0 = the plain search.
+  ev.ilm_weight = 0.0
   # Beam search kind (asr.decoding.beam): 0 = modified beam search (one label
   # per frame); >= 1 = time-synchronous search of the regular lattice with up
   # to that many labels per frame.

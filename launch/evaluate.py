@@ -29,6 +29,8 @@ flags.DEFINE_integer("max_symbols", None, "Beam search: 0 = modified (one label 
                      "config's eval.max_symbols, else 0).")
 flags.DEFINE_float("label_bonus", None, "Beam search length reward per label (default: the "
                    "config's eval.label_bonus, else 0).")
+flags.DEFINE_float("ilm_weight", None, "Beam search internal-LM subtraction weight "
+                   "(asr.decoding.beam.BeamSearch; default: the config's eval.ilm_weight, else 0).")
 flags.DEFINE_integer("limit", None, "Evaluate only the first N utterances.")
 flags.DEFINE_integer("step", None, "Checkpoint step (default: latest).")
 flags.DEFINE_string("data_dir", None, "Override the config's data_dir.")
@@ -69,7 +71,9 @@ def main(argv):
       max_symbols=(config.eval.get("max_symbols", 0) if FLAGS.max_symbols is None
                    else FLAGS.max_symbols),
       pointer=FLAGS.pointer, pointer_root_scale=FLAGS.pointer_root_scale,
-      pointer_preselect=FLAGS.pointer_preselect)
+      pointer_preselect=FLAGS.pointer_preselect,
+      ilm_weight=(config.eval.get("ilm_weight", 0.0) if FLAGS.ilm_weight is None
+                  else FLAGS.ilm_weight))
   res["metrics"].update(source=spec, workdir=os.path.abspath(FLAGS.workdir), step=step,
                         num_utterances=len(utts))
   if FLAGS.output:

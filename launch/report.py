@@ -22,6 +22,8 @@ flags.DEFINE_list("biasing", None, "Biasing modes (default: none,shallow, plus a
                   "for a model with attention biasing).")
 flags.DEFINE_integer("distractors", 100, "Distractors per biasing list.")
 flags.DEFINE_integer("beam", None, "Beam size (default: the config's).")
+flags.DEFINE_float("ilm_weight", None, "Beam search internal-LM subtraction weight "
+                   "(default: the config's eval.ilm_weight, else 0).")
 flags.DEFINE_integer("limit", None, "Utterances per split (default: all).")
 flags.DEFINE_bool("greedy", True, "Also report the no-biasing greedy decode per split.")
 flags.DEFINE_string("attention_map", "attention_map.png",
@@ -43,12 +45,13 @@ def main(argv):
   modes = FLAGS.biasing or (["none", "shallow", "attention", "both"] if catt else ["none", "shallow"])
   rows = suite.run_suite(FLAGS.workdir, FLAGS.splits, modes, [FLAGS.distractors],
                          beam=FLAGS.beam, data_dir=FLAGS.data_dir, limit=FLAGS.limit,
-                         greedy_row=FLAGS.greedy)
+                         greedy_row=FLAGS.greedy, ilm_weight=FLAGS.ilm_weight)
   table = suite.markdown_table(rows)
   path = common.write_result(
       FLAGS.results, {"rows": [r.__dict__ for r in rows]},
       {"workdir": os.path.abspath(FLAGS.workdir), "splits": FLAGS.splits,
        "biasing": modes, "distractors": FLAGS.distractors, "beam": FLAGS.beam,
+       "ilm_weight": FLAGS.ilm_weight,
        "limit": FLAGS.limit})
   sample = _transcribe_sample(catt)
   print("\nSample transcript (first test utterance, its user's contact and device list):")

@@ -10,6 +10,14 @@ SpecAugment (Park et al. 2019) runs inside the jitted train step on padded
 batches: ``num_freq_masks`` bands of up to ``freq_mask_width`` bins and
 ``time_masks_per_100`` masks per 100 frames of up to ``time_mask_ratio`` of the
 utterance each (adaptive masking, Park et al. 2020).
+
+Feature-domain perturbations, also inside the train step and before the masks
+(``train.spec_augment.speed_range`` / ``freq_warp``): ``speed_perturb``
+resamples each utterance in time by a random rate (tempo; the cheap
+feature-domain stand-in for Ko et al. 2015's 0.9/1.0/1.1 speed perturbation,
+which also moves the pitch), and ``freq_warp`` stretches the mel axis by a
+random factor (vocal-tract-length perturbation, Jaitly & Hinton 2013), which
+stands in for the pitch/formant half of it. Both are linear interpolations.
 """
 
 import functools
@@ -71,6 +79,69 @@ def log_mel(audio: np.ndarray, num_bins: int = 80) -> np.ndarray:
   spec = np.abs(np.fft.rfft(frames * _window(), n=FFT)) ** 2
   mel = spec.astype(np.float32) @ mel_filterbank(num_bins)
   return np.log(np.maximum(mel, 1e-10)).astype(np.float32)
+
+
+def _interp_rows(x: jax.Array, pos: jax.Array) -> jax.Array:
+  """x [N, F] read at fractional row positions pos [M] (linear, clipped)."""
+  n = x.shape[0]
+  pos = jnp.clip(pos, 0.0, n - 1)
+  lo = jnp.floor(pos).astype(jnp.int32)
+  hi = jnp.minimum(lo + 1, n - 1)
+  w = (pos - lo)[:, None]
+  return x[lo] * (1.0 - w) + x[hi] * w
+
+
+def speed_perturb(rng: jax.Array, feats: jax.Array, lengths: jax.Array,
+                  speed_range: float) -> tuple[jax.Array, jax.Array]:
+  """Time-resamples each utterance by a rate r ~ U[1 - speed_range, 1 + speed_range].
+
+  Output frame j reads input position j * r (r > 1: faster, shorter). A slow-down
+  that would not fit the padded length T is limited to r = length / T, so no
+  speech is cut. Padding stays zero (normalized features).
+
+  Args:
+    rng: PRNG key.
+    feats: [B, T, F] normalized features, zero beyond ``lengths``.
+    lengths: [B] valid frames.
+    speed_range: half-width of the rate interval (0 = identity).
+  Returns:
+    ([B, T, F] resampled features, [B] new lengths).
+  """
+  b, t, _ = feats.shape
+  rate = jax.random.uniform(rng, (b,), minval=1.0 - speed_range, maxval=1.0 + speed_range)
+  rate = jnp.maximum(rate, (lengths - 1) / jnp.maximum(t - 1, 1))  # fits the padding
+  # The last output frame reads at most input frame length - 1.
+  new_len = jnp.clip(jnp.floor((lengths - 1) / rate) + 1, 1, t).astype(lengths.dtype)
+  new_len = jnp.where(lengths > 0, new_len, 0)
+
+  def one(f, n, r, m):
+    pos = jnp.minimum(jnp.arange(t) * r, jnp.maximum(n - 1, 0))
+    out = _interp_rows(f, pos)
+    return jnp.where((jnp.arange(t) < m)[:, None], out, 0.0)
+
+  return jax.vmap(one)(feats, lengths, rate, new_len), new_len
+
+
+def freq_warp(rng: jax.Array, feats: jax.Array, max_warp: float) -> jax.Array:
+  """Stretches the mel axis by a ~ U[1 - max_warp, 1 + max_warp] per utterance.
+
+  Bin k reads bin k * a (linear interpolation, edges clamped): a > 1 moves
+  spectral content down, a < 1 up, as a shorter / longer vocal tract would.
+
+  Args:
+    rng: PRNG key.
+    feats: [B, T, F] normalized features (zero padding stays zero).
+    max_warp: half-width of the factor interval (0 = identity).
+  Returns:
+    [B, T, F] warped features.
+  """
+  b, _, f = feats.shape
+  a = jax.random.uniform(rng, (b,), minval=1.0 - max_warp, maxval=1.0 + max_warp)
+
+  def one(x, ai):
+    return _interp_rows(x.T, jnp.arange(f) * ai).T
+
+  return jax.vmap(one)(feats, a)
 
 
 def spec_augment(rng: jax.Array, feats: jax.Array, lengths: jax.Array,

@@ -79,6 +79,19 @@ def _joint_logprobs(model, params, enc_rows, pred_rows):
 
 
 @functools.partial(jax.jit, static_argnames=("model",))
+def _ilm_logprobs(model, params, pred_rows):
+  """Internal-LM log-probabilities [R, V] of the next label given each row's
+  prediction output (asr.lm.ilm: joint with the encoder input removed,
+  renormalized over labels); column 0 (blank) is 0."""
+  zero_enc = jnp.broadcast_to(params["joint_net"]["enc_proj"]["bias"],
+                              (pred_rows.shape[0], params["joint_net"]["enc_proj"]["bias"].shape[0]))
+  logits = model.apply({"params": params}, zero_enc, pred_rows,
+                       method=transducer.Transducer.joint).astype(jnp.float32)
+  lp = jax.nn.log_softmax(logits[:, 1:], axis=-1)
+  return jnp.concatenate([jnp.zeros_like(lp[:, :1]), lp], axis=1)
+
+
+@functools.partial(jax.jit, static_argnames=("model",))
 def _pointer_logprobs(model, params, enc_rows, pred_rows, cands, log_scale):
   return model.apply({"params": params}, enc_rows, pred_rows, cands, cands > 0, log_scale,
                      method=transducer.Transducer.pointer_logprobs)
@@ -135,13 +148,21 @@ class BeamSearch:
       probability where a name would *start* (the root, or a node where a
       phrase ends); 1 = as trained, 0 = the pointer only continues names
       the model began itself. Tune on validation.
+    ilm_weight: internal-LM subtraction in the search (ILME decoding, Meng
+      et al. 2021): every label's search score gets ``- ilm_weight *
+      log P_ILM(label | labels so far)`` (asr.lm.ilm), which discounts what
+      the prediction network alone would say and leaves more of the decision
+      to the audio. Not part of ``logp``; 0 = the plain search. Tune on
+      validation (benchmarks.decoding --ilm_weights).
   """
 
   def __init__(self, model, params, batch: int, beam: int = 4,
                graphs: Sequence[Any] | None = None, ctx=None, ctx_mask=None,
                label_bonus: float = 0.0, max_symbols: int = DEFAULT_MAX_SYMBOLS,
-               trees: Sequence[Any] | None = None, pointer_root_scale: float = 1.0):
+               trees: Sequence[Any] | None = None, pointer_root_scale: float = 1.0,
+               ilm_weight: float = 0.0):
     self.model, self.params, self.beam = model, params, beam
+    self.ilm_weight = float(ilm_weight)
     if not 0.0 <= pointer_root_scale <= 1.0:
       raise ValueError(f"pointer_root_scale must be in [0, 1], got {pointer_root_scale}")
     self.root_log_scale = float(np.log(pointer_root_scale)) if pointer_root_scale > 0 else -1e9
@@ -184,9 +205,20 @@ class BeamSearch:
         self.frames[active] += 1
       self.frame += 1
 
-  def _joint_rows(self, enc_t: np.ndarray, hyps: dict[int, list[Hyp]]) -> np.ndarray:
+  def _joint_rows(self, enc_t: np.ndarray, hyps: dict[int, list[Hyp]]
+                  ) -> tuple[np.ndarray, np.ndarray]:
     """Joint log-probabilities [sum of len(hyps[i]), V] for every hypothesis
-    of every utterance i in ``hyps`` (in that order) at encoder frame enc_t."""
+    of every utterance i in ``hyps`` (in that order) at encoder frame enc_t,
+    and the search's per-label score increments (the log-probabilities minus
+    ilm_weight times the internal LM's; the same array when that is 0)."""
+    lp, slots = self._model_rows(enc_t, hyps)
+    if self.ilm_weight == 0.0:
+      return lp, lp
+    n = len(lp)
+    ilm = np.asarray(_ilm_logprobs(self.model, self.params, self.pred[slots]))[:n]
+    return lp, lp - self.ilm_weight * ilm
+
+  def _model_rows(self, enc_t: np.ndarray, hyps: dict[int, list[Hyp]]):
     rows, owners, nodes = [], [], []
     for i, hs in hyps.items():
       for h in hs:
@@ -198,7 +230,7 @@ class BeamSearch:
     slots = np.array(rows + [rows[-1]] * (pad - n))
     enc_rows = enc_t[np.array(owners + [owners[-1]] * (pad - n))]
     if self.trees is None:
-      return np.asarray(_joint_logprobs(self.model, self.params, enc_rows, self.pred[slots]))[:n]
+      return np.asarray(_joint_logprobs(self.model, self.params, enc_rows, self.pred[slots]))[:n], slots
     cl = [self.trees[i].candidates(nd) if self.trees[i] is not None else np.zeros(0, np.int32)
           for i, nd in zip(owners, nodes)]
     k = _bucket(max(1, max(len(c) for c in cl)))
@@ -209,7 +241,7 @@ class BeamSearch:
       if self.trees[i] is not None and (nd == 0 or self.trees[i].is_end[nd]):
         log_scale[r] = self.root_log_scale
     return np.asarray(_pointer_logprobs(self.model, self.params, enc_rows, self.pred[slots],
-                                        cands, log_scale))[:n]
+                                        cands, log_scale))[:n], slots
 
   def _ptr_step(self, i: int, h: Hyp, tok: int) -> int:
     if self.trees is None or self.trees[i] is None:
@@ -217,10 +249,10 @@ class BeamSearch:
     return self.trees[i].step(h.ptr_node, tok)
 
   def _step(self, enc_t: np.ndarray, active: list[int]):
-    lp = self._joint_rows(enc_t, {i: self.hyps[i] for i in active})
+    lp, sc = self._joint_rows(enc_t, {i: self.hyps[i] for i in active})
     k = min(self.beam, lp.shape[1] - 1)
-    # Best non-blank labels per hypothesis.
-    nb = lp[:, 1:]
+    # Best non-blank labels per hypothesis (by search score).
+    nb = sc[:, 1:]
     top = np.argpartition(-nb, k - 1, axis=1)[:, :k] + 1
     new_hyps: dict[int, dict[tuple, Hyp]] = {i: {} for i in active}
     r = 0
@@ -234,7 +266,7 @@ class BeamSearch:
           bonus, cstate = 0.0, h.ctx_state
           if graph is not None:
             bonus, cstate, _ = graph.forward_one_step(h.ctx_state, int(tok))
-          cands.append((h.score + row[tok] + bonus + self.label_bonus, h, int(tok),
+          cands.append((h.score + sc[r, tok] + bonus + self.label_bonus, h, int(tok),
                         h.logp + row[tok], cstate, bonus))
         r += 1
       cands.sort(key=lambda c: -c[0])
@@ -283,11 +315,11 @@ class BeamSearch:
       todo = [i for i in active if cur[i]]
       if not todo:
         break
-      lp = self._joint_rows(enc_t, {i: cur[i] for i in todo})
+      lp, sc = self._joint_rows(enc_t, {i: cur[i] for i in todo})
       k = min(self.beam, lp.shape[1] - 1)
       expand = sub < self.max_symbols
       if expand:
-        top = np.argpartition(-lp[:, 1:], k - 1, axis=1)[:, :k] + 1
+        top = np.argpartition(-sc[:, 1:], k - 1, axis=1)[:, :k] + 1
       nxt: dict[int, dict[tuple, Hyp]] = {}
       r = 0
       for i in todo:
@@ -305,7 +337,7 @@ class BeamSearch:
               bonus, cstate = 0.0, h.ctx_state
               if graph is not None:
                 bonus, cstate, _ = graph.forward_one_step(h.ctx_state, int(tok))
-              cands.append((h.score + row[tok] + bonus + self.label_bonus, h, int(tok),
+              cands.append((h.score + sc[r, tok] + bonus + self.label_bonus, h, int(tok),
                             h.logp + row[tok], cstate))
           r += 1
         # Leaving scores only fall from here: a label expansion below the
@@ -364,9 +396,9 @@ class BeamSearch:
 def beam_search(model, params, enc, enc_lengths, beam: int = 4, graphs=None, ctx=None,
                 ctx_mask=None, label_bonus: float = 0.0,
                 max_symbols: int = DEFAULT_MAX_SYMBOLS, trees=None,
-                pointer_root_scale: float = 1.0) -> list[list[Hyp]]:
+                pointer_root_scale: float = 1.0, ilm_weight: float = 0.0) -> list[list[Hyp]]:
   """Offline beam search over a batch of encoder outputs [B, T, J]."""
   bs = BeamSearch(model, params, enc.shape[0], beam, graphs, ctx, ctx_mask, label_bonus,
-                  max_symbols, trees, pointer_root_scale)
+                  max_symbols, trees, pointer_root_scale, ilm_weight)
   bs.advance(np.asarray(enc), np.asarray(enc_lengths))
   return bs.finalize()

@@ -114,7 +114,8 @@ def decode_utterances(model, params, norm, utts, tokenizer, beam: int = 0,
                       label_bonus: float = 0.0,
                       max_symbols: int = beam_lib.DEFAULT_MAX_SYMBOLS,
                       pointer: bool = True, pointer_root_scale: float = 1.0,
-                      tree_lists: Sequence[Sequence[str]] | None = None) -> list[dict]:
+                      tree_lists: Sequence[Sequence[str]] | None = None,
+                      ilm_weight: float = 0.0) -> list[dict]:
   """Decodes utterances; returns per-utterance dicts with text (and nbest).
 
   Args:
@@ -127,6 +128,8 @@ def decode_utterances(model, params, norm, utts, tokenizer, beam: int = 0,
       ``pointer_root_scale``: see :class:`asr.decoding.beam.BeamSearch`.
     tree_lists: the pointer's phrases per utterance when they differ from
       ``lists`` (a preselected part of it); default ``lists``.
+    ilm_weight: internal-LM subtraction in the beam search (BeamSearch); a
+      non-zero weight runs the search even at beam 1.
   """
   results: list[dict | None] = [None] * len(utts)
   phrases = pipeline.PhraseTokens(tokenizer) if lists is not None else None
@@ -143,7 +146,7 @@ def decode_utterances(model, params, norm, utts, tokenizer, beam: int = 0,
       from asr.biasing import pointer as pointer_lib  # pylint: disable=g-import-not-at-top
       tl = lists if tree_lists is None else tree_lists
       trees = pointer_lib.trees_for_lists([tl[i] if i >= 0 else [] for i in idx], phrases.ids)
-    if beam <= 1 and graphs is None and trees is None:
+    if beam <= 1 and graphs is None and trees is None and not ilm_weight:
       raw = greedy.greedy_search(model, params, enc, enc_len, ctx=ctx, ctx_mask=mask)
       toks, times = greedy.compact(raw), greedy.compact_times(raw)
       for k in real:
@@ -159,7 +162,7 @@ def decode_utterances(model, params, norm, utts, tokenizer, beam: int = 0,
           ctx=None if ctx is None else np.asarray(ctx)[sub],
           ctx_mask=None if mask is None else np.asarray(mask)[sub], label_bonus=label_bonus,
           max_symbols=max_symbols, trees=None if trees is None else [trees[k] for k in real],
-          pointer_root_scale=pointer_root_scale)
+          pointer_root_scale=pointer_root_scale, ilm_weight=ilm_weight)
       for k, hs in zip(real, hyps):
         best = hs[0]
         r = {"text": tokenizer.decode(best.tokens), "tokens": list(best.tokens),
@@ -180,7 +183,7 @@ def evaluate_utterances(model, params, norm, utts, tokenizer, beam: int = 0,
                         label_bonus: float = 0.0,
                         max_symbols: int = beam_lib.DEFAULT_MAX_SYMBOLS,
                         pointer: bool = True, pointer_root_scale: float = 1.0,
-                        pointer_preselect: int = 0) -> dict:
+                        pointer_preselect: int = 0, ilm_weight: float = 0.0) -> dict:
   """Decodes and scores; returns {"metrics": {...}, "utterances": [...]}.
 
   ``pointer``, ``pointer_root_scale``: as in :func:`decode_utterances`.
@@ -189,6 +192,7 @@ def evaluate_utterances(model, params, norm, utts, tokenizer, beam: int = 0,
   phrases spelled most like the first-pass hypothesis
   (:func:`asr.biasing.pointer.rank_phrases`) as the pointer's tree, decode
   again (the attention still sees the whole list). Both passes are timed.
+  ``ilm_weight``: internal-LM subtraction in the beam search (BeamSearch).
   """
   if biasing not in BIASING_MODES:
     raise ValueError(f"biasing must be one of {BIASING_MODES}, got {biasing!r}")
@@ -207,12 +211,13 @@ def evaluate_utterances(model, params, norm, utts, tokenizer, beam: int = 0,
   if two_pass:
     from asr.biasing import pointer as pointer_lib  # pylint: disable=g-import-not-at-top
     first = decode_utterances(model, params, norm, utts, tokenizer, beam, batch_frames, graphs, 0,
-                              att_lists, label_bonus, max_symbols, pointer=False)
+                              att_lists, label_bonus, max_symbols, pointer=False,
+                              ilm_weight=ilm_weight)
     tree_lists = [pointer_lib.rank_phrases(h["text"], l)[:pointer_preselect]
                   for h, l in zip(first, lists)]
   hyps = decode_utterances(model, params, norm, utts, tokenizer, beam, batch_frames, graphs, nbest,
                            att_lists, label_bonus, max_symbols, pointer, pointer_root_scale,
-                           tree_lists)
+                           tree_lists, ilm_weight)
   decode_s = time.time() - t0
   audio_s = sum(len(u.feats) for u in utts) * features_lib.HOP / features_lib.SAMPLE_RATE
   per_utt, scores = [], []
@@ -228,7 +233,7 @@ def evaluate_utterances(model, params, norm, utts, tokenizer, beam: int = 0,
   skipped = getattr(utts, "skipped", []) or []
   metrics.update(num_skipped=len(skipped), rtf=decode_s / max(audio_s, 1e-9),
                  decode_seconds=decode_s, audio_seconds=audio_s, beam=beam, biasing=biasing,
-                 label_bonus=label_bonus, max_symbols=max_symbols,
+                 label_bonus=label_bonus, max_symbols=max_symbols, ilm_weight=ilm_weight,
                  distractors=distractors,
                  pointer=bool(pointer and model.cfg.biasing.pointer
                               and biasing in ("attention", "both")),

@@ -25,10 +25,11 @@ def run_suite(workdir: str, splits: Sequence[str], modes: Sequence[str] = ("none
               distractors: Sequence[int | None] = (None,), beam: int | None = None,
               data_dir: str | None = None, limit: int | None = None,
               context_score: float = 2.0, step: int | None = None,
-              greedy_row: bool = False) -> list[Row]:
+              greedy_row: bool = False, ilm_weight: float | None = None) -> list[Row]:
   """Evaluates every (split, N, mode); ``greedy_row`` adds, per split, the
-  no-biasing greedy decode (``biasing`` = "none (greedy)"): for these models
-  the better decoder without a list (BUILD.md, decoding table)."""
+  no-biasing greedy decode (``biasing`` = "none (greedy)"). Beam runs use the
+  config's ``eval`` search settings; ``ilm_weight`` overrides its
+  ``eval.ilm_weight`` (internal-LM subtraction, BeamSearch)."""
   config, model, params, norm, tok, step = state_lib.restore_for_inference(workdir, step)
   if data_dir:
     config.data.data_dir = data_dir
@@ -44,9 +45,16 @@ def run_suite(workdir: str, splits: Sequence[str], modes: Sequence[str] = ("none
     if greedy_row:
       runs.insert(0, (distractors[0], "none", 0))
     for n, mode, b in runs:
+      # Beam runs use the config's tuned search settings (eval.label_bonus,
+      # eval.max_symbols, eval.ilm_weight); the greedy row has none.
+      search = {} if b <= 1 else dict(
+          label_bonus=config.eval.get("label_bonus", 0.0),
+          max_symbols=config.eval.get("max_symbols", 0),
+          ilm_weight=config.eval.get("ilm_weight", 0.0) if ilm_weight is None else ilm_weight)
       res = evaluate.evaluate_utterances(model, params, norm, utts, tok, beam=b,
                                          batch_frames=config.eval.batch_frames, biasing=mode,
-                                         distractors=n, pool=pool, context_score=context_score)
+                                         distractors=n, pool=pool, context_score=context_score,
+                                         **search)
       m = res["metrics"]
       m.update(num_utterances=len(utts), step=step)
       logging.info("%s biasing=%s N=%s beam=%s: wer=%.4f u_wer=%.4f b_wer=%s", split, mode, n, b,

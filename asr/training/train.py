@@ -92,11 +92,19 @@ def train_step(state: state_lib.TrainState, batch: dict, rng, *, model, tx, mean
   # whatever the device count.
   keys = jax.vmap(lambda i: jax.random.fold_in(aug_rng, i))(dev * b + jnp.arange(b))
   feats = normalize(batch["feats"], batch["feat_lengths"], mean, std)
+  feat_lengths = batch["feat_lengths"]
   if t.spec_augment.enabled:
     sa = t.spec_augment
+    if sa.get("speed_range", 0.0) > 0:
+      feats, feat_lengths = jax.vmap(lambda k, f, l: jax.tree.map(
+          lambda x: x[0], features_lib.speed_perturb(jax.random.fold_in(k, 1), f[None], l[None],
+                                                     sa.speed_range)))(keys, feats, feat_lengths)
+    if sa.get("freq_warp", 0.0) > 0:
+      feats = jax.vmap(lambda k, f: features_lib.freq_warp(
+          jax.random.fold_in(k, 2), f[None], sa.freq_warp)[0])(keys, feats)
     feats = jax.vmap(lambda k, f, l: features_lib.spec_augment(
         k, f[None], l[None], sa.num_freq_masks, sa.freq_mask_width, sa.time_masks_per_100,
-        sa.max_time_masks, sa.time_mask_ratio)[0])(keys, feats, batch["feat_lengths"])
+        sa.max_time_masks, sa.time_mask_ratio)[0])(keys, feats, feat_lengths)
   drop_rng = jax.random.fold_in(drop_rng, dev)
   global_tokens = jax.lax.psum(jnp.sum(batch["label_lengths"]), axis_name)
   global_tokens = jnp.maximum(global_tokens, 1).astype(jnp.float32)
@@ -112,7 +120,7 @@ def train_step(state: state_lib.TrainState, batch: dict, rng, *, model, tx, mean
   branching = model.cfg.encoder.branching
 
   def loss_fn(params):
-    out = model.apply({"params": params}, feats, batch["feat_lengths"], batch["labels"],
+    out = model.apply({"params": params}, feats, feat_lengths, batch["labels"],
                       context, train=True, wake=wake, rngs={"dropout": drop_rng})
     joint_fn = lambda e, p: model.apply({"params": params}, e, p, method=transducer.Transducer.joint)
     arc_fn = None

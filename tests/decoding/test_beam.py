@@ -140,3 +140,25 @@ def test_time_synchronous_search_limits_labels_per_frame(model_and_enc):
   # more labels per frame than modified search allows are used by this model
   three = beam_lib.beam_search(model, params, enc, enc_len, beam=4, max_symbols=3)
   assert any(np.bincount(np.asarray(hs[0].times, int)).max() > 1 for hs in three if hs[0].times)
+
+
+@pytest.mark.parametrize("max_symbols", [0, 2])
+def test_ilm_weight_subtracts_the_internal_lm(model_and_enc, max_symbols):
+  """score = logp - w * log P_ILM(tokens) for every hypothesis (the ILM term is
+  the same for every alignment of a label sequence, so merging keeps it exact)."""
+  from asr.lm import ilm as ilm_lib
+  model, params, enc, enc_len = model_and_enc
+  plain = beam_lib.beam_search(model, params, enc, enc_len, beam=4, max_symbols=max_symbols)
+  zero = beam_lib.beam_search(model, params, enc, enc_len, beam=4, max_symbols=max_symbols,
+                              ilm_weight=0.0)
+  assert [[h.tokens for h in hs] for hs in plain] == [[h.tokens for h in hs] for hs in zero]
+  w = 0.7
+  sub = beam_lib.beam_search(model, params, enc, enc_len, beam=4, max_symbols=max_symbols,
+                             ilm_weight=w)
+  hyps = [h for hs in sub for h in hs]
+  ilm = ilm_lib.ilm_scores(model, params, [h.tokens for h in hyps])
+  assert np.all(ilm < 0) and sum(len(h.tokens) for h in hyps) > 0
+  for h, s in zip(hyps, ilm):
+    assert h.score == pytest.approx(h.logp - w * s, abs=2e-3)
+  # The discount changes the search somewhere.
+  assert [[h.tokens for h in hs] for hs in sub] != [[h.tokens for h in hs] for hs in plain]

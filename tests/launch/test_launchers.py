@@ -149,13 +149,15 @@ def test_report_evaluates_every_mode_plus_greedy_and_draws_the_map(workdir, tiny
   from benchmarks import common
   before = set(glob.glob(str(common.RESULTS_DIR / "quickstart" / "*.json")))
   out = _run("launch.report", f"--workdir={workdir}", f"--data_dir={tiny_data_dir}",
-             "--splits=test", "--limit=3", "--beam=2")
+             "--splits=test", "--limit=3", "--beam=2", "--ilm_weight=0.3")
   new = sorted(set(glob.glob(str(common.RESULTS_DIR / "quickstart" / "*.json"))) - before)
   assert len(new) == 1
   with open(new[0]) as f:
     rows = json.load(f)["metrics"]["rows"]
   assert [r["biasing"] for r in rows] == ["none (greedy)", "none", "shallow", "attention", "both"]
   assert rows[0]["metrics"]["beam"] == 0 and rows[1]["metrics"]["beam"] == 2
+  # The beam rows use the search settings (--ilm_weight over eval.ilm_weight); greedy none.
+  assert [r["metrics"]["ilm_weight"] for r in rows] == [0.0, 0.3, 0.3, 0.3, 0.3]
   assert all(r["metrics"]["num_utterances"] == 3 for r in rows)
   assert "| test | none (greedy) |" in out.stdout
   assert os.path.exists(os.path.join(workdir, "attention_map.png"))
@@ -179,3 +181,23 @@ def test_model_reports_table_keeps_the_latest_report_per_workdir():
   assert text.count("Model: `medium`") == 1 and text.count("Model: `other`") == 1
   assert "| test | none | own + 100 | 30.0 |" in text and "50.0" not in text
   assert tables.model_reports([]) == "(no results yet)"
+
+
+def test_decoding_benchmark_tunes_the_ilm_weight(workdir, tiny_data_dir):
+  """benchmarks.decoding --ilm_weights: a tuned internal-LM row, and its table."""
+  import glob
+  from benchmarks import common, tables
+  before = set(glob.glob(str(common.RESULTS_DIR / "decoding" / "*.json")))
+  _run("benchmarks.decoding", f"--workdir={workdir}", f"--data_dir={tiny_data_dir}", "--beams=2",
+       "--label_bonuses=0,0.5", "--ilm_weights=0.2", "--limit=3", "--max_symbols=2")
+  new = sorted(set(glob.glob(str(common.RESULTS_DIR / "decoding" / "*.json"))) - before)
+  assert len(new) == 1
+  with open(new[0]) as f:
+    m = json.load(f)["metrics"]
+  assert [(r["ilm_weight"], r["label_bonus"]) for r in m["ilm_tuning"]] == [(0.2, 0.0), (0.2, 0.5)]
+  best = min(m["ilm_tuning"], key=lambda r: r["wer"])
+  rows = {r["search"]: r for r in m["rows"]}
+  assert rows["modified beam 2 + ILM"]["ilm_weight"] == 0.2
+  assert rows["modified beam 2 + ILM"]["label_bonus"] == best["label_bonus"]
+  assert rows["greedy"]["ilm_weight"] == 0.0 and rows["modified beam 2"]["ilm_weight"] == 0.0
+  assert "| modified beam 2 + ILM |" in tables.decoding(tables._load("decoding"))  # pylint: disable=protected-access
