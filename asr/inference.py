@@ -16,14 +16,6 @@ from asr.evaluation import evaluate
 from asr.models import encoder as encoder_lib
 
 
-
-def _search_settings(config) -> dict:
-  """The beam search settings a config tunes under ``eval`` (absent: defaults)."""
-  ev = config.get("eval") or {}
-  return {"label_bonus": ev.get("label_bonus", 0.0), "max_symbols": ev.get("max_symbols", 0),
-          "ilm_weight": ev.get("ilm_weight", 0.0)}
-
-
 @dataclasses.dataclass
 class Recognizer:
   config: object
@@ -66,7 +58,7 @@ class Recognizer:
       lists = [[p for p, _ in phrases]]
     res = evaluate.decode_utterances(self.model, self.params, self.norm, [utt], self.tokenizer,
                                      beam=max(beam, 1), graphs=graphs, nbest=nbest, lists=lists,
-                                     **_search_settings(self.config))[0]
+                                     **evaluate.search_settings(self.config))[0]
     return {"text": res["text"],
             "nbest": [{"text": h["text"], "score": h["score"]} for h in res.get("nbest", [])]}
 

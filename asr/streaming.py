@@ -104,7 +104,7 @@ class StreamingRecognizer:
       if self.model.cfg.biasing.pointer:  # tree-constrained pointer over the same lists
         trees = pointer_lib.trees_for_lists(lists, phrase_tokens.ids)
     if ilm_weight is None:
-      ilm_weight = (rec.config.get("eval") or {}).get("ilm_weight", 0.0)
+      ilm_weight = evaluate.search_settings(rec.config)["ilm_weight"]
     self.search = beam_lib.BeamSearch(self.model, self.params, self.b, beam, graphs,
                                       self.ctx, self.ctx_mask, trees=trees, ilm_weight=ilm_weight)
     self.state = encoder_lib.init_stream_state(ecfg, self.b, self.num_bins)

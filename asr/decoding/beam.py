@@ -47,6 +47,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from asr.lm import ilm as ilm_lib
 from asr.models import transducer
 
 BLANK = transducer.BLANK_ID
@@ -81,13 +82,8 @@ def _joint_logprobs(model, params, enc_rows, pred_rows):
 @functools.partial(jax.jit, static_argnames=("model",))
 def _ilm_logprobs(model, params, pred_rows):
   """Internal-LM log-probabilities [R, V] of the next label given each row's
-  prediction output (asr.lm.ilm: joint with the encoder input removed,
-  renormalized over labels); column 0 (blank) is 0."""
-  zero_enc = jnp.broadcast_to(params["joint_net"]["enc_proj"]["bias"],
-                              (pred_rows.shape[0], params["joint_net"]["enc_proj"]["bias"].shape[0]))
-  logits = model.apply({"params": params}, zero_enc, pred_rows,
-                       method=transducer.Transducer.joint).astype(jnp.float32)
-  lp = jax.nn.log_softmax(logits[:, 1:], axis=-1)
+  prediction output (asr.lm.ilm.label_logprobs); column 0 (blank) is 0."""
+  lp = ilm_lib.label_logprobs(model, params, pred_rows)
   return jnp.concatenate([jnp.zeros_like(lp[:, :1]), lp], axis=1)
 
 

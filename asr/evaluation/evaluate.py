@@ -108,6 +108,14 @@ def encode_lists(model, params, phrases: pipeline.PhraseTokens, lists: Sequence[
   return _encode_context(model, params, arr["ctx_tokens"], arr["ctx_lengths"])
 
 
+def search_settings(config) -> dict:
+  """The beam search settings a run's config tunes under ``eval``
+  (label_bonus, max_symbols, ilm_weight; absent: the plain search)."""
+  ev = config.get("eval") or {}
+  return {"label_bonus": ev.get("label_bonus", 0.0), "max_symbols": ev.get("max_symbols", 0),
+          "ilm_weight": ev.get("ilm_weight", 0.0)}
+
+
 def decode_utterances(model, params, norm, utts, tokenizer, beam: int = 0,
                       batch_frames: int = 20000, graphs: Sequence | None = None,
                       nbest: int = 0, lists: Sequence[Sequence[str]] | None = None,

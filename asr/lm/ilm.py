@@ -24,15 +24,23 @@ import numpy as np
 from asr.models import transducer
 
 
+def label_logprobs(model, params, pred):
+  """Internal-LM log-probabilities [R, V-1] of the next label (ids 1..V-1)
+  given prediction-network outputs pred [R, P]: the joint with the encoder
+  input removed (its projection keeps only the bias), renormalized without
+  the blank."""
+  bias = params["joint_net"]["enc_proj"]["bias"]
+  zero_enc = jnp.broadcast_to(bias, (pred.shape[0], bias.shape[0]))
+  logits = model.apply({"params": params}, zero_enc, pred, method=transducer.Transducer.joint)
+  return jax.nn.log_softmax(logits.astype(jnp.float32)[:, 1:], axis=-1)
+
+
 @functools.partial(jax.jit, static_argnames=("model",))
 def _step(model, params, tokens, state, targets):
   """One label position for a batch: (log P_ILM(targets | history) [B], new state)."""
   pred, state = model.apply({"params": params}, tokens, state,
                             method=transducer.Transducer.predict_step)
-  zero_enc = params["joint_net"]["enc_proj"]["bias"][None, :]
-  logits = model.apply({"params": params}, zero_enc, pred, method=transducer.Transducer.joint)
-  logits = logits.astype(jnp.float32)[:, 1:]  # drop the blank, renormalize over labels
-  lp = jax.nn.log_softmax(logits, axis=-1)
+  lp = label_logprobs(model, params, pred)
   return jnp.take_along_axis(lp, jnp.maximum(targets - 1, 0)[:, None], axis=-1)[:, 0], state
 
 
