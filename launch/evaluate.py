@@ -62,18 +62,15 @@ def main(argv):
   if FLAGS.distractors is not None:
     pool = sources.name_pool(sources.open_source(spec, config.data.data_dir, skip_bad=True))
   beam = config.eval.beam if FLAGS.beam is None else FLAGS.beam
+  # The config's tuned search settings; flags that are set override them.
+  search = evaluate.search_settings(config)
+  search.update({k: getattr(FLAGS, k) for k in search if getattr(FLAGS, k) is not None})
   res = evaluate.evaluate_utterances(
       model, params, norm, utts, tok, beam=beam, batch_frames=config.eval.batch_frames,
       biasing=FLAGS.biasing, distractors=FLAGS.distractors, pool=pool,
       context_score=FLAGS.context_score, nbest=FLAGS.nbest,
-      label_bonus=(config.eval.get("label_bonus", 0.0) if FLAGS.label_bonus is None
-                   else FLAGS.label_bonus),
-      max_symbols=(config.eval.get("max_symbols", 0) if FLAGS.max_symbols is None
-                   else FLAGS.max_symbols),
       pointer=FLAGS.pointer, pointer_root_scale=FLAGS.pointer_root_scale,
-      pointer_preselect=FLAGS.pointer_preselect,
-      ilm_weight=(config.eval.get("ilm_weight", 0.0) if FLAGS.ilm_weight is None
-                  else FLAGS.ilm_weight))
+      pointer_preselect=FLAGS.pointer_preselect, **search)
   res["metrics"].update(source=spec, workdir=os.path.abspath(FLAGS.workdir), step=step,
                         num_utterances=len(utts))
   if FLAGS.output:
