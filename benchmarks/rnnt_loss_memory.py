@@ -1,9 +1,15 @@
-"""Peak memory and time of RNN-T loss+grad: naive, full and fused forms.
+"""Peak memory and time of RNN-T loss+grad: naive, full, fused and pruned forms.
 
 Each form computes loss and gradients w.r.t. the joint's parameters, the
 encoder output and the predictor output, starting from ``[B, T, D]`` and
 ``[B, U+1, D]``. ``naive_full`` and ``full`` materialize the ``[B, T, U+1, V]``
-joint logits; ``fused`` evaluates the joint ``time_chunk`` frames at a time.
+joint logits; ``fused`` evaluates the joint ``time_chunk`` frames at a time;
+``pruned`` (``asr.losses.pruned``, what ``small`` trains with) adds the
+trivial-joint projections ``am``/``lm`` (two ``D x V`` layers), computes the
+simple loss and its band, and evaluates the real joint on ``--prune_range``
+columns per frame only. Its loss is the band's (>= the full loss, equal when
+the band covers the lattice), so it is left out of the forms' agreement check
+and reported as ``pruned_minus_full`` instead.
 
 Memory is XLA's buffer assignment for the compiled step (arguments + outputs
 + temporaries), which is exact on CPU where no allocator statistics exist. On
@@ -26,10 +32,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from asr.losses import pruned as pruned_lib
 from asr.losses import rnnt
 from benchmarks import common
 
-FORMS = ("naive_full", "full", "fused")
+FORMS = ("naive_full", "full", "fused", "pruned")
 
 
 class Joint(nn.Module):
@@ -43,6 +50,15 @@ class Joint(nn.Module):
         return nn.Dense(self.vocab)(jnp.tanh(h))
 
 
+class Trivial(nn.Module):
+    """The pruned loss's trivial joint: ``am = W_a enc``, ``lm = W_l pred``."""
+    vocab: int
+
+    @nn.compact
+    def __call__(self, enc, pred):
+        return nn.Dense(self.vocab, name="am")(enc), nn.Dense(self.vocab, name="lm")(pred)
+
+
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--batch", type=int, default=8)
@@ -51,6 +67,8 @@ def parse_args(argv=None):
     p.add_argument("--vocab", type=int, default=1024)
     p.add_argument("--dim", type=int, default=256, help="joint hidden size")
     p.add_argument("--time_chunk", type=int, default=16)
+    p.add_argument("--prune_range", type=int, default=5,
+                   help="pruned form: band width S (small trains with 5)")
     p.add_argument("--repeats", type=int, default=3,
                    help="timed runs after compile and one warm-up")
     p.add_argument("--forms", default=",".join(FORMS))
@@ -71,7 +89,7 @@ def parse_args(argv=None):
     return args
 
 
-def make_inputs(args):
+def make_inputs(args, form=""):
     rng = np.random.default_rng(args.seed)
     b, t, u, d = args.batch, args.frames, args.labels, args.dim
     enc = jnp.asarray(rng.normal(size=(b, t, d)), jnp.float32)
@@ -84,14 +102,27 @@ def make_inputs(args):
     joint = Joint(dim=d, vocab=args.vocab)
     params = joint.init(jax.random.key(args.seed), enc[:1, :1, None],
                         pred[:1, None, :1])
+    if form == "pruned":  # Only this form trains the trivial joint.
+        params = {"joint": params, "trivial": Trivial(args.vocab).init(
+            jax.random.key(args.seed + 1), enc[:1, :1], pred[:1, :1])}
     return joint, params, enc, pred, labels, jnp.asarray(
         logit_lengths, jnp.int32), jnp.asarray(label_lengths, jnp.int32)
 
 
-def loss_and_grad_fn(form, joint, time_chunk):
-    """``(params, enc, pred, labels, T_b, U_b) -> (mean loss, losses, grads)``."""
+def loss_and_grad_fn(form, joint, time_chunk, prune_range=5):
+    """``(params, enc, pred, labels, T_b, U_b) -> (mean loss, losses, grads)``.
+
+    For ``pruned`` the mean is of ``pruned + simple`` (as in training with
+    ``simple_scale=1``); ``losses`` are the pruned NLLs.
+    """
 
     def total(params, enc, pred, labels, logit_lengths, label_lengths):
+        if form == "pruned":
+            am, lm = Trivial(joint.vocab).apply(params["trivial"], enc, pred)
+            losses, simple = pruned_lib.pruned_rnnt_loss(
+                enc, pred, am, lm, lambda e, p: joint.apply(params["joint"], e, p),
+                labels, logit_lengths, label_lengths, s_range=prune_range)
+            return jnp.mean(losses + simple), losses
         if form == "fused":
             losses = rnnt.rnnt_loss_fused(
                 enc, pred, lambda e, p: joint.apply(params, e, p), labels,
@@ -116,9 +147,9 @@ def _nbytes(tree):
 
 
 def measure(form, args):
-    joint, params, *data = make_inputs(args)
+    joint, params, *data = make_inputs(args, form)
     inputs = (params, *data)
-    step = jax.jit(loss_and_grad_fn(form, joint, args.time_chunk))
+    step = jax.jit(loss_and_grad_fn(form, joint, args.time_chunk, args.prune_range))
 
     t0 = time.perf_counter()
     compiled = step.lower(*inputs).compile()
@@ -189,7 +220,7 @@ def main(argv=None):
     ratios = {}
     if "fused" in metrics:
         fused = metrics["fused"]
-        for form in ("naive_full", "full"):
+        for form in ("naive_full", "full", "pruned"):
             if form in metrics:
                 ratios[f"{form}/fused_memory"] = (
                     metrics[form]["peak_bytes"] / fused["peak_bytes"])
@@ -199,9 +230,13 @@ def main(argv=None):
                     ratios[f"{form}/fused_device_peak"] = (
                         metrics[form]["device_peak_bytes_in_use"]
                         / fused["device_peak_bytes_in_use"])
-    losses = [np.asarray(m["losses"]) for m in metrics.values()]
+    losses = [np.asarray(m["losses"]) for f, m in metrics.items() if f != "pruned"]
     agreement = {"max_abs_loss_diff_between_forms": float(max(
         (np.abs(a - b).max() for a in losses for b in losses), default=0.0))}
+    if "pruned" in metrics and losses:
+        # The band drops paths: pruned NLL >= exact NLL (up to rounding).
+        agreement["pruned_minus_full_min"] = float(
+            (np.asarray(metrics["pruned"]["losses"]) - losses[0]).min())
 
     config = {k: v for k, v in vars(args).items() if k != "child_form"}
     config["isolated_processes"] = isolate
@@ -226,6 +261,8 @@ def main(argv=None):
         print(f"{k}: {v:.2f}")
     print(f"max |loss diff| between forms: "
           f"{agreement['max_abs_loss_diff_between_forms']:.2e}")
+    if "pruned_minus_full_min" in agreement:
+        print(f"min (pruned - exact) loss: {agreement['pruned_minus_full_min']:.2e}")
     print(f"wrote {path}")
     return path
 
