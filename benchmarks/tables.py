@@ -1,12 +1,21 @@
 r"""Regenerates the results tables in BUILD.md from ``results/*/*.json``.
 
-  python -m benchmarks.tables [--build_md=BUILD.md] [--check]
+  python -m benchmarks.tables [--build_md=BUILD.md] [--check] [--only=name,name]
 
 Each table lives between ``<!-- BEGIN GENERATED: name -->`` and
 ``<!-- END GENERATED: name -->`` in BUILD.md and is rendered from the JSON
 files that the benchmark ``name`` wrote (newest last). Tables are never typed
 by hand: edit the renderer below instead. ``--check`` exits 1 if BUILD.md is
 out of date.
+
+``results/`` is git-ignored and machine-local: a fresh clone has none, so a
+table whose folder holds no JSON is left as committed (and named on stderr)
+rather than emptied; once its benchmark runs again on this machine, the table
+is regenerated from the JSONs present (all of them: a rerun on a machine that
+lacks some of a table's earlier JSONs drops their rows, so ``--only`` names the
+tables to regenerate and leaves the rest as committed). ``accelerator_*`` tables read
+``results/accelerator_check/<benchmark>/`` (what ``launch/accelerator_check.sh``
+writes on a GPU/TPU machine), so they never mix with the CPU rows.
 """
 
 import argparse
@@ -21,7 +30,9 @@ from benchmarks.common import RESULTS_DIR, REPO_ROOT
 
 def _load(name: str) -> list[dict]:
   out = []
-  for path in sorted(glob.glob(str(RESULTS_DIR / name / "*.json"))):
+  folder = (RESULTS_DIR / "accelerator_check" / name[len("accelerator_"):]
+            if name.startswith("accelerator_") else RESULTS_DIR / name)
+  for path in sorted(glob.glob(str(folder / "*.json"))):
     with open(path) as f:
       d = json.load(f)
     d["_file"] = os.path.relpath(path, REPO_ROOT)
@@ -429,15 +440,24 @@ RENDERERS = {
     "rescoring": rescoring,
     "branching": branching,
     "stream_context": stream_context,
+    "accelerator_rnnt_loss_memory": rnnt_loss_memory,
+    "accelerator_train_throughput": train_throughput,
 }
 
 
-def render(text: str) -> str:
+def render(text: str, only=None) -> str:
+  """Regenerates the GENERATED blocks of ``text`` (those named in ``only``, if given)."""
   def sub(m):
     name = m.group(1)
     if name not in RENDERERS:
       raise KeyError(f"BUILD.md names unknown table {name!r}")
-    body = RENDERERS[name](_load(name))
+    if only is not None and name not in only:
+      return m.group(0)
+    rows = _load(name)
+    if not rows:
+      print(f"tables: no results for {name!r} on this machine; kept as committed", file=sys.stderr)
+      return m.group(0)
+    body = RENDERERS[name](rows)
     return f"<!-- BEGIN GENERATED: {name} -->\n{body}\n<!-- END GENERATED: {name} -->"
   return re.sub(r"<!-- BEGIN GENERATED: (\w+) -->.*?<!-- END GENERATED: \1 -->", sub, text,
                 flags=re.S)
@@ -447,10 +467,18 @@ def main():
   ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
   ap.add_argument("--build_md", default=str(REPO_ROOT / "BUILD.md"))
   ap.add_argument("--check", action="store_true")
+  ap.add_argument("--only", default=None,
+                  help="comma-separated table names to regenerate (default: all with results)")
   args = ap.parse_args()
+  only = None
+  if args.only:
+    only = set(args.only.split(","))
+    unknown = only - set(RENDERERS)
+    if unknown:
+      ap.error(f"unknown tables {sorted(unknown)}; known: {sorted(RENDERERS)}")
   with open(args.build_md) as f:
     old = f.read()
-  new = render(old)
+  new = render(old, only)
   if args.check:
     sys.exit(0 if new == old else 1)
   with open(args.build_md, "w") as f:

@@ -1,0 +1,50 @@
+"""benchmarks.tables: regenerate from the JSONs present, keep tables that have none."""
+
+import json
+
+from benchmarks import tables
+
+
+def _loss_result(device_kind):
+  form = {"peak_bytes": 2 ** 20, "time_s_median": 0.5}
+  return {"command": "python -m benchmarks.rnnt_loss_memory", "git_commit": "abcdef12",
+          "git_dirty": False, "date": "2026-11-26T00:00:00+00:00",
+          "machine": {"cpu_count": 2}, "jax": {"device_kind": device_kind},
+          "config": {"batch": 8, "frames": 200, "labels": 50, "vocab": 1024},
+          "metrics": {"forms": {"fused": form, "full": {**form, "peak_bytes": 6 * 2 ** 20}}}}
+
+
+def test_tables_without_results_are_kept_and_accelerator_rows_stay_apart(tmp_path, monkeypatch):
+  monkeypatch.setattr(tables, "RESULTS_DIR", tmp_path)
+  doc = ("<!-- BEGIN GENERATED: rnnt_loss_memory -->\nOLD CPU ROWS\n"
+         "<!-- END GENERATED: rnnt_loss_memory -->\n"
+         "<!-- BEGIN GENERATED: accelerator_rnnt_loss_memory -->\nOLD GPU ROWS\n"
+         "<!-- END GENERATED: accelerator_rnnt_loss_memory -->\n"
+         "<!-- BEGIN GENERATED: quickstart -->\nOLD QUICKSTART\n<!-- END GENERATED: quickstart -->\n")
+  assert tables.render(doc) == doc  # A fresh clone: no results, nothing emptied.
+
+  gpu = tmp_path / "accelerator_check" / "rnnt_loss_memory"
+  gpu.mkdir(parents=True)
+  (gpu / "1.json").write_text(json.dumps(_loss_result("NVIDIA H200")))
+  out = tables.render(doc)
+  assert "OLD CPU ROWS" in out and "OLD QUICKSTART" in out
+  assert "OLD GPU ROWS" not in out
+  gpu_table = out.split("accelerator_rnnt_loss_memory -->")[1]
+  assert "| NVIDIA H200 | 8, 200, 50, 1024 | full | 6 | 500.0 ms | 6.0x |" in gpu_table
+
+  cpu = tmp_path / "rnnt_loss_memory"
+  cpu.mkdir()
+  (cpu / "1.json").write_text(json.dumps(_loss_result("cpu")))
+  out = tables.render(out)
+  cpu_table = out.split("<!-- BEGIN GENERATED: rnnt_loss_memory -->")[1].split("<!-- END")[0]
+  assert "| CPU x2 |" in cpu_table and "H200" not in cpu_table
+
+
+def test_only_regenerates_the_named_tables(tmp_path, monkeypatch):
+  monkeypatch.setattr(tables, "RESULTS_DIR", tmp_path)
+  cpu = tmp_path / "rnnt_loss_memory"
+  cpu.mkdir()
+  (cpu / "1.json").write_text(json.dumps(_loss_result("cpu")))
+  doc = "<!-- BEGIN GENERATED: rnnt_loss_memory -->\nOLD\n<!-- END GENERATED: rnnt_loss_memory -->"
+  assert tables.render(doc, only={"quickstart"}) == doc
+  assert "OLD" not in tables.render(doc, only={"rnnt_loss_memory"})
