@@ -11,9 +11,10 @@ out of date.
 ``results/`` is git-ignored and machine-local: a fresh clone has none, so a
 table whose folder holds no JSON is left as committed (and named on stderr)
 rather than emptied; once its benchmark runs again on this machine, the table
-is regenerated from the JSONs present (all of them: a rerun on a machine that
-lacks some of a table's earlier JSONs drops their rows, so ``--only`` names the
-tables to regenerate and leaves the rest as committed). ``accelerator_*`` tables read
+is regenerated from the JSONs present. Tables of one row per run
+(``ROW_TABLES``) keep their committed rows of other provenance; the others
+(latest result per model, split, ...) are rebuilt from the JSONs present only,
+so ``--only`` names the tables to regenerate and leaves the rest as committed. ``accelerator_*`` tables read
 ``results/accelerator_check/<benchmark>/`` (what ``launch/accelerator_check.sh``
 writes on a GPU/TPU machine), so they never mix with the CPU rows.
 """
@@ -442,7 +443,30 @@ RENDERERS = {
     "stream_context": stream_context,
     "accelerator_rnnt_loss_memory": rnnt_loss_memory,
     "accelerator_train_throughput": train_throughput,
+    "mid_reports": model_reports,
 }
+
+# Tables with one row per result (or a few, one per measured form), each
+# ending in its provenance cell: regenerating one merges the committed rows
+# whose results this machine lacks (an earlier session's, another machine's)
+# with the rows of the JSONs present, instead of dropping them. A committed
+# row whose provenance cell (command, commit, date) matches a present JSON's
+# is replaced by that JSON's row.
+ROW_TABLES = {"corpus_build", "rnnt_loss_memory", "training_runs", "train_throughput",
+              "lm_training", "accelerator_rnnt_loss_memory", "accelerator_train_throughput"}
+
+
+def _provenance_cell(row: str) -> str:
+  return row.rstrip().rstrip("|").rsplit("|", 1)[-1].strip()
+
+
+def merge_rows(old_body: str, new_body: str) -> str:
+  """``new_body`` (header + rows) with ``old_body``'s rows of other provenance first."""
+  old_rows = [l for l in old_body.splitlines()[2:] if l.startswith("|")]
+  new_lines = new_body.splitlines()
+  new_prov = {_provenance_cell(l) for l in new_lines[2:] if l.startswith("|")}
+  kept = [l for l in old_rows if _provenance_cell(l) not in new_prov]
+  return "\n".join(new_lines[:2] + kept + new_lines[2:])
 
 
 def render(text: str, only=None) -> str:
@@ -458,6 +482,10 @@ def render(text: str, only=None) -> str:
       print(f"tables: no results for {name!r} on this machine; kept as committed", file=sys.stderr)
       return m.group(0)
     body = RENDERERS[name](rows)
+    if name in ROW_TABLES:
+      old = m.group(0).split("\n", 1)[1].rsplit("\n", 1)[0]
+      if old.startswith("|"):
+        body = merge_rows(old, body)
     return f"<!-- BEGIN GENERATED: {name} -->\n{body}\n<!-- END GENERATED: {name} -->"
   return re.sub(r"<!-- BEGIN GENERATED: (\w+) -->.*?<!-- END GENERATED: \1 -->", sub, text,
                 flags=re.S)

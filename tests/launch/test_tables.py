@@ -48,3 +48,20 @@ def test_only_regenerates_the_named_tables(tmp_path, monkeypatch):
   doc = "<!-- BEGIN GENERATED: rnnt_loss_memory -->\nOLD\n<!-- END GENERATED: rnnt_loss_memory -->"
   assert tables.render(doc, only={"quickstart"}) == doc
   assert "OLD" not in tables.render(doc, only={"rnnt_loss_memory"})
+
+
+def test_row_tables_keep_committed_rows_of_other_provenance(tmp_path, monkeypatch):
+  monkeypatch.setattr(tables, "RESULTS_DIR", tmp_path)
+  cpu = tmp_path / "rnnt_loss_memory"
+  cpu.mkdir()
+  (cpu / "1.json").write_text(json.dumps(_loss_result("cpu")))
+  prov = "`python -m benchmarks.rnnt_loss_memory` (abcdef12, 2026-11-26)"
+  doc = ("<!-- BEGIN GENERATED: rnnt_loss_memory -->\n| h |\n|---|\n"
+         "| NVIDIA H100 | old row from another machine | `python -m x` (1234abcd, 2026-11-25) |\n"
+         f"| CPU x2 | 8, 200, 50, 1024 | fused | 99 | stale format | {prov} |\n"
+         "<!-- END GENERATED: rnnt_loss_memory -->")
+  out = tables.render(doc)
+  assert "old row from another machine" in out  # its JSON is not here: kept
+  assert "stale format" not in out  # regenerated from the JSON with its provenance
+  assert out.index("old row") < out.index("| CPU x2 | 8, 200, 50, 1024 | fused | 1 |")
+  assert tables.render(out) == out  # idempotent
