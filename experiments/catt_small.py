@@ -23,7 +23,10 @@ attention biasing (B-WER 85.7 %), 44.4 % with both (B-WER 82.5 %); greedy
 without a list 43.3 % (U-WER 31.7 %). With the internal-LM subtraction now
 in its config (eval.ilm_weight=0.1; ``launch.report --ilm_weight=0.1`` on
 that workdir): 42.1 % no biasing, 41.5 % attention (U-WER 30.3 %), 44.8 %
-shallow, 45.3 % both. From the earlier fused ``small``
+shallow, 45.3 % both. A fresh ``bash launch/quickstart.sh`` on a new machine
+(2026-11-26 evening; ``small`` 5,341 steps, then 2,100 steps here, config with
+the ILM weight): 41.2 % no biasing (U-WER 29.9 %), 41.5 % attention, 44.8 %
+shallow, 44.5 % both. From the earlier fused ``small``
 (3,850 steps; 2,094 steps here, ``workdirs/catt_small_fused``): 51.7 % with
 no biasing (B-WER 91.7 %), 52.8 % with attention (B-WER 92.9 %). Attention
 biasing still does not lower B-WER: the label-query attention puts 30-47 %

@@ -14,7 +14,9 @@ decoding").
 Measured (2026-11-26, 2 CPU cores, this recipe): 2.88M parameters (2.75M plus
 the pruned loss's trivial joint), 5,389 steps in 30.0 min at ~66
 utterances/s in steady state; greedy validation WER 46.6 % (U-WER 36.0 %,
-200 utterances), test 45.5 % (U-WER 34.9 %, B-WER 85.7 %). The same
+200 utterances), test 45.5 % (U-WER 34.9 %, B-WER 85.7 %). A fresh quickstart
+run on a new machine (same evening): 5,341 steps in 30.2 min at 61.7
+utterances/s, validation 45.8 % (U-WER 34.7 %). The same
 architecture with the fused loss (``--config.train.loss_impl=fused
 --config.train.num_steps=4000``, the recipe before 2026-11-26; the
 ``small_ft`` family was warm-started from its checkpoint, kept in
