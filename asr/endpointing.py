@@ -151,6 +151,14 @@ class Eoq:
   # appended (StreamingRecognizer.peek), chosen with the threshold by
   # retune_speculative; 0 = the audio so far only.
   lookahead_frames: int = 0
+  # The final end-point fires once P >= final has held for this many more
+  # 80 ms frames (a hangover: a conservative final; the speculative
+  # end-point, which has no hold, then runs ahead by about this much).
+  final_hold_frames: int = 0
+
+  def final_fires(self, run: int) -> bool:
+    """Whether ``run`` consecutive frames with P >= final fire the final end-point."""
+    return run > self.final_hold_frames
 
   @classmethod
   def load(cls, workdir: str) -> "Eoq":
@@ -165,7 +173,8 @@ class Eoq:
     th = meta["thresholds"]
     return cls(model, params, th["speculative"], th["final"], meta["num_bins"],
                meta["cmvn_block"], th.get("acoustic_speculative"),
-               int(th.get("speculative_lookahead_frames", 0)))
+               int(th.get("speculative_lookahead_frames", 0)),
+               int(th.get("final_hold_frames", 0)))
 
   def save(self, workdir: str, extra: dict | None = None):
     from flax import serialization  # pylint: disable=g-import-not-at-top
@@ -174,7 +183,8 @@ class Eoq:
       f.write(serialization.to_bytes(self.params))
     meta = {"hidden": self.model.hidden, "num_bins": self.num_bins, "cmvn_block": self.cmvn_block,
             "thresholds": {"speculative": self.speculative, "final": self.final,
-                           "speculative_lookahead_frames": self.lookahead_frames},
+                           "speculative_lookahead_frames": self.lookahead_frames,
+                           "final_hold_frames": self.final_hold_frames},
             **(extra or {})}
     with open(os.path.join(workdir, "endpointer.json"), "w") as f:
       json.dump(meta, f, indent=2)
@@ -243,20 +253,26 @@ class EoqStream:
 # --- operating points ---------------------------------------------------------
 
 
-def first_crossing(times: np.ndarray, probs: np.ndarray, threshold: float) -> float | None:
-  """Time of the first frame with P >= threshold (None: never)."""
-  idx = np.flatnonzero(np.asarray(probs) >= threshold)
-  return float(times[idx[0]]) if len(idx) else None
+def first_crossing(times: np.ndarray, probs: np.ndarray, threshold: float,
+                   hold: int = 0) -> float | None:
+  """Time of the first frame ending a run of ``hold + 1`` frames with
+  P >= threshold (None: never)."""
+  run = 0
+  for t, p in zip(times, probs):
+    run = run + 1 if p >= threshold else 0
+    if run > hold:
+      return float(t)
+  return None
 
 
 def operating_point_stats(traces: Sequence[tuple[np.ndarray, np.ndarray, float]],
-                          threshold: float, never_s: float = 3.0) -> dict:
+                          threshold: float, never_s: float = 3.0, hold: int = 0) -> dict:
   """Acoustic statistics of one threshold over (times, probs, speech_end)
   traces: latency from the end of speech (never firing counts ``never_s``
   after it), and the early rate (fired before the end of speech)."""
   lat, early = [], []
   for t, p, end in traces:
-    fire = first_crossing(t, p, threshold)
+    fire = first_crossing(t, p, threshold, hold)
     lat.append(never_s if fire is None else fire - end)
     early.append(fire is not None and fire < end)
   lat = np.array(lat)
@@ -266,27 +282,33 @@ def operating_point_stats(traces: Sequence[tuple[np.ndarray, np.ndarray, float]]
 
 
 def tune_thresholds(traces, max_final_early: float = 0.005, max_speculative_early: float = 0.08,
-                    target_advance_s: float = 0.2) -> dict:
+                    target_advance_s: float = 0.2, final_hold_frames: int = 0) -> dict:
   """Chooses the two operating points on validation traces.
 
   Final: the lowest threshold whose early rate (a cut-off risk) is at most
   ``max_final_early``. Speculative: the highest threshold below it that fires
   ``target_advance_s`` earlier than the final one (median over utterances),
   else the lowest one whose early rate stays within ``max_speculative_early``
-  (early speculative results are the ones likely to be revised).
+  (early speculative results are the ones likely to be revised). The final
+  threshold is chosen without a hold; ``final_hold_frames`` then delays the
+  final end-point (its statistics include the hold), and a speculative
+  threshold may equal the final one.
   """
   grid = np.round(np.concatenate([np.linspace(0.05, 0.95, 91),
                                   [0.96, 0.97, 0.98, 0.99, 0.995, 0.998, 0.999, 0.9995]]), 5)
   stats = {float(g): operating_point_stats(traces, float(g)) for g in grid}
   ok = [g for g in stats if stats[g]["early_rate"] <= max_final_early]
   final = min(ok) if ok else max(stats)
-  fl = stats[final]["latencies"]
-  cands = [g for g in stats if g < final and stats[g]["early_rate"] <= max_speculative_early]
+  final_stats = operating_point_stats(traces, final, hold=final_hold_frames)
+  fl = final_stats["latencies"]
+  cands = [g for g in stats if (g < final or (final_hold_frames and g == final))
+           and stats[g]["early_rate"] <= max_speculative_early]
   advance = {g: float(np.median(fl - stats[g]["latencies"])) for g in cands}
   reach = [g for g in cands if advance[g] >= target_advance_s]
   spec = max(reach) if reach else (min(cands) if cands else final)
   strip = lambda d: {k: v for k, v in d.items() if k != "latencies"}
-  return {"speculative": spec, "final": final, "final_stats": strip(stats[final]),
+  return {"speculative": spec, "final": final, "final_hold_frames": final_hold_frames,
+          "final_stats": strip(final_stats),
           "speculative_stats": strip(stats[spec]), "advance_median_s": advance.get(spec, 0.0)}
 
 
@@ -408,9 +430,11 @@ def train_endpointer(config, workdir: str) -> dict:
   train_s = time.time() - t0
   eoq = Eoq(model, params, 0.5, 0.5, d.num_mel_bins, d.cmvn_block)
   val_traces = [(times, eoq.probs(f), end) for f, times, end in val]
+  hold = int(config.tune.get("final_hold_frames", 0))
   tuned = tune_thresholds(val_traces, config.tune.max_final_early,
-                          config.tune.max_speculative_early, config.tune.target_advance_s)
+                          config.tune.max_speculative_early, config.tune.target_advance_s, hold)
   eoq.speculative, eoq.final = tuned["speculative"], tuned["final"]
+  eoq.final_hold_frames = hold
   num_params = sum(int(np.prod(p.shape)) for p in jax.tree_util.tree_leaves(params))
   summary = {"num_params": num_params, "train_streams": len(train), "val_streams": len(val),
              "prepare_seconds": prep_s, "train_seconds": train_s, "loss_first": losses[0],
@@ -427,6 +451,8 @@ def retune_speculative(config, workdir: str, rec, limit: int = 200) -> dict:
   from asr import session  # pylint: disable=g-import-not-at-top
   from asr.data import sources  # pylint: disable=g-import-not-at-top
   eoq = Eoq.load(workdir)
+  # The config's hold applies (so --retune_only can add or change it).
+  eoq.final_hold_frames = int(config.tune.get("final_hold_frames", 0))
   src = sources.open_source(config.data.validation, config.data.data_dir)
   exs = [src[i] for i in range(min(limit, len(src)))]
   exs = [e for e in exs if e.get("speech_end") is not None and e.get("wake_end") is not None]
@@ -439,8 +465,9 @@ def retune_speculative(config, workdir: str, rec, limit: int = 200) -> dict:
   for la in lookaheads:
     curves[la] = session.revision_curve(rec, eoq, exs, grid, config.data.after_end_s,
                                         lookahead_frames=la)
-    g = session.choose_speculative(curves[la], eoq.final, config.tune.max_revised)
-    key = (curves[la][g]["advance_median_s"] if g < eoq.final else -1.0,
+    g = session.choose_speculative(curves[la], eoq.final, config.tune.max_revised,
+                                   eoq.final_hold_frames)
+    key = (curves[la][g]["advance_median_s"] if curves[la][g]["advance_median_s"] > 0 else -1.0,
            -curves[la][g]["revised_rate"])
     if best is None or key > best[0]:
       best = (key, la, g)
@@ -451,6 +478,7 @@ def retune_speculative(config, workdir: str, rec, limit: int = 200) -> dict:
       "acoustic_speculative", meta["thresholds"]["speculative"])
   meta["thresholds"]["speculative"] = spec
   meta["thresholds"]["speculative_lookahead_frames"] = la
+  meta["thresholds"]["final_hold_frames"] = eoq.final_hold_frames
   meta["speculative_tuning"] = {
       "streams": len(exs), "max_revised": config.tune.max_revised, "chosen": spec,
       "lookahead_frames": la, "curve": {str(k): v for k, v in curves[la].items()},

@@ -97,6 +97,7 @@ class StreamSession:
     self.partial_text = [""] * self.b
     self.speculative: list[dict | None] = [None] * self.b
     self.final: list[dict | None] = [None] * self.b
+    self.final_run = [0] * self.b  # consecutive frames with P >= final (hold)
     self.ignored_samples = np.zeros(self.b, np.int64)
 
   # --- input ----------------------------------------------------------------
@@ -158,7 +159,8 @@ class StreamSession:
       for _, p in self.eoq_streams[s].push(x, flush=flush):
         if self.speculative[s] is None and p >= self.eoq.speculative:
           events.append(self._speculative(s, p))
-        if p >= self.eoq.final:
+        self.final_run[s] = self.final_run[s] + 1 if p >= self.eoq.final else 0
+        if self.eoq.final_fires(self.final_run[s]):
           events.append(self._final(s, "eoq", p))
           return events
     hyps = self.sr.search.hyps[s]
@@ -261,8 +263,11 @@ def revision_curve(rec, eoq: "endpointing.Eoq", examples: Sequence[dict], grid: 
   streams with ``wake_end`` and ``speech_end``.
 
   Returns {threshold: {"revised_rate", "advance_median_s", "latency_median_s",
-  "fired_rate"}} (thresholds at or above ``eoq.final`` coincide with it).
+  "fired_rate"}} (thresholds above ``eoq.final``, and the final one itself
+  when the final end-point has no hold, coincide with it).
   """
+  hold = eoq.final_hold_frames
+  coincides = lambda g: g > eoq.final or (g == eoq.final and not hold)
   rows = []
   for ex in examples:
     audio = endpointing.extend_stream(ex, after_end_s)
@@ -273,8 +278,8 @@ def revision_curve(rec, eoq: "endpointing.Eoq", examples: Sequence[dict], grid: 
     clean = streaming.StreamingRecognizer._clean  # pylint: disable=protected-access
     es = endpointing.EoqStream(eoq, clean(audio[:w]))
     req = clean(audio[w:])
-    pending = sorted(g for g in grid if g < eoq.final)
-    spec, final, pos = {}, None, 0
+    pending = sorted(g for g in grid if not coincides(g))
+    spec, final, pos, run = {}, None, 0, 0
     while pos < len(req) and final is None:
       x = req[pos:pos + STEP - (pos - STEP_OFFSET) % STEP]
       pos += len(x)
@@ -286,7 +291,8 @@ def revision_curve(rec, eoq: "endpointing.Eoq", examples: Sequence[dict], grid: 
           for g in crossed:
             spec[g] = (pos / endpointing.SR, text)
             pending.remove(g)
-        if p >= eoq.final:
+        run = run + 1 if p >= eoq.final else 0
+        if eoq.final_fires(run):
           final = (pos / endpointing.SR, _words(sr.finalize()[0]))
           break
     if final is None:
@@ -296,8 +302,8 @@ def revision_curve(rec, eoq: "endpointing.Eoq", examples: Sequence[dict], grid: 
   for g in grid:
     revised, advance, latency, fired = [], [], [], []
     for end, spec, final in rows:
-      t, text = final if g >= eoq.final else spec.get(g, final)
-      fired.append(g >= eoq.final or g in spec)
+      t, text = final if coincides(g) else spec.get(g, final)
+      fired.append(coincides(g) or g in spec)
       revised.append(text != final[1])
       advance.append(final[0] - t)
       latency.append(t - end)
@@ -308,8 +314,11 @@ def revision_curve(rec, eoq: "endpointing.Eoq", examples: Sequence[dict], grid: 
   return out
 
 
-def choose_speculative(curve: dict, final: float, max_revised: float = 0.08) -> float:
+def choose_speculative(curve: dict, final: float, max_revised: float = 0.08,
+                       final_hold_frames: int = 0) -> float:
   """The lowest (earliest) threshold whose revised rate is within budget; the
-  final threshold itself when none is."""
-  ok = [g for g, c in curve.items() if g < final and c["revised_rate"] <= max_revised]
+  final threshold itself when none is (with a held final, the final threshold
+  is itself a candidate: it fires ``final_hold_frames`` frames earlier)."""
+  ok = [g for g, c in curve.items()
+        if (g < final or (final_hold_frames and g == final)) and c["revised_rate"] <= max_revised]
   return min(ok) if ok else final

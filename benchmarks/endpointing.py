@@ -93,7 +93,8 @@ def run_split(rec, eoq, spec: str, data_dir: str) -> dict:
   for name, (kind, ep) in variants.items():
     if kind == "learned":
       out[name]["thresholds"] = {"speculative": ep.speculative, "final": ep.final,
-                                 "lookahead_frames": ep.lookahead_frames}
+                                 "lookahead_frames": ep.lookahead_frames,
+                                 "final_hold_frames": ep.final_hold_frames}
   for kind, r in rows.items():  # per-stream records for analysis
     out[kind]["streams"] = [{k: v for k, v in x.items() if k != "context"} for x in r]
   return out

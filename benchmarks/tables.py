@@ -12,9 +12,10 @@ out of date.
 table whose folder holds no JSON is left as committed (and named on stderr)
 rather than emptied; once its benchmark runs again on this machine, the table
 is regenerated from the JSONs present. Tables of one row per run
-(``ROW_TABLES``) keep their committed rows of other provenance; the others
-(latest result per model, split, ...) are rebuilt from the JSONs present only,
-so ``--only`` names the tables to regenerate and leaves the rest as committed. ``accelerator_*`` tables read
+(``ROW_TABLES``) keep their committed rows of other provenance, and tables of
+one block per model (``BLOCK_TABLES``) their blocks of commands not rerun here;
+the quickstart table is the latest run only. ``--only`` names the tables to
+regenerate and leaves the rest as committed. ``accelerator_*`` tables read
 ``results/accelerator_check/<benchmark>/`` (what ``launch/accelerator_check.sh``
 writes on a GPU/TPU machine), so they never mix with the CPU rows.
 """
@@ -456,6 +457,35 @@ ROW_TABLES = {"corpus_build", "rnnt_loss_memory", "training_runs", "train_throug
               "lm_training", "accelerator_rnnt_loss_memory", "accelerator_train_throughput"}
 
 
+# Tables of one block per model (or workdir, split, ...), each block headed by
+# a line that names the benchmark's command: regenerating one keeps the
+# committed blocks whose command no present JSON ran (a rerun of the same
+# command replaces its block).
+BLOCK_TABLES = {"decoding", "endpointing", "streaming_speed", "model_reports", "mid_reports",
+                "biasing", "rescoring", "branching", "stream_context", "emission_delay"}
+
+
+def _blocks(body: str) -> list[tuple[str | None, str]]:
+  """[(command or None, text)]: a block starts at a paragraph whose first line names
+  a `python -m ...` command; other paragraphs belong to the block before them."""
+  out = []
+  for para in re.split(r"\n\n(?=[^|\n])", body.strip("\n")):
+    m = re.search(r"`(python -m [^`]*)`", para.split("\n", 1)[0])
+    if m or not out:
+      out.append((m.group(1) if m else None, para))
+    else:
+      out[-1] = (out[-1][0], out[-1][1] + "\n\n" + para)
+  return out
+
+
+def merge_blocks(old_body: str, new_body: str) -> str:
+  """``new_body``'s blocks after ``old_body``'s blocks of commands not rerun."""
+  new = _blocks(new_body)
+  ran = {c for c, _ in new}
+  kept = [b for c, b in _blocks(old_body) if c is not None and c not in ran]
+  return "\n\n".join(kept + [b for _, b in new])
+
+
 def _provenance_cell(row: str) -> str:
   return row.rstrip().rstrip("|").rsplit("|", 1)[-1].strip()
 
@@ -482,10 +512,11 @@ def render(text: str, only=None) -> str:
       print(f"tables: no results for {name!r} on this machine; kept as committed", file=sys.stderr)
       return m.group(0)
     body = RENDERERS[name](rows)
-    if name in ROW_TABLES:
-      old = m.group(0).split("\n", 1)[1].rsplit("\n", 1)[0]
-      if old.startswith("|"):
-        body = merge_rows(old, body)
+    old = m.group(0).split("\n", 1)[1].rsplit("\n", 1)[0]
+    if name in ROW_TABLES and old.startswith("|"):
+      body = merge_rows(old, body)
+    elif name in BLOCK_TABLES:
+      body = merge_blocks(old, body)
     return f"<!-- BEGIN GENERATED: {name} -->\n{body}\n<!-- END GENERATED: {name} -->"
   return re.sub(r"<!-- BEGIN GENERATED: (\w+) -->.*?<!-- END GENERATED: \1 -->", sub, text,
                 flags=re.S)

@@ -56,4 +56,8 @@ def get_config():
   # so late transducer emissions come out (StreamingRecognizer.peek); the
   # re-tuning tries each and keeps the one whose threshold fires earliest.
   u.lookahead_frames = (0, 16, 32)
+  # The final end-point waits this many more 80 ms frames with P >= final (a
+  # hangover; 0: fires at the first crossing). The final threshold is tuned
+  # without it; the speculative one may then equal it (it has no hold).
+  u.final_hold_frames = 0
   return c

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The quickstart: install, build the small corpus (~8 min on 2 cores), train
+# The quickstart: install, build the small corpus (~10 min on 2 cores), train
 # the small transducer (30 min), then train it jointly with attention biasing
 # (CATT, 20 min, warm-started from the small model), evaluate on the test
 # splits with no biasing, shallow fusion, attention biasing and both, transcribe

@@ -1,6 +1,7 @@
 """Shared fixtures: one tiny corpus per test session (built in ~20 s)."""
 
 import os
+import sys
 
 import pytest
 
@@ -26,6 +27,9 @@ if "xla_backend_optimization_level" not in os.environ.get("XLA_FLAGS", ""):
 # fails 8 of the accelerator-check tests on an H200 (launch/accelerator_check.sh
 # reruns them under TF32 for information). No effect on CPU.
 os.environ.setdefault("JAX_DEFAULT_MATMUL_PRECISION", "highest")
+if "jax" in sys.modules:  # a plugin imported JAX before this file: set it directly
+  sys.modules["jax"].config.update("jax_default_matmul_precision",
+                                   os.environ["JAX_DEFAULT_MATMUL_PRECISION"])
 
 # Test runs write their result JSONs (training summaries, etc.) outside the
 # repository's results/ folder, which feeds BUILD.md's tables.

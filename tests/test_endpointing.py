@@ -118,6 +118,31 @@ def test_tune_thresholds_meets_the_budgets():
   assert th["speculative_stats"]["early_rate"] <= 0.1
 
 
+def test_first_crossing_with_a_hold():
+  t = np.arange(6) * 0.08
+  p = np.array([0.1, 0.99, 0.2, 0.99, 0.99, 0.99])
+  assert endpointing.first_crossing(t, p, 0.9) == pytest.approx(0.08)
+  assert endpointing.first_crossing(t, p, 0.9, hold=1) == pytest.approx(0.32)
+  assert endpointing.first_crossing(t, p, 0.9, hold=2) == pytest.approx(0.40)
+  assert endpointing.first_crossing(t, p, 0.9, hold=3) is None
+
+
+def test_held_final_delays_the_final_only():
+  rng = np.random.default_rng(0)
+  traces = []
+  for _ in range(100):
+    end = rng.uniform(1, 2)
+    t = endpointing.frame_times(60)
+    p = 1 / (1 + np.exp(-(t - end - rng.uniform(0.0, 0.3)) / 0.02))  # a fast rise
+    traces.append((t, p, end))
+  free = endpointing.tune_thresholds(traces, 0.01, 0.1, target_advance_s=0.2)
+  held = endpointing.tune_thresholds(traces, 0.01, 0.1, target_advance_s=0.2, final_hold_frames=3)
+  assert held["final"] == free["final"] and held["final_hold_frames"] == 3
+  # Three more 80 ms frames above the threshold: 240 ms later (the rise is monotone).
+  assert held["final_stats"]["median_s"] == pytest.approx(free["final_stats"]["median_s"] + 0.24)
+  assert held["advance_median_s"] >= 0.2 > free["advance_median_s"]
+
+
 def test_eoq_save_load_roundtrip(eoq, tmp_path):
   eoq.save(str(tmp_path))
   back = endpointing.Eoq.load(str(tmp_path))
@@ -125,8 +150,9 @@ def test_eoq_save_load_roundtrip(eoq, tmp_path):
   np.testing.assert_allclose(back.probs(x), eoq.probs(x), rtol=1e-6)
   assert (back.speculative, back.final) == (eoq.speculative, eoq.final)
   import dataclasses
-  dataclasses.replace(eoq, lookahead_frames=16).save(str(tmp_path))
-  assert endpointing.Eoq.load(str(tmp_path)).lookahead_frames == 16
+  dataclasses.replace(eoq, lookahead_frames=16, final_hold_frames=2).save(str(tmp_path))
+  back = endpointing.Eoq.load(str(tmp_path))
+  assert (back.lookahead_frames, back.final_hold_frames) == (16, 2)
 
 
 # --- protocol ----------------------------------------------------------------
@@ -174,6 +200,13 @@ def test_protocol_confirm(rec, eoq):
   _check_protocol(ev)
   assert ev[-1]["reason"] == "eoq" and ev[-1]["action"] == "confirm"
   assert ev[-2]["event"] == "speculative_endpoint" and ev[-2]["t"] == ev[-1]["t"]
+  # Held final: P reaches its maximum on one frame only, so a 1-frame hold
+  # never fires the final end-point; the speculative one still fires.
+  held = _events(session.StreamSession(rec, "learned", dataclasses.replace(e2, final_hold_frames=1)),
+                 audio, 640)
+  _check_protocol(held)
+  assert held[-1]["reason"] == "end_of_audio"
+  assert any(e["event"] == "speculative_endpoint" for e in held)
 
 
 def test_events_do_not_depend_on_chunking(rec, eoq):
@@ -227,6 +260,17 @@ def test_revision_curve_and_choice(rec, eoq):
   assert session.choose_speculative(fake, final=0.9, max_revised=0.08) == 0.5
   assert session.choose_speculative(fake, final=0.9, max_revised=0.0) == 0.7
   assert session.choose_speculative({0.1: {"revised_rate": 0.5}}, 0.9, 0.08) == 0.9
+  # A held final: the final threshold itself is a speculative candidate.
+  with_final = {**fake, 0.9: {"revised_rate": 0.0}}
+  assert session.choose_speculative(with_final, 0.9, 0.0) == 0.7
+  assert session.choose_speculative({0.9: {"revised_rate": 0.0}}, 0.9, 0.0,
+                                    final_hold_frames=2) == 0.9
+  # P >= 0 on every frame: the final fires on the third, the equal speculative
+  # threshold on the first, two 80 ms steps earlier.
+  held = dataclasses.replace(eoq, final=0.0, final_hold_frames=2)
+  curve = session.revision_curve(rec, held, exs, [0.0], after_end_s=0.5, beam=2)
+  assert curve[0.0]["fired_rate"] == 1
+  assert curve[0.0]["advance_median_s"] == pytest.approx(0.16, abs=1e-3)
 
 
 def test_retune_speculative_picks_threshold_and_lookahead(rec, eoq, tiny_data_dir, tmp_path):

@@ -65,3 +65,16 @@ def test_row_tables_keep_committed_rows_of_other_provenance(tmp_path, monkeypatc
   assert "stale format" not in out  # regenerated from the JSON with its provenance
   assert out.index("old row") < out.index("| CPU x2 | 8, 200, 50, 1024 | fused | 1 |")
   assert tables.render(out) == out  # idempotent
+
+
+def test_block_tables_keep_blocks_of_commands_not_rerun():
+  old = ("Model `a` (step 1); `python -m benchmarks.decoding --workdir=a` (1, 2026-11-25)\n\n"
+         "| t |\n|---|\n| 1 |\n\nStreaming RTF: 0.1.\n\n"
+         "Model `b` (step 1); `python -m benchmarks.decoding --workdir=b` (1, 2026-11-25)\n\n"
+         "| t |\n|---|\n| OLD B |")
+  new = ("Model `b` (step 2); `python -m benchmarks.decoding --workdir=b` (2, 2026-11-26)\n\n"
+         "| t |\n|---|\n| NEW B |")
+  out = tables.merge_blocks(old, new)
+  assert "OLD B" not in out and "NEW B" in out
+  assert "Streaming RTF: 0.1." in out and out.index("--workdir=a") < out.index("NEW B")
+  assert tables.merge_blocks(out, new) == out
