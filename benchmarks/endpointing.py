@@ -160,7 +160,8 @@ def main(argv):
       "beam": FLAGS.beam, "downstream_ms": FLAGS.downstream_ms, "after_end_s": FLAGS.after_end_s,
       "chunk_ms": FLAGS.chunk_ms, "step": rec.step,
       "thresholds": {"speculative": eoq.speculative, "final": eoq.final,
-                     "lookahead_frames": eoq.lookahead_frames}})
+                     "lookahead_frames": eoq.lookahead_frames,
+                     "final_hold_frames": eoq.final_hold_frames}})
   print(path)
 
 

@@ -288,8 +288,11 @@ def endpointing(rows: list[dict]) -> str:
 def _endpointing_one(d: dict) -> str:
   c = d["config"]
   th = c["thresholds"]
+  first = next(iter(d["metrics"]["splits"].values()))
+  hold = first.get("learned", {}).get("thresholds", {}).get("final_hold_frames", 0)
+  held = f" held {80 * hold} ms" if hold else ""
   lines = [f"Recognizer `{c['workdir']}` (step {c['step']}), end-of-query model `{c['endpointer_dir']}` "
-           f"(speculative P >= {th['speculative']:.3g}, final P >= {th['final']:.3g}); "
+           f"(speculative P >= {th['speculative']:.3g}, final P >= {th['final']:.3g}{held}); "
            f"{c['limit']} streams per split, lengthened to end of speech + {c['after_end_s']:g} s; "
            f"downstream {c['downstream_ms']:.0f} ms; {_machine(d)}; {_prov(d)}", "",
            "| split | end-pointer | latency median ms | latency P90 ms | fired early % | cut-off % "
@@ -307,13 +310,15 @@ def _endpointing_one(d: dict) -> str:
              else "tuned on early firing")
       if la:
         how += f", {10 * la} ms quiet look-ahead"
+      if key == "learned" and v.get("speculative_advance_median_s") is not None:
+        how += f"; {_ms(v['speculative_advance_median_s'])} ms before the final (median)"
       lines.append(
           f"| {split} | learned, speculative P >= {th:.3g} ({how}) "
           f"| {_ms(v['speculative_latency_median_s'])} "
           f"| {_ms(v['speculative_latency_p90_s'])} | {_pct(v['speculative_early_rate'])} | - "
           f"| {_pct(v['revised_rate'])} | {_ms(v['perceived_speculative_median_s'])} "
           f"| {_ms(v['perceived_speculative_p90_s'])} | - |")
-    for name, m in (("learned, final", l), ("rule (sherpa-onnx defaults)", u)):
+    for name, m in ((f"learned, final{held}", l), ("rule (sherpa-onnx defaults)", u)):
       lines.append(
           f"| {split} | {name} | {_ms(m['final_latency_median_s'])} | {_ms(m['final_latency_p90_s'])} "
           f"| {_pct(m['final_early_rate'])} | {_pct(m['final_cutoff_rate'])} | - "
