@@ -299,7 +299,8 @@ def tune_thresholds(traces, max_final_early: float = 0.005, max_speculative_earl
   stats = {float(g): operating_point_stats(traces, float(g)) for g in grid}
   ok = [g for g in stats if stats[g]["early_rate"] <= max_final_early]
   final = min(ok) if ok else max(stats)
-  final_stats = operating_point_stats(traces, final, hold=final_hold_frames)
+  final_stats = (operating_point_stats(traces, final, hold=final_hold_frames)
+                 if final_hold_frames else stats[final])
   fl = final_stats["latencies"]
   cands = [g for g in stats if (g < final or (final_hold_frames and g == final))
            and stats[g]["early_rate"] <= max_speculative_early]

@@ -103,15 +103,21 @@ def test_eoq_stream_equals_offline(eoq):
   assert len(p) == len(off)
 
 
-def test_tune_thresholds_meets_the_budgets():
+def _sigmoid_traces(n, max_delay, width):
+  """n synthetic (times, P(ended), speech_end) traces: P rises as a sigmoid of
+  the given width, centred 0..max_delay s after the end of speech."""
   rng = np.random.default_rng(0)
   traces = []
-  for _ in range(200):
+  for _ in range(n):
     end = rng.uniform(1, 2)
     t = endpointing.frame_times(60)
-    rise = end + rng.uniform(0.0, 0.6)
-    p = 1 / (1 + np.exp(-(t - rise) / 0.08))
+    p = 1 / (1 + np.exp(-(t - end - rng.uniform(0.0, max_delay)) / width))
     traces.append((t, p, end))
+  return traces
+
+
+def test_tune_thresholds_meets_the_budgets():
+  traces = _sigmoid_traces(200, 0.6, 0.08)
   th = endpointing.tune_thresholds(traces, max_final_early=0.01, max_speculative_early=0.1)
   assert th["speculative"] < th["final"]
   assert th["final_stats"]["early_rate"] <= 0.01
@@ -128,13 +134,7 @@ def test_first_crossing_with_a_hold():
 
 
 def test_held_final_delays_the_final_only():
-  rng = np.random.default_rng(0)
-  traces = []
-  for _ in range(100):
-    end = rng.uniform(1, 2)
-    t = endpointing.frame_times(60)
-    p = 1 / (1 + np.exp(-(t - end - rng.uniform(0.0, 0.3)) / 0.02))  # a fast rise
-    traces.append((t, p, end))
+  traces = _sigmoid_traces(100, 0.3, 0.02)  # a fast rise
   free = endpointing.tune_thresholds(traces, 0.01, 0.1, target_advance_s=0.2)
   held = endpointing.tune_thresholds(traces, 0.01, 0.1, target_advance_s=0.2, final_hold_frames=3)
   assert held["final"] == free["final"] and held["final_hold_frames"] == 3

@@ -14,6 +14,13 @@ def _loss_result(device_kind):
           "metrics": {"forms": {"fused": form, "full": {**form, "peak_bytes": 6 * 2 ** 20}}}}
 
 
+def _write_result(results_dir, folder, device_kind):
+  """One rnnt_loss_memory JSON for ``device_kind`` under ``results_dir/folder``."""
+  out = results_dir / folder
+  out.mkdir(parents=True, exist_ok=True)
+  (out / "1.json").write_text(json.dumps(_loss_result(device_kind)))
+
+
 def test_tables_without_results_are_kept_and_accelerator_rows_stay_apart(tmp_path, monkeypatch):
   monkeypatch.setattr(tables, "RESULTS_DIR", tmp_path)
   doc = ("<!-- BEGIN GENERATED: rnnt_loss_memory -->\nOLD CPU ROWS\n"
@@ -23,18 +30,14 @@ def test_tables_without_results_are_kept_and_accelerator_rows_stay_apart(tmp_pat
          "<!-- BEGIN GENERATED: quickstart -->\nOLD QUICKSTART\n<!-- END GENERATED: quickstart -->\n")
   assert tables.render(doc) == doc  # A fresh clone: no results, nothing emptied.
 
-  gpu = tmp_path / "accelerator_check" / "rnnt_loss_memory"
-  gpu.mkdir(parents=True)
-  (gpu / "1.json").write_text(json.dumps(_loss_result("NVIDIA H200")))
+  _write_result(tmp_path, "accelerator_check/rnnt_loss_memory", "NVIDIA H200")
   out = tables.render(doc)
   assert "OLD CPU ROWS" in out and "OLD QUICKSTART" in out
   assert "OLD GPU ROWS" not in out
   gpu_table = out.split("accelerator_rnnt_loss_memory -->")[1]
   assert "| NVIDIA H200 | 8, 200, 50, 1024 | full | 6 | 500.0 ms | 6.0x |" in gpu_table
 
-  cpu = tmp_path / "rnnt_loss_memory"
-  cpu.mkdir()
-  (cpu / "1.json").write_text(json.dumps(_loss_result("cpu")))
+  _write_result(tmp_path, "rnnt_loss_memory", "cpu")
   out = tables.render(out)
   cpu_table = out.split("<!-- BEGIN GENERATED: rnnt_loss_memory -->")[1].split("<!-- END")[0]
   assert "| CPU x2 |" in cpu_table and "H200" not in cpu_table
@@ -42,9 +45,7 @@ def test_tables_without_results_are_kept_and_accelerator_rows_stay_apart(tmp_pat
 
 def test_only_regenerates_the_named_tables(tmp_path, monkeypatch):
   monkeypatch.setattr(tables, "RESULTS_DIR", tmp_path)
-  cpu = tmp_path / "rnnt_loss_memory"
-  cpu.mkdir()
-  (cpu / "1.json").write_text(json.dumps(_loss_result("cpu")))
+  _write_result(tmp_path, "rnnt_loss_memory", "cpu")
   doc = "<!-- BEGIN GENERATED: rnnt_loss_memory -->\nOLD\n<!-- END GENERATED: rnnt_loss_memory -->"
   assert tables.render(doc, only={"quickstart"}) == doc
   assert "OLD" not in tables.render(doc, only={"rnnt_loss_memory"})
@@ -52,9 +53,7 @@ def test_only_regenerates_the_named_tables(tmp_path, monkeypatch):
 
 def test_row_tables_keep_committed_rows_of_other_provenance(tmp_path, monkeypatch):
   monkeypatch.setattr(tables, "RESULTS_DIR", tmp_path)
-  cpu = tmp_path / "rnnt_loss_memory"
-  cpu.mkdir()
-  (cpu / "1.json").write_text(json.dumps(_loss_result("cpu")))
+  _write_result(tmp_path, "rnnt_loss_memory", "cpu")
   prov = "`python -m benchmarks.rnnt_loss_memory` (abcdef12, 2026-11-26)"
   doc = ("<!-- BEGIN GENERATED: rnnt_loss_memory -->\n| h |\n|---|\n"
          "| NVIDIA H100 | old row from another machine | `python -m x` (1234abcd, 2026-11-25) |\n"
