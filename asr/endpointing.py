@@ -265,6 +265,12 @@ def first_crossing(times: np.ndarray, probs: np.ndarray, threshold: float,
   return None
 
 
+def speculates_earlier(threshold: float, final: float, final_hold_frames: int = 0) -> bool:
+  """Whether a speculative threshold can fire before the final end-point:
+  below the final threshold, or equal to it when the final one is held."""
+  return threshold < final or (final_hold_frames > 0 and threshold == final)
+
+
 def operating_point_stats(traces: Sequence[tuple[np.ndarray, np.ndarray, float]],
                           threshold: float, never_s: float = 3.0, hold: int = 0) -> dict:
   """Acoustic statistics of one threshold over (times, probs, speech_end)
@@ -302,7 +308,7 @@ def tune_thresholds(traces, max_final_early: float = 0.005, max_speculative_earl
   final_stats = (operating_point_stats(traces, final, hold=final_hold_frames)
                  if final_hold_frames else stats[final])
   fl = final_stats["latencies"]
-  cands = [g for g in stats if (g < final or (final_hold_frames and g == final))
+  cands = [g for g in stats if speculates_earlier(g, final, final_hold_frames)
            and stats[g]["early_rate"] <= max_speculative_early]
   advance = {g: float(np.median(fl - stats[g]["latencies"])) for g in cands}
   reach = [g for g in cands if advance[g] >= target_advance_s]

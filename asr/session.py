@@ -266,8 +266,7 @@ def revision_curve(rec, eoq: "endpointing.Eoq", examples: Sequence[dict], grid: 
   "fired_rate"}} (thresholds above ``eoq.final``, and the final one itself
   when the final end-point has no hold, coincide with it).
   """
-  hold = eoq.final_hold_frames
-  coincides = lambda g: g > eoq.final or (g == eoq.final and not hold)
+  coincides = lambda g: not endpointing.speculates_earlier(g, eoq.final, eoq.final_hold_frames)
   rows = []
   for ex in examples:
     audio = endpointing.extend_stream(ex, after_end_s)
@@ -320,5 +319,6 @@ def choose_speculative(curve: dict, final: float, max_revised: float = 0.08,
   final threshold itself when none is (with a held final, the final threshold
   is itself a candidate: it fires ``final_hold_frames`` frames earlier)."""
   ok = [g for g, c in curve.items()
-        if (g < final or (final_hold_frames and g == final)) and c["revised_rate"] <= max_revised]
+        if endpointing.speculates_earlier(g, final, final_hold_frames)
+        and c["revised_rate"] <= max_revised]
   return min(ok) if ok else final

@@ -38,16 +38,10 @@ def run_metadata() -> dict:
     import jax  # Imported late so scripts can set JAX env vars first.
 
     status = _git("status", "--porcelain")
-    commit = _git("rev-parse", "HEAD")
-    if commit is None and os.environ.get("ASR_GIT_COMMIT"):
-        # A copy of the tree without .git (a remote accelerator machine): the
-        # caller names the commit it copied, and that the copy was clean.
-        commit = os.environ["ASR_GIT_COMMIT"]
-        status = "" if os.environ.get("ASR_GIT_DIRTY", "1") == "0" else "?"
     devices = jax.devices()
     return {
         "command": command_line(),
-        "git_commit": commit,
+        "git_commit": _git("rev-parse", "HEAD"),
         # Untracked files count: results may depend on uncommitted modules.
         "git_dirty": None if status is None else bool(status),
         "machine": {
