@@ -103,8 +103,9 @@ class StreamSession:
   # --- input ----------------------------------------------------------------
 
   def accept_prefix(self, samples: np.ndarray, stream: int = 0):
-    """The audio before the request (wake-word segment): CMVN statistics."""
-    self.sr.accept_prefix(samples, stream)
+    """The audio before the request (wake-word segment): CMVN statistics,
+    and the stream context of models trained with it (``accept_wake``)."""
+    self.sr.accept_wake(samples, stream)
     if self.eoq is not None:
       x = streaming.StreamingRecognizer._clean(samples)  # pylint: disable=protected-access
       self.eoq_streams[stream] = endpointing.EoqStream(self.eoq, x)
@@ -273,7 +274,7 @@ def revision_curve(rec, eoq: "endpointing.Eoq", examples: Sequence[dict], grid: 
     w = int(ex["wake_end"] * endpointing.SR)
     end = ex["speech_end"] - w / endpointing.SR
     sr = streaming.StreamingRecognizer(rec, 1, beam=beam)
-    sr.accept_prefix(audio[:w])
+    sr.accept_wake(audio[:w])
     clean = streaming.StreamingRecognizer._clean  # pylint: disable=protected-access
     es = endpointing.EoqStream(eoq, clean(audio[:w]))
     req = clean(audio[w:])

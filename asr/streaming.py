@@ -146,6 +146,21 @@ class StreamingRecognizer:
               if len(x) >= WINDOW else None)
     self.cmvn[stream] = cmvn_lib.CausalCmvn(prefix, self.num_bins, self.cmvn_block)
 
+  @property
+  def has_stream_context(self) -> bool:
+    """Whether the model was trained with stream context (data.stream_context)."""
+    sc = self.rec.config.data.get("stream_context") or {}
+    return bool(sc.get("enabled", False))
+
+  def accept_wake(self, samples: np.ndarray, stream: int = 0):
+    """The wake-word segment, as the model was trained to use it: stream
+    context (``accept_context``) for models trained with it, else the
+    causal-CMVN prefix (``accept_prefix``)."""
+    if self.has_stream_context:
+      self.accept_context(samples, stream)
+    else:
+      self.accept_prefix(samples, stream)
+
   def accept_context(self, samples: np.ndarray, stream: int = 0,
                      max_seconds: float | None = None):
     """Stream context (models trained with ``data.stream_context``): the audio
@@ -168,6 +183,8 @@ class StreamingRecognizer:
     n = min(len(x) // HOP, frames) // self.hop * self.hop
     if n:
       self.context_enc[stream] = n // self.factor
+      if "context_left" in self.state:  # context-anchor models pool these chunks
+        self.state["context_left"] = self.state["context_left"].at[stream].set(n // self.factor)
       self.accept_waveform(x[len(x) - n * HOP:], stream)
 
   def accept_waveform(self, samples: np.ndarray, stream: int = 0):

@@ -37,6 +37,11 @@ flags.DEFINE_list("bonuses", ["0", "0.25", "0.5", "1.0", "1.5", "2.0", "3.0", "-
                   "Length bonuses (per word) searched.")
 flags.DEFINE_list("ilm_weights", ["0", "0.1", "0.2", "0.3", "0.4", "0.5", "0.6", "0.8"],
                   "Internal-LM subtraction weights searched (method lm+ilm).")
+flags.DEFINE_float("first_pass_ilm_weight", 0.0,
+                   "Internal-LM subtraction in the on-device beam search itself (BeamSearch "
+                   "ilm_weight; the ASR config's eval.ilm_weight is the tuned first pass): the "
+                   "lattice then comes from the model's best first-pass search, and rescoring's "
+                   "own ILM weight adds to it.")
 flags.DEFINE_integer("limit", None, "Utterances per split (default: all).")
 flags.DEFINE_string("data_dir", None, "Override the ASR run's data_dir.")
 FLAGS = flags.FLAGS
@@ -58,7 +63,8 @@ def decode_split(rec, split: str, mode: str):
               for l in lists]
   t0 = time.time()
   res = evaluate.decode_utterances(rec.model, rec.params, rec.norm, utts, rec.tokenizer,
-                                   beam=FLAGS.beam, graphs=graphs, nbest=FLAGS.beam)
+                                   beam=FLAGS.beam, graphs=graphs, nbest=FLAGS.beam,
+                                   ilm_weight=FLAGS.first_pass_ilm_weight)
   return utts, [r["nbest"] for r in res], time.time() - t0
 
 
@@ -187,6 +193,7 @@ def main(argv):
                                            "example_lattice": example.to_dict()}, {
       "asr_workdir": os.path.abspath(FLAGS.asr_workdir),
       "lm_workdir": os.path.abspath(FLAGS.lm_workdir), "beam": FLAGS.beam,
+      "first_pass_ilm_weight": FLAGS.first_pass_ilm_weight,
       "modes": FLAGS.modes, "distractors": FLAGS.distractors, "context_score": FLAGS.context_score,
       "tune_split": FLAGS.tune_split, "eval_splits": FLAGS.eval_splits, "weights": weights,
       "bonuses": bonuses, "ilm_weights": ilm_weights, "limit": FLAGS.limit})

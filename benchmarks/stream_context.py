@@ -9,7 +9,9 @@ trained without it (same recipe otherwise), and of the context model decoded
 with its context withheld (ablation: how much of the gain is the context at
 inference). ``test_noisy`` mixes a competing talker, where the wake word tells
 the encoder whose voice the request is. Relative WER change against the
-baseline per split. Writes ``results/stream_context/<stamp>.json``.
+baseline per split, with a paired bootstrap 95 % interval over utterances
+(``asr.evaluation.wer.paired_bootstrap``). Writes
+``results/stream_context/<stamp>.json``.
 """
 
 import copy
@@ -37,10 +39,15 @@ def _evaluate(rec, split, context: bool) -> dict:
     config.data.stream_context.enabled = bool(context and config.data.stream_context.enabled)
   utts = evaluate.load_utterances(config, state_lib.split_spec(config, split), rec.tokenizer,
                                   limit=FLAGS.limit)
-  m = evaluate.evaluate_utterances(rec.model, rec.params, rec.norm, utts, rec.tokenizer,
-                                   beam=FLAGS.beam)["metrics"]
+  out = evaluate.evaluate_utterances(rec.model, rec.params, rec.norm, utts, rec.tokenizer,
+                                     beam=FLAGS.beam)
+  m = out["metrics"]
   with_ctx = sum(u.wake_feats is not None and len(u.wake_feats) > 0 for u in utts)
-  return {"wer": m["wer"], "u_wer": m["u_wer"], "b_wer": m["b_wer"], "rtf": m["rtf"],
+  per_utt = {u["id"]: (u["errors"], u["num_words"]) for u in out["utterances"]}
+  n = max(m["num_words"], 1)
+  return {"per_utt": per_utt, "wer": m["wer"], "u_wer": m["u_wer"], "b_wer": m["b_wer"],
+          "sub": m["substitutions"] / n, "del": m["deletions"] / n, "ins": m["insertions"] / n,
+          "rtf": m["rtf"],
           "num_utterances": len(utts), "utterances_with_context": with_ctx,
           "context_seconds": sum(len(u.wake_feats) for u in utts if u.wake_feats is not None)
                              / 100 / max(1, with_ctx)}
@@ -49,6 +56,7 @@ def _evaluate(rec, split, context: bool) -> dict:
 def main(argv):
   del argv
   from asr import inference  # pylint: disable=g-import-not-at-top
+  from asr.evaluation import wer as wer_lib  # pylint: disable=g-import-not-at-top
   from benchmarks import common  # pylint: disable=g-import-not-at-top
   ctx = inference.Recognizer.from_workdir(FLAGS.workdir)
   base = inference.Recognizer.from_workdir(FLAGS.baseline)
@@ -59,9 +67,16 @@ def main(argv):
     b = _evaluate(base, split, context=False)
     runs = {"baseline": b, "context": _evaluate(ctx, split, context=True),
             "context_model_without_context": _evaluate(ctx, split, context=False)}
+    per = {name: r.pop("per_utt") for name, r in runs.items()}
     for name, r in runs.items():
+      per_utt, base_utt = per[name], per["baseline"]
       row = {"split": split, "model": name, **r,
              "wer_rel_baseline": (r["wer"] - b["wer"]) / max(b["wer"], 1e-9)}
+      ids = sorted(set(per_utt) & set(base_utt))
+      if name != "baseline" and sum(base_utt[i][0] for i in ids):  # paired, same utterances
+        row["bootstrap"] = wer_lib.paired_bootstrap(
+            [base_utt[i][0] for i in ids], [per_utt[i][0] for i in ids],
+            [base_utt[i][1] for i in ids])
       print(row, flush=True)
       rows.append(row)
   path = common.write_result("stream_context", {"rows": rows}, {

@@ -231,13 +231,15 @@ def rescoring(rows: list[dict]) -> str:
   """The latest lattice-rescoring benchmark per (ASR workdir, LM workdir, beam)."""
   if not rows:
     return "(no results yet)"
-  latest = _latest(rows, lambda c: (c["asr_workdir"], c["lm_workdir"], c["beam"]))
+  latest = _latest(rows, lambda c: (c["asr_workdir"], c["lm_workdir"], c["beam"],
+                                    c.get("first_pass_ilm_weight", 0.0)))
   out = []
-  for (asr, lm, beam), d in latest.items():
+  for (asr, lm, beam, fp_ilm), d in latest.items():
     c, m = d["config"], d["metrics"]
     lm_m = m.get("lm", {})
+    first = f" with ILM subtraction {fp_ilm:g} in the search" if fp_ilm else ""
     out.append(f"ASR `{asr.split('/')[-1]}`, LM `{lm.split('/')[-1]}` (val perplexity "
-               f"{lm_m.get('val_ppl_piece', float('nan')):.2f} per piece), beam {beam} = N-best, "
+               f"{lm_m.get('val_ppl_piece', float('nan')):.2f} per piece), beam {beam}{first} = N-best, "
                f"shallow-fusion lists own + {c['distractors']}; weights tuned on "
                f"`{c['tune_split']}`; {_machine(d)}; {_prov(d)}\n")
     out.append("| split | biasing | rescoring | 1-best WER % | rescored WER % | rel. change "
@@ -396,11 +398,23 @@ def stream_context(rows: list[dict]) -> str:
     out.append(f"Model `{workdir}` (step {c.get('step')}) against `{baseline}` (step "
                f"{c.get('baseline_step')}), context up to {c.get('max_seconds')} s, beam "
                f"{c['beam']}; {_machine(d)}; {_prov(d)}\n")
-    out.append("| split | model | WER % | U-WER % | B-WER % | WER vs baseline | utts |")
-    out.append("|---|---|---|---|---|---|---|")
+    boot = any("bootstrap" in r for r in d["metrics"]["rows"])
+    edits = any("ins" in r for r in d["metrics"]["rows"])
+    out.append("| split | model | WER % | U-WER % | B-WER % "
+               + ("| sub / del / ins % " if edits else "") + "| WER vs baseline "
+               + ("| 95 % interval (paired bootstrap) " if boot else "") + "| utts |")
+    out.append("|---|---|---|---|---|" + ("---|" if edits else "") + "---|"
+               + ("---|" if boot else "") + "---|")
     for r in d["metrics"]["rows"]:
+      ci = ""
+      if boot:
+        bs = r.get("bootstrap")
+        ci = (f"| {100 * bs['ci_low']:+.1f} % .. {100 * bs['ci_high']:+.1f} % " if bs else "| - ")
+      rel = r["wer_rel_baseline"]
+      rel_s = _rel_pct(rel) if not boot else f"{100 * rel:+.1f} %"
+      ed = (f"| {_pct(r['sub'])} / {_pct(r['del'])} / {_pct(r['ins'])} " if edits else "")
       out.append(f"| {r['split']} | {r['model'].replace('_', ' ')} | {_pct(r['wer'])} "
-                 f"| {_pct(r['u_wer'])} | {_pct(r['b_wer'])} | {_rel_pct(r['wer_rel_baseline'])} "
+                 f"| {_pct(r['u_wer'])} | {_pct(r['b_wer'])} {ed}| {rel_s} {ci}"
                  f"| {r['num_utterances']} |")
     out.append("")
   return "\n".join(out).rstrip()

@@ -69,6 +69,12 @@ def get_config():
   e.left_context = 32  # encoder frames of left context per chunk (2.56 s)
   e.dropout = 0.1
   e.block_final_ln = False  # see EncoderConfig: the per-block LayerNorm collapses the encoder here
+  # Context anchor (needs data.stream_context): the mean of block anchor_block's
+  # output over the context frames FiLM-modulates the request frames at the
+  # inputs of the later blocks (zero-initialized: starts as the identity), so
+  # the wake-word voice reaches the whole request, not just left_context.
+  e.context_anchor = False
+  e.anchor_block = 0  # 0-based block whose output is pooled; < num_layers - 1
   # Branching encoder (asr/models/branching.py; off = the plain encoder): after
   # the num_layers trunk blocks a router sends each chunk to an expensive
   # branch (expensive_layers chunk-local Conformer blocks) or a cheap one.

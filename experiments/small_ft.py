@@ -28,7 +28,13 @@ FINE_TUNE_STEPS = 1500
 
 
 def fine_tune(c):
-  """Applies the shared fine-tuning recipe to a small-derived config."""
+  """Applies the shared fine-tuning recipe to a small-derived config.
+
+  The start is whatever ``workdirs/small`` holds: the ``small_ft`` /
+  ``branching_small`` / ``context_small`` figures of 2026-11-26 came from
+  the fused-loss checkpoint (step 3,850), the ``*_talker`` figures of
+  2026-11-27 from the quickstart's pruned-loss one (step 5,341); compare
+  runs only from the same start."""
   small.fused_loss(c)  # as measured (see small.fused_loss)
   c.train.init_from = "workdirs/small"
   c.train.learning_rate = 1e-3  # half of small's peak

@@ -10,9 +10,12 @@ utterances, 4-12 dB below the speaker, wake word included, like
 stream context, so ``benchmarks.stream_context`` between the two measures
 what the wake-word audio adds when the model has heard other talkers.
 
-Measured (2026-11-26, 2 CPU cores): 1,500 steps in 13.4 min (39 utterances/s);
-beam 4: test 56.7 %, test_noisy 75.1 % (``small_ft``: 54.3 % / 80.9 %); the
-stream-context comparison is in ``context_small_talker.py``.
+Measured (2026-11-27, 2 CPU cores, from the quickstart's pruned-loss
+``small`` at step 5,341): 1,500 steps in 13.8 min; greedy validation 44.7 %
+(U-WER 33.6 %); beam 4: test 45.3 %, test_noisy 64.3 %. From the fused-loss
+``small`` of 2026-11-26 (step 3,850): 13.4 min, test 56.7 %, test_noisy
+75.1 % (``small_ft``: 54.3 % / 80.9 %). The stream-context comparisons are
+in ``context_small_talker.py`` and ``context_anchor_small_talker.py``.
 """
 
 from experiments import small

@@ -19,17 +19,24 @@ from asr.models import encoder as enc_lib
 from asr.models import transducer
 
 
-@pytest.fixture(scope="module")
-def rec(tiny_tokenizer_path):
+@pytest.fixture(scope="module", params=[False, True], ids=["plain", "anchor"])
+def rec(tiny_tokenizer_path, request):
+  """A tiny recognizer with stream context; "anchor": plus the context
+  anchor (encoder.context_anchor) with non-zero FiLM weights."""
   from asr.data import tokenizer
   tok = tokenizer.Tokenizer(tiny_tokenizer_path)
+  anchor = request.param
   cfg = transducer.TransducerConfig(
       encoder=enc_lib.EncoderConfig(num_layers=2, dim=32, num_heads=2, ffn_mult=2, conv_kernel=5,
-                                    subsample_channels=8, chunk_size=2, left_context=6, dropout=0.0),
+                                    subsample_channels=8, chunk_size=2, left_context=6, dropout=0.0,
+                                    context_anchor=anchor, anchor_block=0),
       predictor=transducer.PredictorConfig(embed_dim=8, hidden=16, dropout=0.0),
       joint_dim=24, vocab_size=tok.vocab_size)
   params = transducer.init_params(cfg, jax.random.PRNGKey(0))
   params["joint_net"]["out"]["kernel"] = params["joint_net"]["out"]["kernel"] * 6.0
+  if anchor:
+    film = params["encoder"]["anchor_film1"]["proj"]
+    film["kernel"] = jax.random.normal(jax.random.PRNGKey(1), film["kernel"].shape) * 0.3
   config = ml_collections.ConfigDict({
       "data": {"num_mel_bins": 80, "stream_context": {"enabled": True, "max_seconds": 1.0}},
       "model": {"encoder": {"subsample_factor": 8, "chunk_size": 2}}})
@@ -136,3 +143,17 @@ def test_train_step_with_wake_batches(tiny_data_dir, tiny_tokenizer_path):
   _, metrics = step(train.replicate(st), train.shard(batch, 1),
                     train.replicate(jax.random.PRNGKey(0)))
   assert np.isfinite(float(metrics["loss"][0]))
+
+
+def test_session_feeds_the_wake_segment_as_stream_context(rec):
+  from asr import session
+  wake, req = _audio(2, 1.1), _audio(3, 2.0)
+  off = evaluate.decode_utterances(rec.model, rec.params, rec.norm, [_utt(rec, wake, req)],
+                                   rec.tokenizer, beam=4)[0]
+  sess = session.StreamSession(rec, "rule", num_streams=1, beam=4)
+  sess.accept_prefix(wake)  # a stream-context model takes it as context
+  assert sess.sr.context_enc[0] > 0
+  events = sess.accept_waveform(req) + sess.finalize()
+  final = [e for e in events if e["event"] == "final_endpoint"]
+  assert len(final) == 1 and final[0]["reason"] == "end_of_audio"
+  assert off["text"] and final[0]["text"] == off["text"]

@@ -143,3 +143,34 @@ def corpus_wer(refs: Sequence[str], hyps: Sequence[str]) -> float | None:
     if len(refs) != len(hyps):
         raise ValueError(f"got {len(refs)} references and {len(hyps)} hypotheses")
     return aggregate(score_utterance(r, h) for r, h in zip(refs, hyps))["wer"]
+
+
+def paired_bootstrap(errors_a: Sequence[int], errors_b: Sequence[int], words: Sequence[int],
+                     num_samples: int = 2000, seed: int = 0) -> dict[str, float]:
+  """Paired bootstrap over utterances (Bisani & Ney 2004) of system B's
+  relative WER change against system A on the same utterances.
+
+  Args:
+    errors_a, errors_b: word errors per utterance of A and B, [N] each.
+    words: reference words per utterance, [N].
+    num_samples: bootstrap resamples (utterances drawn with replacement).
+    seed: resampling seed (the result is a function of the inputs and seed).
+
+  Returns:
+    {"rel_change": (WER_B - WER_A) / WER_A on all utterances, "ci_low",
+    "ci_high": its 2.5 and 97.5 percentiles over resamples, "p_b_better":
+    the share of resamples in which B has fewer errors than A}.
+  """
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  a, b, n = (np.asarray(x, np.float64) for x in (errors_a, errors_b, words))
+  if not (a.shape == b.shape == n.shape) or a.ndim != 1 or len(a) == 0:
+    raise ValueError(f"paired_bootstrap: need equal non-empty 1-D inputs, got shapes "
+                     f"{a.shape}, {b.shape}, {n.shape}")
+  if a.sum() <= 0:
+    raise ValueError("paired_bootstrap: system A makes no errors; the relative change is undefined")
+  idx = np.random.default_rng(seed).integers(0, len(a), size=(num_samples, len(a)))
+  ea, eb = a[idx].sum(1), b[idx].sum(1)
+  rel = (eb - ea) / np.maximum(ea, 1e-9)
+  return {"rel_change": float((b.sum() - a.sum()) / a.sum()),
+          "ci_low": float(np.percentile(rel, 2.5)), "ci_high": float(np.percentile(rel, 97.5)),
+          "p_b_better": float(np.mean(eb < ea))}

@@ -30,6 +30,15 @@ Two optional extensions, both off by default:
   shorter wake segments), so the request's encoder frames are exactly those
   of the request-only run (same count, same chunk grid) and the context
   frames' outputs are dropped: losses and decoding see request frames only.
+* **Context anchor** (``cfg.context_anchor``, with stream context): the
+  masked mean of block ``anchor_block``'s output over the context frames (a
+  summary of the wake-word voice and channel, in the spirit of anchored
+  speech recognition, Wang et al. 2019) modulates the request frames at the
+  input of every later block by FiLM, ``x * (1 + g) + b`` with ``(g, b)`` a
+  zero-initialized linear map of the LayerNormed summary. Attention sees the
+  context only within ``left_context``; the anchor reaches the whole
+  request. Context frames are not modulated (they are computed before the
+  summary exists, as on a device), so streaming still equals the full run.
 
 Shapes: B batch, T feature frames, T' = encoder frames, D = ``dim``.
 """
@@ -71,6 +80,11 @@ class EncoderConfig:
       geometrically with depth; the pure pre-LN residual stream keeps it.
     branching: the routed stage after the blocks (:mod:`asr.models.branching`);
       ``num_layers`` then counts the shared trunk only.
+    context_anchor: with stream context, FiLM-modulate the request frames at
+      the inputs of blocks ``anchor_block + 1 ..`` by the context summary
+      (module docstring). No effect (identity) when a batch has no context.
+    anchor_block: the block (0-based) whose output over the context frames is
+      pooled into the summary; must be below ``num_layers - 1``.
   """
   kind: str = "conformer"
   num_layers: int = 4
@@ -85,6 +99,8 @@ class EncoderConfig:
   dropout: float = 0.1
   block_final_ln: bool = False
   branching: branching_lib.BranchingConfig = branching_lib.BranchingConfig()
+  context_anchor: bool = False
+  anchor_block: int = 0
 
   @property
   def streaming(self) -> bool:
@@ -302,6 +318,25 @@ def _run_cheap(cfg: EncoderConfig, operands):
   return _cheap_branch(cfg, cheap_params, x)
 
 
+class AnchorFilm(nn.Module):
+  """FiLM of frames by a per-stream summary: x [B, T, D], anchor [B, D],
+  on [B, T] bool (frames to modulate) -> x * (1 + g) + b where on, else x;
+  zero-initialized, so it starts as the identity."""
+  dim: int
+
+  @nn.compact
+  def __call__(self, x, anchor, on):
+    gb = nn.Dense(2 * self.dim, kernel_init=nn.initializers.zeros, name="proj")(anchor)
+    g, b = jnp.split(gb[:, None, :], 2, axis=-1)
+    return jnp.where(on[..., None], x * (1.0 + g) + b, x)
+
+
+def pooled_anchor(x, on):
+  """Sum [B, D] and count [B] of x [B, T, D] over frames ``on`` [B, T]."""
+  w = on.astype(x.dtype)
+  return jnp.einsum("btd,bt->bd", x, w), w.sum(-1)
+
+
 class Encoder(nn.Module):
   """Audio encoder; see module docstring."""
   cfg: EncoderConfig
@@ -310,6 +345,13 @@ class Encoder(nn.Module):
     c = self.cfg
     self.subsample = ConvSubsampling(c.subsample_channels, c.dim, c.subsample_factor)
     self.blocks = [Block(c, name=f"block{i}") for i in range(c.num_layers)]
+    if c.context_anchor:
+      if not 0 <= c.anchor_block < c.num_layers - 1:
+        raise ValueError(f"anchor_block={c.anchor_block} must be in [0, num_layers - 1 = "
+                         f"{c.num_layers - 1}): a later block must receive the anchor")
+      self.anchor_ln = nn.LayerNorm()
+      self.films = {i: AnchorFilm(c.dim, name=f"anchor_film{i}")
+                    for i in range(c.anchor_block + 1, c.num_layers)}
     br = c.branching
     if br.enabled:
       if c.chunk_size <= 0:
@@ -363,14 +405,28 @@ class Encoder(nn.Module):
     valid = (frames >= starts[:, None]) & (frames < out_lengths[:, None])
     mask = chunk_mask(t, c.chunk_size, c.left_context)[None] & valid[:, None, :]
     positions = jnp.broadcast_to(jnp.arange(t)[None], (b, t))
-    for blk in self.blocks:
+    anchor = None
+    for i, blk in enumerate(self.blocks):
+      if anchor is not None and i in self.films:
+        x = self.films[i](x, anchor, request & has_anchor[:, None])
       x, _ = blk(x, positions, mask, valid, train)
+      if c.context_anchor and i == c.anchor_block:
+        # Without context (drop = 0) the summary is empty and the FiLM the
+        # identity; it still runs so that init creates its parameters.
+        total, count = pooled_anchor(x, valid & (frames < drop))
+        anchor = self._anchor(total, count)
+        has_anchor = count > 0
+        request = frames >= drop
     routing = None
     if c.branching.enabled:
       x, routing = self._routed_full(x, valid, train)
     x = self.out_ln(x)
     x = jnp.where(valid[..., None], x, 0.0)
     return x[:, drop:], out_lengths - drop, routing
+
+  def _anchor(self, total, count):
+    """LayerNormed mean of the pooled context frames [B, D]."""
+    return self.anchor_ln(total / jnp.maximum(count, 1.0)[:, None])
 
   # --- branching ---------------------------------------------------------------
 
@@ -461,7 +517,14 @@ class Encoder(nn.Module):
     mask = jnp.concatenate([jnp.broadcast_to(cache_valid[:, None], (b, t, cache_valid.shape[1])),
                             jnp.broadcast_to(valid[:, None], (b, t, t))], axis=2)
     new_layers = []
-    for blk, layer in zip(self.blocks, state["layers"]):
+    new_state = {}
+    if c.context_anchor:  # context chunks feed the summary; request chunks read it
+      in_ctx = state["context_left"] > 0  # [B]
+      anchor = self._anchor(state["anchor_sum"], state["anchor_count"])
+      film_on = (~in_ctx & (state["anchor_count"] > 0))[:, None] & valid
+    for i, (blk, layer) in enumerate(zip(self.blocks, state["layers"])):
+      if c.context_anchor and i in self.films:
+        x = self.films[i](x, anchor, film_on)
       cache = {"attn": layer["kv"]}
       if c.kind == "conformer":
         cache["conv"] = layer["conv"]
@@ -472,7 +535,12 @@ class Encoder(nn.Module):
       if c.kind == "conformer":
         nl["conv"] = nc["conv"]
       new_layers.append(nl)
-    new_state = {"offset": offset + num_valid, "layers": new_layers}
+      if c.context_anchor and i == c.anchor_block:
+        total, count = pooled_anchor(x, valid & in_ctx[:, None])
+        new_state.update(anchor_sum=state["anchor_sum"] + total,
+                         anchor_count=state["anchor_count"] + count,
+                         context_left=jnp.maximum(state["context_left"] - num_valid, 0))
+    new_state.update(offset=offset + num_valid, layers=new_layers)
     if c.branching.enabled:
       x, p, decide = self._routed_stream(x, valid, force_route)
       new_state.update(route=decide.astype(jnp.int32), p_expensive=p)
@@ -513,4 +581,11 @@ def init_stream_state(cfg: EncoderConfig, batch: int, num_bins: int,
   }
   if cfg.branching.enabled:
     state.update(route=jnp.zeros((batch,), jnp.int32), p_expensive=jnp.zeros((batch,), dtype))
+  if cfg.context_anchor:
+    # context_left: encoder frames of stream context still to come (set by
+    # the caller, e.g. StreamingRecognizer.accept_context); those chunks
+    # accumulate the anchor instead of reading it.
+    state.update(anchor_sum=jnp.zeros((batch, cfg.dim), dtype),
+                 anchor_count=jnp.zeros((batch,), dtype),
+                 context_left=jnp.zeros((batch,), jnp.int32))
   return state

@@ -115,3 +115,28 @@ def test_corpus_wer():
     assert corpus_wer([""], ["x"]) is None
     with pytest.raises(ValueError):
         corpus_wer(["a"], [])
+
+
+def test_paired_bootstrap():
+  import numpy as np
+  from asr.evaluation.wer import paired_bootstrap
+  rng = np.random.default_rng(0)
+  words = rng.integers(3, 12, size=300)
+  a = rng.binomial(words, 0.4)
+  # Identical systems: no change, and B is never strictly better.
+  same = paired_bootstrap(a, a, words)
+  assert same["rel_change"] == 0 and same["ci_low"] == same["ci_high"] == 0
+  assert same["p_b_better"] == 0
+  # B fixes one error in every utterance that has one: a certain improvement,
+  # its full-set change exact, the interval around it and below 0.
+  b = np.maximum(a - 1, 0)
+  r = paired_bootstrap(a, b, words)
+  assert r["rel_change"] == pytest.approx((b.sum() - a.sum()) / a.sum())
+  assert r["ci_low"] <= r["rel_change"] <= r["ci_high"] < 0 and r["p_b_better"] == 1.0
+  # Independent noise of equal rate: the interval straddles 0.
+  c = rng.binomial(words, 0.4)
+  r = paired_bootstrap(a, c, words, seed=1)
+  assert r["ci_low"] < 0 < r["ci_high"] and 0 < r["p_b_better"] < 1
+  assert paired_bootstrap(a, c, words, seed=1) == r  # deterministic in the seed
+  with pytest.raises(ValueError, match="shapes"):
+    paired_bootstrap(a, c[:-1], words)

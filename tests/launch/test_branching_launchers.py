@@ -60,7 +60,13 @@ def test_stream_context_benchmark(workdir, tiny_data_dir):
   assert {r["model"] for r in rows} == {"baseline", "context", "context_model_without_context"}
   ctx = [r for r in rows if r["model"] == "context"][0]
   assert ctx["utterances_with_context"] == 3
-  assert "test" in tables.stream_context(tables._load("stream_context"))  # pylint: disable=protected-access
+  # The baseline here is the same model without its context: the withheld
+  # run equals it exactly, utterance by utterance.
+  wo = [r for r in rows if r["model"] == "context_model_without_context"][0]
+  assert wo["bootstrap"]["rel_change"] == 0 and wo["bootstrap"]["ci_high"] == 0
+  assert ctx["bootstrap"]["ci_low"] <= ctx["bootstrap"]["rel_change"] <= ctx["bootstrap"]["ci_high"]
+  table = tables.stream_context(tables._load("stream_context"))  # pylint: disable=protected-access
+  assert "test" in table and "paired bootstrap" in table
 
 
 def test_visualize_router_writes_png(workdir, tiny_data_dir, tmp_path):
