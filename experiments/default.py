@@ -44,6 +44,9 @@ def get_config():
   tm.prob = 0.0
   tm.snr_db = (4.0, 12.0)
   tm.pieces = 2
+  # Partners from the same user_id in another voice (a household saying the
+  # same contact and device names, like test_noisy's talker); else any.
+  tm.same_user = False
   # Stream context (asr.models.encoder): the encoder first runs over the audio
   # just before the request (the wake-word segment), whose attention caches
   # and convolution state carry into the request; outputs, loss and decoding

@@ -17,7 +17,7 @@ import dataclasses
 import logging
 import math
 import time
-from typing import Iterator, Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 
@@ -99,11 +99,27 @@ class TalkerMix:
   SNR and placement is a pure function of ``(seed, index)``: the same
   utterance gets the same mixture in every run (static augmentation), and
   resuming replays it.
+
+  ``same_user``: the partners are other utterances of the same ``user_id``
+  spoken by another voice (a household talking about the same contacts and
+  devices, as ``test_noisy``'s talker does), so that the other voice cannot
+  be told apart by its words; any utterance when the user has none.
   """
   prob: float = 0.0
   snr_db: tuple[float, float] = (4.0, 12.0)
   pieces: int = 2
   seed: int = 0
+  same_user: bool = False
+
+
+def same_user_partners(users: Sequence[Any], voices: Sequence[Any]) -> list[list[int]]:
+  """Per utterance i: the indices j != i with users[j] == users[i] and
+  voices[j] != voices[i], ascending."""
+  by_user: dict[Any, list[int]] = {}
+  for j, u in enumerate(users):
+    by_user.setdefault(u, []).append(j)
+  return [[j for j in by_user[u] if j != i and voices[j] != voices[i]]
+          for i, u in enumerate(users)]
 
 
 def speech_segment(ex: dict) -> np.ndarray:
@@ -135,14 +151,32 @@ def mix_talker(ex: dict, pieces: Sequence[np.ndarray], snr_db: float,
   return {**ex, "audio": mixed}
 
 
+def talker_plan(i: int, n: int, mix: TalkerMix, partners: Sequence[Sequence[int]] | None = None):
+  """(partner indices or None when utterance i is not mixed, its generator):
+  the random choices of :class:`TalkerMix` for utterance i of n, a function
+  of (mix.seed, i); ``partners``: per-utterance candidates (same_user)."""
+  rng = np.random.default_rng((mix.seed, int(i), 0x7A1C))
+  if n < 2 or rng.random() >= mix.prob:
+    return None, rng
+  if partners is not None and partners[i]:
+    return [partners[i][int(k)] for k in rng.choice(len(partners[i]), size=mix.pieces)], rng
+  others = [int(j) for j in rng.choice(n - 1, size=mix.pieces)]
+  return [j + (j >= i) for j in others], rng  # never the utterance itself
+
+
 def _talker_fn(source, n: int, mix: TalkerMix):
   """(index, example) -> example, mixed with probability ``mix.prob``."""
+  partners = None
+  if mix.same_user:  # one pass over the source for the user and voice of each utterance
+    meta = [(source[j].get("user_id"), source[j].get("voice")) for j in range(n)]
+    partners = same_user_partners([m[0] for m in meta], [m[1] for m in meta])
+    logging.info("talker mix: same-user partners for %d of %d utterances",
+                 sum(bool(p) for p in partners), n)
+
   def fn(i, ex):
-    rng = np.random.default_rng((mix.seed, int(i), 0x7A1C))
-    if n < 2 or rng.random() >= mix.prob:
+    others, rng = talker_plan(i, n, mix, partners)
+    if others is None:
       return ex
-    others = [int(j) for j in rng.choice(n - 1, size=mix.pieces)]
-    others = [j + (j >= i) for j in others]  # never the utterance itself
     pieces = [speech_segment(source[j]) for j in others]
     return mix_talker(ex, pieces, float(rng.uniform(*mix.snr_db)), rng)
   return fn

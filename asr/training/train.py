@@ -251,7 +251,8 @@ def talker_mix(config) -> pipeline.TalkerMix | None:
   if not tm or not tm.get("prob"):
     return None
   return pipeline.TalkerMix(prob=float(tm.prob), snr_db=tuple(float(x) for x in tm.snr_db),
-                            pieces=int(tm.get("pieces", 2)), seed=int(config.seed))
+                            pieces=int(tm.get("pieces", 2)), seed=int(config.seed),
+                            same_user=bool(tm.get("same_user", False)))
 
 
 def prepare_training_data(config, tokenizer):

@@ -52,3 +52,35 @@ def test_prepare_with_talker_mix(tiny_data_dir, tiny_tokenizer_path):
                                      talker_mix=pipeline.TalkerMix(prob=0.5, seed=1))
   changed = [not np.array_equal(b.feats, h.feats) for b, h in zip(base, half)]
   assert 0 < sum(changed) < len(changed), changed
+
+
+def test_same_user_partners():
+  users = [7, 7, 3, 7, 3, 9]
+  voices = ["a", "b", "a", "a", "c", "a"]
+  assert pipeline.same_user_partners(users, voices) == [[1], [0, 3], [4], [1], [2], []]
+
+
+def test_prepare_with_same_user_talkers(tiny_data_dir, tiny_tokenizer_path):
+  src = sources.open_source("tfds:voice_assistant/tiny:train", tiny_data_dir)
+  tok = tokenizer_lib.Tokenizer(tiny_tokenizer_path)
+  n = 8
+  meta = [(src[j]["user_id"], src[j]["voice"]) for j in range(n)]
+  partners = pipeline.same_user_partners([m[0] for m in meta], [m[1] for m in meta])
+  mix = pipeline.TalkerMix(prob=1.0, seed=2, pieces=2, same_user=True)
+  assert any(partners), "the tiny corpus should have users heard in several voices"
+  for i in range(n):
+    others, _ = pipeline.talker_plan(i, n, mix, partners)
+    if partners[i]:  # same user, another voice
+      assert all(meta[j][0] == meta[i][0] and meta[j][1] != meta[i][1] for j in others)
+    else:  # fallback: any other utterance
+      assert len(others) == 2 and i not in others
+  # Without same_user the plan is the original one (same draws).
+  plain = pipeline.TalkerMix(prob=1.0, seed=2, pieces=2)
+  assert [pipeline.talker_plan(i, n, plain)[0] for i in range(n)] == [
+      pipeline.talker_plan(i, n, mix, [[]] * n)[0] for i in range(n)]
+  fn = pipeline._talker_fn(src, n, mix)  # pylint: disable=protected-access
+  assert np.abs(fn(0, src[0])["audio"].astype(np.int64) - src[0]["audio"]).max() > 0
+  a = pipeline.prepare_utterances(src, tok, 0.3, limit=n, talker_mix=mix)
+  b = pipeline.prepare_utterances(src, tok, 0.3, limit=n, talker_mix=mix)
+  for x, y in zip(a, b):  # static: the same mixture every run
+    np.testing.assert_array_equal(x.feats, y.feats)
