@@ -147,10 +147,13 @@ class StreamingRecognizer:
     self.cmvn[stream] = cmvn_lib.CausalCmvn(prefix, self.num_bins, self.cmvn_block)
 
   @property
+  def _stream_context(self) -> dict:
+    return self.rec.config.data.get("stream_context") or {}
+
+  @property
   def has_stream_context(self) -> bool:
     """Whether the model was trained with stream context (data.stream_context)."""
-    sc = self.rec.config.data.get("stream_context") or {}
-    return bool(sc.get("enabled", False))
+    return bool(self._stream_context.get("enabled", False))
 
   def accept_wake(self, samples: np.ndarray, stream: int = 0):
     """The wake-word segment, as the model was trained to use it: stream
@@ -174,8 +177,7 @@ class StreamingRecognizer:
     if self.num_samples[stream] or self.finished[stream]:
       raise RuntimeError(f"stream {stream}: accept_context must precede accept_waveform")
     if max_seconds is None:
-      sc = self.rec.config.data.get("stream_context") or {}
-      max_seconds = sc.get("max_seconds", 1.5)
+      max_seconds = self._stream_context.get("max_seconds", 1.5)
     if self.causal:
       self.accept_prefix(samples, stream)
     x = self._clean(samples)
