@@ -18,6 +18,16 @@ downstream work on the lattice it has), the *final* threshold fires later
 (confirm, or revise and reset downstream). Thresholds are tuned on validation
 (:func:`tune_thresholds`).
 
+**Speculative operating point through a recognizer**
+(:func:`retune_speculative`): the speculative end-point is chosen from the
+revisions it would cause through the recognizer on validation streams
+(clean, and with a competing talker mixed in as ``test_noisy``'s,
+:func:`talker_streams`): its threshold, a quiet look-ahead for the
+speculative decode, a *stability gate* (fire once the speculative result has
+held ``stable_frames`` more 80 ms steps) and a *completion gate* (fire only if
+a small LM finds the result complete, P(</s> | words) >= ``min_completion``).
+The final end-point may be *held* (``final_hold_frames``).
+
 Times: request time, 0 at the end of the wake word. Frame ``j`` of the
 end-of-query model covers 10-ms feature frames ``[8j, 8j + 8)``, so its value
 is known once ``0.08 (j + 1) + 0.015`` s of request audio has arrived
@@ -155,6 +165,23 @@ class Eoq:
   # 80 ms frames (a hangover: a conservative final; the speculative
   # end-point, which has no hold, then runs ahead by about this much).
   final_hold_frames: int = 0
+  # Stability gate of the speculative end-point: once P >= speculative, it
+  # fires when its (peeked) result has stayed the same for this many more
+  # 80 ms steps; 0 = at the crossing. Chosen by retune_speculative.
+  stable_frames: int = 0
+  # Completion gate (semantic end-pointing): the speculative end-point also
+  # needs P(</s> | its result) >= min_completion under the language model in
+  # ``completion_lm`` (a launch.train_lm workdir; lm_small has 0.45M
+  # parameters, small enough for the device); 0 = no gate. Chosen by
+  # retune_speculative.
+  completion_lm: str = ""
+  min_completion: float = 0.0
+
+  def completion(self, texts: Sequence[str]) -> np.ndarray:
+    """P(</s> | text) per text under ``completion_lm`` (1 without one)."""
+    if not self.completion_lm:
+      return np.ones(len(texts))
+    return np.exp(completion_model(self.completion_lm).eos_logprob(list(texts)))
 
   def final_fires(self, run: int) -> bool:
     """Whether ``run`` consecutive frames with P >= final fire the final end-point."""
@@ -174,7 +201,8 @@ class Eoq:
     return cls(model, params, th["speculative"], th["final"], meta["num_bins"],
                meta["cmvn_block"], th.get("acoustic_speculative"),
                int(th.get("speculative_lookahead_frames", 0)),
-               int(th.get("final_hold_frames", 0)))
+               int(th.get("final_hold_frames", 0)), int(th.get("speculative_stable_frames", 0)),
+               th.get("completion_lm", ""), float(th.get("min_completion", 0.0)))
 
   def save(self, workdir: str, extra: dict | None = None):
     from flax import serialization  # pylint: disable=g-import-not-at-top
@@ -184,7 +212,10 @@ class Eoq:
     meta = {"hidden": self.model.hidden, "num_bins": self.num_bins, "cmvn_block": self.cmvn_block,
             "thresholds": {"speculative": self.speculative, "final": self.final,
                            "speculative_lookahead_frames": self.lookahead_frames,
-                           "final_hold_frames": self.final_hold_frames},
+                           "final_hold_frames": self.final_hold_frames,
+                           "speculative_stable_frames": self.stable_frames,
+                           "completion_lm": self.completion_lm,
+                           "min_completion": self.min_completion},
             **(extra or {})}
     with open(os.path.join(workdir, "endpointer.json"), "w") as f:
       json.dump(meta, f, indent=2)
@@ -195,6 +226,17 @@ class Eoq:
       return np.zeros(0, np.float32)
     logits, _ = _apply(self.model, self.params, jnp.asarray(feats)[None], None)
     return np.asarray(jax.nn.sigmoid(logits[0]))
+
+
+_COMPLETION_LMS: dict = {}
+
+
+def completion_model(workdir: str):
+  """The language model of a completion gate (loaded once per process)."""
+  if workdir not in _COMPLETION_LMS:
+    from asr.lm import rescore  # pylint: disable=g-import-not-at-top
+    _COMPLETION_LMS[workdir] = rescore.LanguageModel.from_workdir(workdir)
+  return _COMPLETION_LMS[workdir]
 
 
 def _apply(model, params, x, carry):
@@ -450,46 +492,97 @@ def train_endpointer(config, workdir: str) -> dict:
   return summary
 
 
+def talker_streams(src, limit: int, seed: int = 0) -> list[dict]:
+  """The first ``limit`` examples of ``src`` with a competing talker mixed over
+  the whole stream as the corpus builds ``test_noisy``: another voice saying
+  four requests of the same user (same-user partners from ``src`` in another
+  voice), 4-12 dB below the speech (:class:`asr.data.pipeline.TalkerMix`)."""
+  from asr.data import pipeline  # pylint: disable=g-import-not-at-top
+  mix = pipeline.TalkerMix(prob=1.0, snr_db=(4.0, 12.0), pieces=4, seed=seed, same_user=True)
+  fn = pipeline._talker_fn(src, len(src), mix)  # pylint: disable=protected-access
+  return [fn(i, src[i]) for i in range(min(limit, len(src)))]
+
+
+def choose_operating_point(curves: dict, final: float, max_revised: float,
+                           final_hold_frames: int = 0, noisy_curves: dict | None = None,
+                           max_revised_noisy: float | None = None) -> tuple:
+  """(look-ahead, stable, min_completion, threshold) of the speculative
+  end-point from :func:`asr.session.revision_curves` ({(lookahead, stable,
+  min_completion): {threshold: stats}}): among the points that can fire
+  before the final end-point and whose revised share is within
+  ``max_revised`` (and, with ``noisy_curves``, within ``max_revised_noisy``
+  on those streams too), the one with the largest median advance over the
+  final end-point; ties go to fewer revisions, then the weaker gate, the
+  smaller look-ahead and threshold. None qualifying: (smallest look-ahead,
+  no gate, final), i.e. no speculation ahead of the final end-point."""
+  budget_noisy = max_revised if max_revised_noisy is None else max_revised_noisy
+  best = None
+  for (la, k, c), curve in curves.items():
+    for g, st in curve.items():
+      if not speculates_earlier(g, final, final_hold_frames) or st["revised_rate"] > max_revised:
+        continue
+      if noisy_curves is not None and noisy_curves[(la, k, c)][g]["revised_rate"] > budget_noisy:
+        continue
+      adv = st["advance_median_s"]
+      key = (adv if adv > 0 else -1.0, -st["revised_rate"], -k, -c, -la, -g)
+      if best is None or key > best[0]:
+        best = (key, (la, k, c, g))
+  return best[1] if best else (min(p[0] for p in curves), 0, 0.0, final)
+
+
 def retune_speculative(config, workdir: str, rec, limit: int = 200) -> dict:
-  """Re-chooses the speculative threshold of a trained end-pointer from
+  """Re-chooses the speculative operating point of a trained end-pointer from
   revisions measured through the recognizer ``rec`` on validation streams
-  (:func:`asr.session.revision_curve`): the earliest threshold whose share
-  of revised speculative results is at most ``config.tune.max_revised``."""
+  (:func:`asr.session.revision_curves`): threshold, quiet look-ahead
+  (``config.tune.lookahead_frames``), stability gate
+  (``config.tune.stable_frames``) and, with ``config.tune.completion_lm``,
+  completion gate (``config.tune.min_completion``), the earliest whose share of revised
+  speculative results is at most ``config.tune.max_revised``; with
+  ``config.tune.talker_validation`` also at most ``max_revised_noisy`` on the
+  same streams with a competing talker (:func:`talker_streams`)."""
   from asr import session  # pylint: disable=g-import-not-at-top
   from asr.data import sources  # pylint: disable=g-import-not-at-top
   eoq = Eoq.load(workdir)
   # The config's hold applies (so --retune_only can add or change it).
   eoq.final_hold_frames = int(config.tune.get("final_hold_frames", 0))
   src = sources.open_source(config.data.validation, config.data.data_dir)
-  exs = [src[i] for i in range(min(limit, len(src)))]
-  exs = [e for e in exs if e.get("speech_end") is not None and e.get("wake_end") is not None]
+  usable = lambda e: e.get("speech_end") is not None and e.get("wake_end") is not None
+  exs = [e for e in (src[i] for i in range(min(limit, len(src)))) if usable(e)]
   grid = [float(g) for g in np.round(np.concatenate(
       [np.linspace(0.5, 0.95, 10), [0.97, 0.98, 0.99, 0.995, 0.998, 0.999]]), 4)]
-  # One revision curve per look-ahead; the pair whose speculative result comes
-  # earliest (largest median advance over the final) within the budget wins.
   lookaheads = [int(x) for x in config.tune.get("lookahead_frames", (0,))]
-  curves, best = {}, None
-  for la in lookaheads:
-    curves[la] = session.revision_curve(rec, eoq, exs, grid, config.data.after_end_s,
-                                        lookahead_frames=la)
-    g = session.choose_speculative(curves[la], eoq.final, config.tune.max_revised,
-                                   eoq.final_hold_frames)
-    key = (curves[la][g]["advance_median_s"] if curves[la][g]["advance_median_s"] > 0 else -1.0,
-           -curves[la][g]["revised_rate"])
-    if best is None or key > best[0]:
-      best = (key, la, g)
-  _, la, spec = best
+  lm = config.tune.get("completion_lm", "")
+  eoq.completion_lm = lm
+  gates = [(int(k), float(c)) for k in config.tune.get("stable_frames", (0,))
+           for c in (config.tune.get("min_completion", (0.0,)) if lm else (0.0,))]
+  after = config.data.after_end_s
+  curves = session.revision_curves(rec, eoq, exs, grid, after, 4, lookaheads, gates)
+  noisy = None
+  if config.tune.get("talker_validation", False):
+    nexs = [e for e in talker_streams(src, limit) if usable(e)]
+    noisy = session.revision_curves(rec, eoq, nexs, grid, after, 4, lookaheads, gates)
+  la, k, c, spec = choose_operating_point(curves, eoq.final, config.tune.max_revised,
+                                          eoq.final_hold_frames, noisy,
+                                          config.tune.get("max_revised_noisy", None))
   with open(os.path.join(workdir, "endpointer.json")) as f:
     meta = json.load(f)
-  meta["thresholds"]["acoustic_speculative"] = meta["thresholds"].get(
-      "acoustic_speculative", meta["thresholds"]["speculative"])
-  meta["thresholds"]["speculative"] = spec
-  meta["thresholds"]["speculative_lookahead_frames"] = la
-  meta["thresholds"]["final_hold_frames"] = eoq.final_hold_frames
+  th = meta["thresholds"]
+  th["acoustic_speculative"] = th.get("acoustic_speculative", th["speculative"])
+  th.update({"speculative": spec, "speculative_lookahead_frames": la,
+             "speculative_stable_frames": k, "completion_lm": lm if c > 0 else "",
+             "min_completion": c, "final_hold_frames": eoq.final_hold_frames})
+  name = lambda p: f"lookahead={p[0]},stable={p[1]},completion={p[2]:g}"
+  ser = lambda cs: {name(p): {str(g): v for g, v in cv.items()} for p, cv in cs.items()}
   meta["speculative_tuning"] = {
       "streams": len(exs), "max_revised": config.tune.max_revised, "chosen": spec,
-      "lookahead_frames": la, "curve": {str(k): v for k, v in curves[la].items()},
-      "curves": {str(l): {str(k): v for k, v in c.items()} for l, c in curves.items()}}
+      "lookahead_frames": la, "stable_frames": k, "min_completion": c, "completion_lm": lm,
+      "curve": {str(g): v for g, v in curves[(la, k, c)].items()},
+      "curves": ser(curves)}
+  if noisy is not None:
+    meta["speculative_tuning"].update({
+        "talker_streams": len(nexs), "max_revised_noisy": config.tune.get("max_revised_noisy"),
+        "talker_curve": {str(g): v for g, v in noisy[(la, k, c)].items()},
+        "talker_curves": ser(noisy)})
   with open(os.path.join(workdir, "endpointer.json"), "w") as f:
     json.dump(meta, f, indent=2)
   return meta["speculative_tuning"]

@@ -6,7 +6,9 @@ into events (dicts, one JSON line each in ``launch.stream``):
 
 * ``partial``: the best hypothesis changed (``text``);
 * ``speculative_endpoint`` (learned end-pointer only): the end-of-query
-  probability crossed the speculative threshold; carries the lattice of the
+  probability crossed the speculative threshold (and, with
+  ``Eoq.stable_frames`` = k > 0, the speculative result then stayed the same
+  for k more 80 ms steps: a stability gate); carries the lattice of the
   N-best decoded so far (the pending partial chunk included) and
   ``action="start_downstream"``;
 * ``final_endpoint``: the final threshold, a rule, the maximum utterance length
@@ -98,6 +100,11 @@ class StreamSession:
     self.speculative: list[dict | None] = [None] * self.b
     self.final: list[dict | None] = [None] * self.b
     self.final_run = [0] * self.b  # consecutive frames with P >= final (hold)
+    # Stability gate of the speculative end-point: armed once P >= speculative;
+    # the last speculative text peeked and how many steps it has held.
+    self.spec_armed = [False] * self.b
+    self.spec_prev: list[str | None] = [None] * self.b
+    self.spec_run = [0] * self.b
     self.ignored_samples = np.zeros(self.b, np.int64)
 
   # --- input ----------------------------------------------------------------
@@ -157,9 +164,12 @@ class StreamSession:
       self.partial_text[s] = text
       events.append({"event": "partial", "stream": s, "t": self._t(s), "text": text})
     if self.kind == "learned":
-      for _, p in self.eoq_streams[s].push(x, flush=flush):
-        if self.speculative[s] is None and p >= self.eoq.speculative:
-          events.append(self._speculative(s, p))
+      ps = [p for _, p in self.eoq_streams[s].push(x, flush=flush)]
+      if self.speculative[s] is None and ps:  # before this step's final check
+        ev = self._maybe_speculate(s, max(ps))
+        if ev is not None:
+          events.append(ev)
+      for p in ps:
         self.final_run[s] = self.final_run[s] + 1 if p >= self.eoq.final else 0
         if self.eoq.final_fires(self.final_run[s]):
           events.append(self._final(s, "eoq", p))
@@ -168,7 +178,7 @@ class StreamSession:
     times = hyps[0].times if hyps else ()
     fs = self.sr.frame_seconds
     last = (times[-1] + 1) * fs if times else None
-    decoded = float(self.sr.enc_emitted[s]) * fs
+    decoded = self.sr.decoded_seconds(s)
     rule = self.rules.check(decoded, last)
     if rule is None and self._t(s) >= self.max_utterance_s:
       rule = "max_length"
@@ -185,8 +195,25 @@ class StreamSession:
                                        self.sr.frame_seconds).to_dict()
     return {"nbest": [{"text": h["text"], "score": h["score"]} for h in nbest]}
 
-  def _speculative(self, s: int, p: float) -> dict:
+  def _maybe_speculate(self, s: int, p: float) -> dict | None:
+    """One 80 ms step of the speculative end-pointer: arms at P >= speculative,
+    then fires once the peeked result has held ``stable_frames`` steps and,
+    with a completion gate, the LM finds it complete (P(</s>) >= min_completion)."""
+    if p >= self.eoq.speculative:
+      self.spec_armed[s] = True
+    if not self.spec_armed[s]:
+      return None
     nbest = self.sr.peek(s, self.eoq.lookahead_frames)
+    text = _words(nbest)
+    self.spec_run[s] = self.spec_run[s] + 1 if text == self.spec_prev[s] else 0
+    self.spec_prev[s] = text
+    if self.spec_run[s] < self.eoq.stable_frames:
+      return None
+    if self.eoq.min_completion > 0 and self.eoq.completion([text])[0] < self.eoq.min_completion:
+      return None
+    return self._speculative(s, p, nbest)
+
+  def _speculative(self, s: int, p: float, nbest: list[dict]) -> dict:
     ev = {"event": "speculative_endpoint", "stream": s, "t": self._t(s), "p": p,
           "text": _words(nbest), "lattice": self._lattice(nbest),
           "action": "start_downstream"}
@@ -256,18 +283,44 @@ def simulate(sess: StreamSession, audios: Sequence[np.ndarray], chunk_ms: float 
 
 
 def revision_curve(rec, eoq: "endpointing.Eoq", examples: Sequence[dict], grid: Sequence[float],
-                   after_end_s: float = 3.0, beam: int = 4, lookahead_frames: int = 0) -> dict:
-  """For each candidate speculative threshold: how often the speculative
-  result would be revised, and how much earlier than the final end-point it
-  fires, measured through the recognizer (the session's stepping, peeks with
-  ``lookahead_frames`` of quiet padding, and the final end-point) on corpus
-  streams with ``wake_end`` and ``speech_end``.
+                   after_end_s: float = 3.0, beam: int = 4, lookahead_frames: int = 0,
+                   stable_frames: int = 0, min_completion: float = 0.0) -> dict:
+  """One curve of :func:`revision_curves`: {threshold: stats} for one
+  look-ahead and one gate."""
+  point = (lookahead_frames, stable_frames, min_completion)
+  return revision_curves(rec, eoq, examples, grid, after_end_s, beam, (lookahead_frames,),
+                         ((stable_frames, min_completion),))[point]
 
-  Returns {threshold: {"revised_rate", "advance_median_s", "latency_median_s",
-  "fired_rate"}} (thresholds above ``eoq.final``, and the final one itself
-  when the final end-point has no hold, coincide with it).
+
+def revision_curves(rec, eoq: "endpointing.Eoq", examples: Sequence[dict], grid: Sequence[float],
+                    after_end_s: float = 3.0, beam: int = 4,
+                    lookahead_grid: Sequence[int] = (0,),
+                    gates: Sequence[tuple[int, float]] = ((0, 0.0),)) -> dict:
+  """For each candidate speculative operating point (quiet look-ahead, gate,
+  threshold): how often the speculative result would be revised, and how
+  much earlier than the final end-point it fires, measured through the
+  recognizer on corpus streams with ``wake_end`` and ``speech_end``, exactly
+  as :class:`StreamSession` steps: 80 ms steps, the speculative end-point
+  armed at the first step with P >= threshold, firing at the first step from
+  then on whose peeked result (``lookahead_frames`` of quiet padding) has
+  held ``stable`` more steps and whose completion P(</s> | result) under
+  ``eoq.completion`` is at least ``min_completion`` (a gate is the pair
+  (stable, min_completion)); the final end-point (with its hold) ends the
+  stream. One recognizer pass per stream serves every point: from the lowest
+  threshold's arming on, every step peeks once per look-ahead.
+
+  Returns {(lookahead, stable, min_completion): {threshold: {"revised_rate",
+  "advance_median_s", "latency_median_s", "fired_rate"}}}: the revised share
+  among the streams whose speculative end-point fired (as
+  ``benchmarks.endpointing`` counts it), the medians over all streams. A
+  point at or above the final threshold (without a hold) coincides with the
+  final result (fired, not revised, no advance); a stream whose gate stays
+  shut until the final end-point does not speculate (no advance, not in the
+  revised share).
   """
   coincides = lambda g: not endpointing.speculates_earlier(g, eoq.final, eoq.final_hold_frames)
+  live = [g for g in grid if not coincides(g)]
+  lowest = min(live) if live else None
   rows = []
   for ex in examples:
     audio = endpointing.extend_stream(ex, after_end_s)
@@ -278,39 +331,60 @@ def revision_curve(rec, eoq: "endpointing.Eoq", examples: Sequence[dict], grid: 
     clean = streaming.StreamingRecognizer._clean  # pylint: disable=protected-access
     es = endpointing.EoqStream(eoq, clean(audio[:w]))
     req = clean(audio[w:])
-    pending = sorted(g for g in grid if not coincides(g))
-    spec, final, pos, run = {}, None, 0, 0
+    steps = []  # (t, max P of the step, {lookahead: text} once armed, else None)
+    final, pos, run, armed = None, 0, 0, False
     while pos < len(req) and final is None:
       x = req[pos:pos + STEP - (pos - STEP_OFFSET) % STEP]
       pos += len(x)
       sr.accept_waveform(x)
-      for _, p in es.push(x):
-        crossed = [g for g in pending if p >= g]
-        if crossed:
-          text = _words(sr.peek(0, lookahead_frames))
-          for g in crossed:
-            spec[g] = (pos / endpointing.SR, text)
-            pending.remove(g)
+      ps = [p for _, p in es.push(x)]
+      if ps:
+        armed = armed or (lowest is not None and max(ps) >= lowest)
+        texts = ({la: _words(sr.peek(0, la)) for la in lookahead_grid} if armed else None)
+        steps.append((pos / endpointing.SR, max(ps), texts))
+      for p in ps:
         run = run + 1 if p >= eoq.final else 0
         if eoq.final_fires(run):
           final = (pos / endpointing.SR, _words(sr.finalize()[0]))
           break
     if final is None:
       final = (pos / endpointing.SR, _words(sr.finalize()[0]))
-    rows.append((end, spec, final))
+    rows.append((end, steps, final))
+  comp = {}
+  if any(c > 0 for _, c in gates):
+    texts = sorted({t for _, steps, _ in rows for st in steps if st[2] for t in st[2].values()})
+    comp = dict(zip(texts, eoq.completion(texts)))
+
+  def fires(steps, g, la, k, c):
+    """(t, text) of the speculative end-point at (g, la, k, c), or None."""
+    arm = next((i for i, st in enumerate(steps) if st[1] >= g), None)
+    if arm is None:
+      return None
+    for i in range(arm, len(steps)):
+      text = steps[i][2][la]
+      if (i - k >= arm and all(steps[j][2][la] == text for j in range(i - k, i))
+          and (c <= 0 or comp[text] >= c)):
+        return steps[i][0], text
+    return None
+
   out = {}
-  for g in grid:
-    revised, advance, latency, fired = [], [], [], []
-    for end, spec, final in rows:
-      t, text = final if coincides(g) else spec.get(g, final)
-      fired.append(coincides(g) or g in spec)
-      revised.append(text != final[1])
-      advance.append(final[0] - t)
-      latency.append(t - end)
-    out[float(g)] = {"revised_rate": float(np.mean(revised)),
-                     "advance_median_s": float(np.median(advance)),
-                     "latency_median_s": float(np.median(latency)),
-                     "fired_rate": float(np.mean(fired))}
+  for la in lookahead_grid:
+    for k, c in gates:
+      curve = out[(la, k, c)] = {}
+      for g in grid:
+        revised, advance, latency, fired = [], [], [], []
+        for end, steps, final in rows:
+          spec = None if coincides(g) else fires(steps, g, la, k, c)
+          t, text = final if spec is None else spec
+          fired.append(coincides(g) or spec is not None)
+          revised.append(text != final[1])
+          advance.append(final[0] - t)
+          latency.append(t - end)
+        # As benchmarks.endpointing counts it: among the streams that speculated.
+        curve[float(g)] = {"revised_rate": float(np.sum(revised)) / max(1, int(np.sum(fired))),
+                           "advance_median_s": float(np.median(advance)),
+                           "latency_median_s": float(np.median(latency)),
+                           "fired_rate": float(np.mean(fired))}
   return out
 
 

@@ -294,6 +294,11 @@ class StreamingRecognizer:
                   for h in hs])
     return out
 
+  def decoded_seconds(self, stream: int = 0) -> float:
+    """Request audio decoded so far, in seconds (stream-context frames, which
+    emit nothing, excluded): the clock of hypothesis times."""
+    return float(max(0, self.enc_emitted[stream] - self.context_enc[stream])) * self.frame_seconds
+
   def peek(self, stream: int = 0, lookahead_frames: int = 0) -> list[dict]:
     """The N-best that ``finalize([stream], lookahead_frames)`` would return
     now (the pending partial chunk decoded), leaving the stream open and its

@@ -74,7 +74,8 @@ def run_split(rec, eoq, spec: str, data_dir: str) -> dict:
   if eoq.acoustic_speculative not in (None, eoq.speculative):
     variants["learned_acoustic"] = (
         "learned", dataclasses.replace(eoq, speculative=eoq.acoustic_speculative,
-                                       lookahead_frames=0))
+                                       lookahead_frames=0, stable_frames=0,
+                                       min_completion=0.0))
   rows = {name: [] for name in variants}
   for e, a, f in zip(exs, audios, full):
     w = int(e["wake_end"] * endpointing.SR)
@@ -94,7 +95,10 @@ def run_split(rec, eoq, spec: str, data_dir: str) -> dict:
     if kind == "learned":
       out[name]["thresholds"] = {"speculative": ep.speculative, "final": ep.final,
                                  "lookahead_frames": ep.lookahead_frames,
-                                 "final_hold_frames": ep.final_hold_frames}
+                                 "final_hold_frames": ep.final_hold_frames,
+                                 "stable_frames": ep.stable_frames,
+                                 "min_completion": ep.min_completion,
+                                 "completion_lm": ep.completion_lm}
   for kind, r in rows.items():  # per-stream records for analysis
     out[kind]["streams"] = [{k: v for k, v in x.items() if k != "context"} for x in r]
   return out
@@ -161,7 +165,9 @@ def main(argv):
       "chunk_ms": FLAGS.chunk_ms, "step": rec.step,
       "thresholds": {"speculative": eoq.speculative, "final": eoq.final,
                      "lookahead_frames": eoq.lookahead_frames,
-                     "final_hold_frames": eoq.final_hold_frames}})
+                     "final_hold_frames": eoq.final_hold_frames,
+                     "stable_frames": eoq.stable_frames, "min_completion": eoq.min_completion,
+                     "completion_lm": eoq.completion_lm}})
   print(path)
 
 

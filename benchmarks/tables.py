@@ -30,8 +30,13 @@ import sys
 from benchmarks.common import RESULTS_DIR, REPO_ROOT
 
 
+# Tables drawn from another table's results folder.
+ALIASES = {"endpointing_summary": "endpointing"}
+
+
 def _load(name: str) -> list[dict]:
   out = []
+  name = ALIASES.get(name, name)
   folder = (RESULTS_DIR / "accelerator_check" / name[len("accelerator_"):]
             if name.startswith("accelerator_") else RESULTS_DIR / name)
   for path in sorted(glob.glob(str(folder / "*.json"))):
@@ -287,6 +292,39 @@ def endpointing(rows: list[dict]) -> str:
   return "\n\n".join(_endpointing_one(d) for d in latest.values())
 
 
+def endpointing_summary(rows: list[dict]) -> str:
+  """One row per (recognizer, end-of-query model, split) of the latest runs:
+  the speculative operating point and what the issue's targets read."""
+  lines = ["| recognizer | end-of-query model | speculative point | final | split "
+           "| speculative lead median ms | revised % | speculated % | final latency median ms "
+           "| final cut-off % | perceived median ms | perceived, final only | rule latency median ms "
+           "| rule cut-off % | command |", "|" + "---|" * 15]
+  latest = _latest(rows, lambda c: (c["workdir"], c["endpointer_dir"]))
+  for d in latest.values():
+    c = d["config"]
+    for split, r in d["metrics"]["splits"].items():
+      l, u = r["learned"], r["rule"]
+      th = l.get("thresholds", c["thresholds"])
+      point = f"P >= {th['speculative']:.3g}"
+      if th.get("lookahead_frames"):
+        point += f", look-ahead {10 * th['lookahead_frames']} ms"
+      if th.get("stable_frames"):
+        point += f", stable {80 * th['stable_frames']} ms"
+      if th.get("min_completion"):
+        point += f", LM P(end) >= {th['min_completion']:g}"
+      hold = th.get("final_hold_frames", 0)
+      final = f"P >= {th['final']:.3g}" + (f" held {80 * hold} ms" if hold else "")
+      name = lambda w: f"`{w.rstrip('/').split('/')[-1]}`"
+      lines.append(
+          f"| {name(c['workdir'])} | {name(c['endpointer_dir'])} | {point} | {final} | {split} "
+          f"| {_ms(l['speculative_advance_median_s'])} | {_pct(l['revised_rate'])} "
+          f"| {_pct(l['speculative_rate'])} | {_ms(l['final_latency_median_s'])} "
+          f"| {_pct(l['final_cutoff_rate'])} | {_ms(l['perceived_speculative_median_s'])} "
+          f"| {_ms(l['perceived_no_speculative_median_s'])} | {_ms(u['final_latency_median_s'])} "
+          f"| {_pct(u['final_cutoff_rate'])} | {_prov(d)} |")
+  return "\n".join(lines)
+
+
 def _endpointing_one(d: dict) -> str:
   c = d["config"]
   th = c["thresholds"]
@@ -312,6 +350,14 @@ def _endpointing_one(d: dict) -> str:
              else "tuned on early firing")
       if la:
         how += f", {10 * la} ms quiet look-ahead"
+      st = v.get("thresholds", {}).get("stable_frames", 0)
+      if st:
+        how += f", result stable {80 * st} ms"
+      mc = v.get("thresholds", {}).get("min_completion", 0.0)
+      if mc:
+        how += f", LM P(end) >= {mc:g}"
+      if key == "learned" and v.get("speculative_rate", 1.0) < 1.0:
+        how += f"; speculated on {_pct(v['speculative_rate'])} % of streams"
       if key == "learned" and v.get("speculative_advance_median_s") is not None:
         how += f"; {_ms(v['speculative_advance_median_s'])} ms before the final (median)"
       lines.append(
@@ -448,6 +494,7 @@ def emission_delay(rows: list[dict]) -> str:
 RENDERERS = {
     "emission_delay": emission_delay,
     "endpointing": endpointing,
+    "endpointing_summary": endpointing_summary,
     "streaming_speed": streaming_speed,
     "corpus_build": corpus_build,
     "rnnt_loss_memory": rnnt_loss_memory,
@@ -472,7 +519,7 @@ RENDERERS = {
 # with the rows of the JSONs present, instead of dropping them. A committed
 # row whose provenance cell (command, commit, date) matches a present JSON's
 # is replaced by that JSON's row.
-ROW_TABLES = {"corpus_build", "rnnt_loss_memory", "training_runs", "train_throughput",
+ROW_TABLES = {"endpointing_summary", "corpus_build", "rnnt_loss_memory", "training_runs", "train_throughput",
               "lm_training", "accelerator_rnnt_loss_memory", "accelerator_train_throughput"}
 
 

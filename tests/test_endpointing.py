@@ -150,9 +150,11 @@ def test_eoq_save_load_roundtrip(eoq, tmp_path):
   np.testing.assert_allclose(back.probs(x), eoq.probs(x), rtol=1e-6)
   assert (back.speculative, back.final) == (eoq.speculative, eoq.final)
   import dataclasses
-  dataclasses.replace(eoq, lookahead_frames=16, final_hold_frames=2).save(str(tmp_path))
+  dataclasses.replace(eoq, lookahead_frames=16, final_hold_frames=2, stable_frames=3,
+                      completion_lm="workdirs/lm", min_completion=0.2).save(str(tmp_path))
   back = endpointing.Eoq.load(str(tmp_path))
-  assert (back.lookahead_frames, back.final_hold_frames) == (16, 2)
+  assert (back.lookahead_frames, back.final_hold_frames, back.stable_frames) == (16, 2, 3)
+  assert (back.completion_lm, back.min_completion) == ("workdirs/lm", 0.2)
 
 
 # --- protocol ----------------------------------------------------------------
@@ -207,6 +209,43 @@ def test_protocol_confirm(rec, eoq):
   _check_protocol(held)
   assert held[-1]["reason"] == "end_of_audio"
   assert any(e["event"] == "speculative_endpoint" for e in held)
+
+
+def test_stability_gate_waits_for_a_settled_result(rec, silent_rec, eoq):
+  """stable_frames = k: the speculative end-point fires once its peeked
+  result has held k more 80 ms steps after the crossing. Nothing is ever
+  decoded by silent_rec, so its result holds from the start: exactly k steps
+  later. With rec the result it fires with equals the previous k peeks."""
+  import dataclasses
+  audio, prefix = _audio(5, 2.0), _audio(6, 0.5)
+  times = {}
+  for k in (0, 1, 3):
+    ev = _events(session.StreamSession(silent_rec, "learned",
+                                       dataclasses.replace(eoq, stable_frames=k)),
+                 audio, 1000, prefix)
+    _check_protocol(ev)
+    times[k] = [e["t"] for e in ev if e["event"] == "speculative_endpoint"][0]
+  assert times[1] - times[0] == pytest.approx(0.08, abs=1e-6)
+  assert times[3] - times[0] == pytest.approx(0.24, abs=1e-6)
+  # rec: every step's peek recorded by hand, the gate fires at the first run of k+1 equal texts.
+  k = 1
+  sess = session.StreamSession(rec, "learned", dataclasses.replace(eoq, stable_frames=k))
+  sess.accept_prefix(prefix)
+  peeks, fired = [], None
+  for i in range(0, len(audio), session.STEP):
+    before = sess.speculative[0]
+    ev = sess.accept_waveform(audio[i:i + session.STEP])
+    if before is None:
+      peeks.append(sess.spec_prev[0])
+    spec = [e for e in ev if e["event"] == "speculative_endpoint"]
+    if spec and fired is None:
+      fired = (len(peeks) - 1, spec[0]["text"])
+  first = next((i for i in range(k, len(peeks))
+                if peeks[i] is not None and peeks[i - 1] == peeks[i]), None)
+  if fired is None:
+    assert first is None
+  else:
+    assert fired == (first, peeks[first])
 
 
 def test_events_do_not_depend_on_chunking(rec, eoq):
@@ -273,21 +312,99 @@ def test_revision_curve_and_choice(rec, eoq):
   assert curve[0.0]["advance_median_s"] == pytest.approx(0.16, abs=1e-3)
 
 
-def test_retune_speculative_picks_threshold_and_lookahead(rec, eoq, tiny_data_dir, tmp_path):
+def _fake_completion(monkeypatch):
+  """A stand-in completion LM: P(</s>) 0.9 after an even number of words, else 0.01."""
+  class Fake:
+    def eos_logprob(self, texts):
+      return np.log([0.9 if len(t.split()) % 2 == 0 else 0.01 for t in texts])
+  monkeypatch.setattr(endpointing, "completion_model", lambda workdir: Fake())
+
+
+def test_revision_curves_match_the_session(rec, eoq, monkeypatch):
+  """Every (look-ahead, gate) point of revision_curves gives the speculative
+  time and text that a StreamSession with those settings gives."""
+  import dataclasses
+  _fake_completion(monkeypatch)
+  e2 = dataclasses.replace(eoq, speculative=0.0, final=1.1, completion_lm="fake")
+  exs = [{"audio": np.concatenate([_audio(40 + i, 0.5), _audio(50 + i, 1.2 + 0.3 * i)]),
+          "wake_end": 0.5, "speech_end": 1.4} for i in range(3)]
+  gates = [(0, 0.0), (1, 0.0), (2, 0.0), (0, 0.5), (1, 0.5)]
+  curves = session.revision_curves(rec, e2, exs, [0.0], after_end_s=0.3, beam=2,
+                                   lookahead_grid=(0, 16), gates=gates)
+  assert set(curves) == {(la, k, c) for la in (0, 16) for k, c in gates}
+  for (la, k, c), curve in curves.items():
+    ep = dataclasses.replace(e2, lookahead_frames=la, stable_frames=k, min_completion=c)
+    advance, revised, fired = [], [], []
+    for ex in exs:
+      audio = endpointing.extend_stream(ex, 0.3)
+      w = int(ex["wake_end"] * endpointing.SR)
+      ev = _events(session.StreamSession(rec, "learned", ep, beam=2), audio[w:], 4000, audio[:w])
+      spec = [e for e in ev if e["event"] == "speculative_endpoint"]
+      t = spec[0]["t"] if spec else ev[-1]["t"]
+      if spec and c > 0:
+        assert len(spec[0]["text"].split()) % 2 == 0  # the gate let only "complete" results through
+      advance.append(ev[-1]["t"] - t)
+      revised.append(ev[-1]["action"] == "reset_downstream")
+      fired.append(bool(spec))
+    assert curve[0.0]["advance_median_s"] == pytest.approx(float(np.median(advance)), abs=1e-6)
+    assert curve[0.0]["fired_rate"] == pytest.approx(np.mean(fired))
+    # the revised share among the streams that speculated, as benchmarks.endpointing counts it
+    assert curve[0.0]["revised_rate"] == pytest.approx(sum(revised) / max(1, sum(fired)))
+  assert curves[(0, 0, 0.0)] == session.revision_curve(rec, e2, exs, [0.0], 0.3, 2)
+
+
+def test_choose_operating_point():
+  c = lambda r, a: {"revised_rate": r, "advance_median_s": a}
+  curves = {(0, 0, 0.0): {0.5: c(0.2, 0.3), 0.9: c(0.05, 0.16)},
+            (0, 1, 0.0): {0.5: c(0.06, 0.24), 0.9: c(0.02, 0.08)},
+            (16, 0, 0.0): {0.5: c(0.07, 0.24), 0.9: c(0.01, 0.16)},
+            (16, 1, 0.0): {0.5: c(0.0, 0.08), 0.9: c(0.0, 0.0)}}
+  # 0.24 s of advance within 8 %: (0, 1, 0.5) and (16, 0, 0.5); fewer revisions wins.
+  assert endpointing.choose_operating_point(curves, 0.99, 0.08) == (0, 1, 0.0, 0.5)
+  noisy = {p: {g: c(0.2 if (p, g) == ((0, 1, 0.0), 0.5) else 0.05, 0) for g in cv}
+           for p, cv in curves.items()}
+  assert endpointing.choose_operating_point(curves, 0.99, 0.08, 0, noisy, 0.1) == (16, 0, 0.0, 0.5)
+  assert endpointing.choose_operating_point(curves, 0.99, 0.0) == (16, 1, 0.0, 0.5)
+  # Nothing below the final threshold 0.5: no speculation ahead of the final.
+  assert endpointing.choose_operating_point(curves, 0.5, 0.08) == (0, 0, 0.0, 0.5)
+
+
+def test_retune_speculative_picks_threshold_and_lookahead(rec, eoq, tiny_data_dir, tmp_path,
+                                                          monkeypatch):
   """retune_speculative: one revision curve per look-ahead, the chosen pair
   written to endpointer.json and read back by Eoq.load."""
   import dataclasses
   import importlib
+  # The completion-gate variant only names its LM.
+  lm_config = importlib.import_module("experiments.endpointer_lm").get_config()
+  assert lm_config.tune.completion_lm and lm_config.tune.min_completion[0] == 0.0
   config = importlib.import_module("experiments.endpointer").get_config()
   config.data.data_dir = tiny_data_dir
   config.data.validation = "tfds:voice_assistant/tiny:validation"
   config.data.after_end_s = 0.5
   config.tune.lookahead_frames = (0, 16)
+  config.tune.stable_frames = (0, 1)
+  config.tune.talker_validation = True
+  config.tune.completion_lm = "fake"
+  config.tune.min_completion = (0.0, 0.5)
+  _fake_completion(monkeypatch)
   dataclasses.replace(eoq, final=0.99).save(str(tmp_path))
   tuned = endpointing.retune_speculative(config, str(tmp_path), rec, limit=2)
-  assert set(tuned["curves"]) == {"0", "16"} and tuned["lookahead_frames"] in (0, 16)
+  points = {f"lookahead={la},stable={k},completion={c:g}"
+            for la in (0, 16) for k in (0, 1) for c in (0.0, 0.5)}
+  assert set(tuned["curves"]) == points and set(tuned["talker_curves"]) == points
+  assert tuned["lookahead_frames"] in (0, 16) and tuned["stable_frames"] in (0, 1)
+  assert tuned["talker_streams"] == 2
+  from asr.data import sources  # the talker streams: the same requests, another voice mixed in
+  src = sources.open_source(config.data.validation, tiny_data_dir)
+  for ex, mixed in zip([src[0], src[1]], endpointing.talker_streams(src, 2)):
+    assert mixed["id"] == ex["id"] and mixed["speech_end"] == ex["speech_end"]
+    assert len(mixed["audio"]) == len(ex["audio"]) and np.any(mixed["audio"] != ex["audio"])
   back = endpointing.Eoq.load(str(tmp_path))
   assert back.lookahead_frames == tuned["lookahead_frames"]
+  assert back.stable_frames == tuned["stable_frames"]
+  assert back.min_completion == tuned["min_completion"]
+  assert back.completion_lm == ("fake" if tuned["min_completion"] > 0 else "")
   assert back.speculative == tuned["chosen"] <= 0.99
   with open(tmp_path / "endpointer.json") as f:
     assert json.load(f)["thresholds"]["acoustic_speculative"] == 0.0

@@ -16,7 +16,8 @@ EXPERIMENTS = sorted(os.path.basename(p)[:-3] for p in glob.glob(
     os.path.join(os.path.dirname(os.path.dirname(__file__)), "experiments", "*.py"))
     if not p.endswith("__init__.py") and not p.endswith("default.py")
     and not os.path.basename(p).startswith("lm_")
-    and os.path.basename(p) != "endpointer.py")  # end-of-query model: tests/test_endpointing.py
+    # end-of-query models (endpointer*.py): tests/test_endpointing.py
+    and not os.path.basename(p).startswith("endpointer"))
 # Language-model configs (launch.train_lm): their own schema, their own test below.
 LM_EXPERIMENTS = sorted(os.path.basename(p)[:-3] for p in glob.glob(
     os.path.join(os.path.dirname(os.path.dirname(__file__)), "experiments", "lm_*.py")))

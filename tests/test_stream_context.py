@@ -153,7 +153,12 @@ def test_session_feeds_the_wake_segment_as_stream_context(rec):
   sess = session.StreamSession(rec, "rule", num_streams=1, beam=4)
   sess.accept_prefix(wake)  # a stream-context model takes it as context
   assert sess.sr.context_enc[0] > 0
-  events = sess.accept_waveform(req) + sess.finalize()
+  events = sess.accept_waveform(req)
+  # The rule end-pointer's clock counts request frames only, as without context.
+  plain = session.StreamSession(rec, "rule", num_streams=1, beam=4)
+  plain.accept_waveform(req)
+  assert sess.sr.decoded_seconds(0) == plain.sr.decoded_seconds(0) > 0
+  events += sess.finalize()
   final = [e for e in events if e["event"] == "final_endpoint"]
   assert len(final) == 1 and final[0]["reason"] == "end_of_audio"
   assert off["text"] and final[0]["text"] == off["text"]

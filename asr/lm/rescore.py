@@ -39,6 +39,7 @@ class LanguageModel:
     self.batch_size = batch_size
     self.max_len = model.cfg.max_len
     self._cache: dict[str, float] = {}
+    self._eos_cache: dict[str, float] = {}
     self.num_truncated = 0
     self._fn = jax.jit(lambda p, i, t: model_lib.token_logprobs(model, p, i, t))
 
@@ -77,6 +78,21 @@ class LanguageModel:
       for t, v in zip(chunk, lp.sum(-1)):
         self._cache[t] = float(v)
     return np.array([self._cache[t] for t in texts], np.float64)
+
+
+  def eos_logprob(self, texts: Sequence[str]) -> np.ndarray:
+    """log P(</s> | text) in nats for each text: how complete the LM finds a
+    partial transcript (cached; used by the end-pointer's completion gate)."""
+    todo = sorted({t for t in texts if t not in self._eos_cache}, key=lambda t: (len(t), t))
+    for i in range(0, len(todo), self.batch_size):
+      chunk = todo[i:i + self.batch_size]
+      seqs = [self.tokenizer.encode(t)[:self.max_len - 1] for t in chunk]
+      length = min(self.max_len, -(-(max(map(len, seqs)) + 1) // 16) * 16)
+      b = model_lib.make_batch(seqs + [[]] * (self.batch_size - len(seqs)), length)
+      lp = np.asarray(self._fn(self.params, b["inputs"], b["targets"]))
+      for j, (t, s) in enumerate(zip(chunk, seqs)):
+        self._eos_cache[t] = float(lp[j, len(s)])  # the target at position n is </s>
+    return np.array([self._eos_cache[t] for t in texts], np.float64)
 
 
 def edit_distance(ref: Sequence[str], hyp: Sequence[str]) -> int:

@@ -100,6 +100,14 @@ def test_score_and_rescoring_follow_the_lm(tiny_lm):
   cands = [rescore.Candidates.from_lattice(lat, lm)]
   tuned = rescore.tune(cands, [good], weights=[0.0, 0.5, 5.0], bonuses=[0.0])
   assert tuned["errors"] == 0 and tuned["lm_weight"] > 0
+  # P(</s> | text): the last term of log P(text </s>), and higher after a whole request.
+  seq = lm.tokenizer.encode(good)
+  b = model_lib.make_batch([seq], 48)
+  lp = np.asarray(model_lib.token_logprobs(lm.model, lm.params, b["inputs"], b["targets"]))[0]
+  np.testing.assert_allclose(lm.eos_logprob([good])[0], lp[len(seq)], rtol=1e-5, atol=1e-5)
+  np.testing.assert_allclose(lp[:len(seq) + 1].sum(), s[0], rtol=1e-5, atol=1e-4)
+  e = lm.eos_logprob([good, "turn on the", good])
+  assert e[0] == e[2] and e[0] > e[1]
   # The empty lattice rescoring to the empty transcript.
   assert rescore.rescore_lattice(lat_lib.build_lattice([]), lm, 1.0) == ""
 
