@@ -268,14 +268,17 @@ def rescoring(rows: list[dict]) -> str:
         sizes.append(r)
     out.append("\n| split | biasing | paths / utt | states / utt | arcs / utt | N-best words / utt "
                "| JSON B / utt | gzip B / utt | OpenFst text B / utt | audio B / utt (16-bit 16 kHz) "
-               "| gzip / audio |")
-    out.append("|---|---|---|---|---|---|---|---|---|---|---|")
+               "| gzip / audio | names in 1-best / N-best / refs |")
+    out.append("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in sizes:
       l = r["lattice"]
+      e = r.get("entity_mentions")
+      names = f"{e['in_one_best']} / {e['in_nbest']} / {e['total']}" if e else "-"
       out.append(f"| {r['split']} | {r['biasing']} | {l['paths_per_utt']:.1f} | {l['states_per_utt']:.1f} "
                  f"| {l['arcs_per_utt']:.1f} | {l['nbest_words_per_utt']:.1f} | {l['json_bytes_per_utt']:.0f} "
                  f"| {l['gzip_bytes_per_utt']:.0f} | {l['openfst_text_bytes_per_utt']:.0f} "
-                 f"| {l['audio_bytes_per_utt']:,.0f} | {100 * l['gzip_fraction_of_audio']:.2f} % |")
+                 f"| {l['audio_bytes_per_utt']:,.0f} | {100 * l['gzip_fraction_of_audio']:.2f} % "
+                 f"| {names} |")
     out.append("")
   return "\n".join(out).rstrip()
 
