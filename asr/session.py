@@ -8,7 +8,8 @@ into events (dicts, one JSON line each in ``launch.stream``):
 * ``speculative_endpoint`` (learned end-pointer only): the end-of-query
   probability crossed the speculative threshold (and, with
   ``Eoq.stable_frames`` = k > 0, the speculative result then stayed the same
-  for k more 80 ms steps: a stability gate); carries the lattice of the
+  for k more 80 ms steps, and with ``Eoq.min_completion`` > 0 a small LM
+  finds it complete); carries the lattice of the
   N-best decoded so far (the pending partial chunk included) and
   ``action="start_downstream"``;
 * ``final_endpoint``: the final threshold, a rule, the maximum utterance length
@@ -386,14 +387,3 @@ def revision_curves(rec, eoq: "endpointing.Eoq", examples: Sequence[dict], grid:
                            "latency_median_s": float(np.median(latency)),
                            "fired_rate": float(np.mean(fired))}
   return out
-
-
-def choose_speculative(curve: dict, final: float, max_revised: float = 0.08,
-                       final_hold_frames: int = 0) -> float:
-  """The lowest (earliest) threshold whose revised rate is within budget; the
-  final threshold itself when none is (with a held final, the final threshold
-  is itself a candidate: it fires ``final_hold_frames`` frames earlier)."""
-  ok = [g for g, c in curve.items()
-        if endpointing.speculates_earlier(g, final, final_hold_frames)
-        and c["revised_rate"] <= max_revised]
-  return min(ok) if ok else final

@@ -34,8 +34,11 @@ flags.DEFINE_list("tune_context_score", [],
 flags.DEFINE_float("pointer_root_scale", 1.0, "Pointer models: factor on the generation "
                    "probability where a name would start (asr.decoding.beam.BeamSearch).")
 flags.DEFINE_integer("pointer_preselect", 0, "Pointer models: > 0 decodes attention/both "
-                     "twice, the pointer's tree holding the K phrases spelled most like the "
-                     "first-pass hypothesis (asr.evaluation.evaluate).")
+                     "twice, the pointer's tree holding the K phrases most like the first "
+                     "pass (--pointer_rank; asr.evaluation.evaluate).")
+flags.DEFINE_enum("pointer_rank", "phonetic", ["phonetic", "spelling"],
+                  "--pointer_preselect ranking: phonetic (by sound, against the first pass's "
+                  "N-best) or spelling (by spelling, against its 1-best).")
 flags.DEFINE_string("tune_split", "validation", "Split for --tune_context_score.")
 flags.DEFINE_integer("tune_limit", 200, "Utterances of --tune_split used for tuning.")
 flags.DEFINE_integer("limit", None, "Utterances (default: all).")
@@ -103,7 +106,8 @@ def main(argv):
                                        beam=FLAGS.beam, biasing=tmode, distractors=100,
                                        pool=tpool, context_score=cs,
                                        pointer_root_scale=FLAGS.pointer_root_scale,
-                                       pointer_preselect=FLAGS.pointer_preselect)["metrics"]
+                                       pointer_preselect=FLAGS.pointer_preselect,
+                                       pointer_rank=FLAGS.pointer_rank)["metrics"]
       tuning.append({"context_score": cs, "mode": tmode, "wer": m["wer"], "u_wer": m["u_wer"],
                      "b_wer": m["b_wer"]})
       print("tuning", tuning[-1], flush=True)
@@ -118,7 +122,8 @@ def main(argv):
                                          distractors=n, pool=pool, context_score=context_score,
                                          pointer=not mode.endswith("-noptr"),
                                          pointer_root_scale=FLAGS.pointer_root_scale,
-                                         pointer_preselect=FLAGS.pointer_preselect)
+                                         pointer_preselect=FLAGS.pointer_preselect,
+                                         pointer_rank=FLAGS.pointer_rank)
       m = res["metrics"]
       ne = wer.aggregate(wer.score_utterance(utts[i].text, res["utterances"][i]["hyp"],
                                              utts[i].context) for i in no_entity)
@@ -152,6 +157,7 @@ def main(argv):
       "workdir": FLAGS.workdir, "split": FLAGS.split, "beam": FLAGS.beam,
       "context_score": context_score, "context_score_tuning": tuning, "limit": FLAGS.limit, "modes": modes,
       "pointer_root_scale": FLAGS.pointer_root_scale, "pointer_preselect": FLAGS.pointer_preselect,
+      "pointer_rank": FLAGS.pointer_rank if FLAGS.pointer_preselect else None,
       "step": rec.step})
   print(path)
 

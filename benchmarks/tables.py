@@ -180,14 +180,17 @@ def biasing(rows: list[dict]) -> str:
   """The latest biasing benchmark of each workdir (Le et al. protocol)."""
   if not rows:
     return "(no results yet)"
-  latest = _latest(rows, lambda c: (c["workdir"], c["split"], c.get("pointer_preselect", 0)))
+  latest = _latest(rows, lambda c: (c["workdir"], c["split"], c.get("pointer_preselect", 0),
+                                    c.get("pointer_rank") or "spelling"))
   out = []
-  for (workdir, split, preselect), d in latest.items():
+  for (workdir, split, preselect, rank), d in latest.items():
     c, m = d["config"], d["metrics"]
     tune = ""
     if preselect:
-      tune += (f"; two-pass pointer: its tree holds the {preselect} phrases spelled most like "
-               "the first pass (attention and both rows)")
+      how = ("spelled most like the first pass's 1-best" if rank == "spelling"
+             else "sounding most like the first pass's N-best")
+      tune += (f"; two-pass pointer: its tree holds the {preselect} phrases {how} "
+               "(attention and both rows)")
     if c.get("context_score_tuning"):
       tune = (f"; shallow-fusion bonus {c['context_score']} per token, chosen on validation from "
               + ", ".join(f"{t['context_score']:g} (WER {_pct(t['wer'])})"

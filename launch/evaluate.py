@@ -40,7 +40,10 @@ flags.DEFINE_bool("pointer", True, "Models with the tree-constrained pointer: us
 flags.DEFINE_float("pointer_root_scale", 1.0, "Factor in [0, 1] on the pointer's generation "
                    "probability where a name would start (asr.decoding.beam.BeamSearch).")
 flags.DEFINE_integer("pointer_preselect", 0, "Pointer models: > 0 decodes twice, the pointer's "
-                     "tree holding the K phrases spelled most like the first-pass hypothesis.")
+                     "tree holding the K phrases most like the first pass (--pointer_rank).")
+flags.DEFINE_enum("pointer_rank", "phonetic", ["phonetic", "spelling"],
+                  "--pointer_preselect ranking: phonetic (by sound, against the first pass's "
+                  "N-best) or spelling (by spelling, against its 1-best).")
 flags.DEFINE_integer("nbest", 0, "Also store the N best hypotheses per utterance.")
 flags.mark_flags_as_required(["workdir"])
 FLAGS = flags.FLAGS
@@ -70,7 +73,7 @@ def main(argv):
       biasing=FLAGS.biasing, distractors=FLAGS.distractors, pool=pool,
       context_score=FLAGS.context_score, nbest=FLAGS.nbest,
       pointer=FLAGS.pointer, pointer_root_scale=FLAGS.pointer_root_scale,
-      pointer_preselect=FLAGS.pointer_preselect, **search)
+      pointer_preselect=FLAGS.pointer_preselect, pointer_rank=FLAGS.pointer_rank, **search)
   res["metrics"].update(source=spec, workdir=os.path.abspath(FLAGS.workdir), step=step,
                         num_utterances=len(utts))
   if FLAGS.output:

@@ -295,15 +295,17 @@ def test_revision_curve_and_choice(rec, eoq):
     for g in (0.99, 1.0):  # at or above the final threshold: the final result itself
       assert curve[g]["revised_rate"] == 0 and curve[g]["advance_median_s"] == 0
     assert curve[0.0]["fired_rate"] == 1 and curve[0.0]["advance_median_s"] > 0
-  fake = {0.1: {"revised_rate": 0.5}, 0.5: {"revised_rate": 0.05}, 0.7: {"revised_rate": 0.0}}
-  assert session.choose_speculative(fake, final=0.9, max_revised=0.08) == 0.5
-  assert session.choose_speculative(fake, final=0.9, max_revised=0.0) == 0.7
-  assert session.choose_speculative({0.1: {"revised_rate": 0.5}}, 0.9, 0.08) == 0.9
+  c = lambda r, a=0.16: {"revised_rate": r, "advance_median_s": a}
+  choose = lambda curve, final, budget, hold=0: endpointing.choose_operating_point(
+      {(0, 0, 0.0): curve}, final, budget, hold)[3]
+  fake = {0.1: c(0.5, 0.4), 0.5: c(0.05, 0.24), 0.7: c(0.0)}
+  assert choose(fake, 0.9, 0.08) == 0.5  # the largest lead within budget
+  assert choose(fake, 0.9, 0.0) == 0.7
+  assert choose({0.5: c(0.05), 0.7: c(0.0)}, 0.9, 0.08) == 0.7  # equal leads: fewer revisions
+  assert choose({0.1: c(0.5)}, 0.9, 0.08) == 0.9  # none within budget: the final itself
   # A held final: the final threshold itself is a speculative candidate.
-  with_final = {**fake, 0.9: {"revised_rate": 0.0}}
-  assert session.choose_speculative(with_final, 0.9, 0.0) == 0.7
-  assert session.choose_speculative({0.9: {"revised_rate": 0.0}}, 0.9, 0.0,
-                                    final_hold_frames=2) == 0.9
+  assert choose({0.9: c(0.0)}, 0.9, 0.0) == 0.9 and choose({0.9: c(0.0)}, 0.9, 0.0, 2) == 0.9
+  assert endpointing.choose_operating_point({(0, 0, 0.0): {0.9: c(0.0)}}, 0.9, 0.0, 2) == (0, 0, 0.0, 0.9)
   # P >= 0 on every frame: the final fires on the third, the equal speculative
   # threshold on the first, two 80 ms steps earlier.
   held = dataclasses.replace(eoq, final=0.0, final_hold_frames=2)

@@ -191,15 +191,17 @@ def evaluate_utterances(model, params, norm, utts, tokenizer, beam: int = 0,
                         label_bonus: float = 0.0,
                         max_symbols: int = beam_lib.DEFAULT_MAX_SYMBOLS,
                         pointer: bool = True, pointer_root_scale: float = 1.0,
-                        pointer_preselect: int = 0, ilm_weight: float = 0.0) -> dict:
+                        pointer_preselect: int = 0, ilm_weight: float = 0.0,
+                        pointer_rank: str = "phonetic") -> dict:
   """Decodes and scores; returns {"metrics": {...}, "utterances": [...]}.
 
   ``pointer``, ``pointer_root_scale``: as in :func:`decode_utterances`.
   ``pointer_preselect`` > 0 (pointer models, attention/both): two passes --
   decode with attention biasing alone, keep the ``pointer_preselect``
-  phrases spelled most like the first-pass hypothesis
-  (:func:`asr.biasing.pointer.rank_phrases`) as the pointer's tree, decode
-  again (the attention still sees the whole list). Both passes are timed.
+  phrases most like the first pass (:func:`asr.biasing.pointer.rank_phrases`
+  with ``pointer_rank``: "phonetic", by sound against the first pass's
+  N-best; "spelling", by spelling against its 1-best) as the pointer's tree,
+  decode again (the attention still sees the whole list). Both passes are timed.
   ``ilm_weight``: internal-LM subtraction in the beam search (BeamSearch).
   """
   if biasing not in BIASING_MODES:
@@ -218,11 +220,13 @@ def evaluate_utterances(model, params, norm, utts, tokenizer, beam: int = 0,
   two_pass = bool(pointer_preselect and pointer and model.cfg.biasing.pointer and att_lists)
   if two_pass:
     from asr.biasing import pointer as pointer_lib  # pylint: disable=g-import-not-at-top
-    first = decode_utterances(model, params, norm, utts, tokenizer, beam, batch_frames, graphs, 0,
-                              att_lists, label_bonus, max_symbols, pointer=False,
+    first = decode_utterances(model, params, norm, utts, tokenizer, beam, batch_frames, graphs,
+                              beam, att_lists, label_bonus, max_symbols, pointer=False,
                               ilm_weight=ilm_weight)
-    tree_lists = [pointer_lib.rank_phrases(h["text"], l)[:pointer_preselect]
-                  for h, l in zip(first, lists)]
+    guesses = [[x["text"] for x in h["nbest"]] if pointer_rank == "phonetic" and h.get("nbest")
+               else h["text"] for h in first]
+    tree_lists = [pointer_lib.rank_phrases(g, l, pointer_rank)[:pointer_preselect]
+                  for g, l in zip(guesses, lists)]
   hyps = decode_utterances(model, params, norm, utts, tokenizer, beam, batch_frames, graphs, nbest,
                            att_lists, label_bonus, max_symbols, pointer, pointer_root_scale,
                            tree_lists, ilm_weight)
@@ -246,7 +250,8 @@ def evaluate_utterances(model, params, norm, utts, tokenizer, beam: int = 0,
                  pointer=bool(pointer and model.cfg.biasing.pointer
                               and biasing in ("attention", "both")),
                  pointer_root_scale=pointer_root_scale,
-                 pointer_preselect=pointer_preselect if two_pass else 0)
+                 pointer_preselect=pointer_preselect if two_pass else 0,
+                 pointer_rank=pointer_rank if two_pass else None)
   out = {"metrics": metrics, "utterances": per_utt}
   if skipped:
     out["skipped"] = [s.to_json() for s in skipped]

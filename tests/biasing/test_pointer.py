@@ -191,11 +191,28 @@ def test_beam_search_rejects_bad_root_scale():
 
 def test_rank_phrases_by_spelling_of_the_first_pass():
   phrases = ["tulip kettle", "verne dass", "fern lantern", "dass"]
-  ranked = P.rank_phrases("please call vern das now", phrases)
+  ranked = P.rank_phrases("please call vern das now", phrases, "spelling")
   assert ranked[0] == "verne dass"
-  assert sorted(ranked) == sorted(phrases)  # a permutation
-  assert P.rank_phrases("", phrases) == phrases  # no evidence: list order
-  assert P.rank_phrases("dim the fern lantern", phrases)[0] == "fern lantern"
+  for method in P.RANK_METHODS:
+    ranked = P.rank_phrases("please call vern das now", phrases, method)
+    assert sorted(ranked) == sorted(phrases)  # a permutation
+    assert set(ranked[:2]) == {"verne dass", "dass"}
+    assert P.rank_phrases("", phrases, method) == phrases  # no evidence: list order
+    assert P.rank_phrases("dim the fern lantern", phrases, method)[0] == "fern lantern"
+  with pytest.raises(ValueError, match="method"):
+    P.rank_phrases("x", phrases, "soundex")
+
+
+def test_rank_phrases_by_sound_over_the_nbest():
+  assert P.phonetic_key("Katharina") == P.phonetic_key("catarina") == "katarina"
+  assert P.phonetic_key("philipp") == P.phonetic_key("filip")
+  assert P.phonetic_key("zack") == "sak" and P.phonetic_key("cecil") == "sesil"
+  phrases = ["philippa quist", "maria lund", "cecile roux"]
+  assert P.rank_phrases("call filipa kwist", phrases, "phonetic")[0] == "philippa quist"
+  # Any hypothesis of the N-best may hold the name.
+  nbest = ["text mary a lot", "text sesil ru"]
+  assert P.rank_phrases(nbest, phrases)[0] == "cecile roux"
+  assert P.rank_phrases([], phrases) == phrases
 
 
 def test_evaluation_plumbing_feeds_the_trees(tiny_data_dir, tiny_tokenizer_path):
