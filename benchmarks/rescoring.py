@@ -72,23 +72,6 @@ def _best(c, t):
   return " ".join(c.best(t["lm_weight"], t["length_bonus"], t["ilm_weight"]))
 
 
-def entity_mentions(utts, nbests) -> dict:
-  """How many of the references' entity phrases (the utterance's own
-  ``context`` phrases that occur in its transcript) the 1-best and any N-best
-  hypothesis contain word for word: what a second pass that knows the user's
-  names could at most recover (a name missing from the N-best is lost)."""
-  total = in_one = in_any = 0
-  for u, nb in zip(utts, nbests):
-    hyps = [f" {' '.join(h['text'].split())} " for h in nb]
-    for phrase in u.context:
-      if f" {phrase} " not in f" {u.text} ":
-        continue
-      total += 1
-      in_one += bool(hyps) and f" {phrase} " in hyps[0]
-      in_any += any(f" {phrase} " in h for h in hyps)
-  return {"total": total, "in_one_best": int(in_one), "in_nbest": int(in_any)}
-
-
 def split_report(utts, nbests, lats, cands, tunings: dict) -> dict:
   """WERs (1-best, rescored per method, oracles) and lattice sizes of one decoded split."""
   from asr.data import features as features_lib  # pylint: disable=g-import-not-at-top
@@ -122,7 +105,7 @@ def split_report(utts, nbests, lats, cands, tunings: dict) -> dict:
   return {
       "num_utterances": len(utts), "num_words": n_words, "one_best": one_m, "methods": methods,
       "oracle_wer_lattice": sum(orc_lat) / n_words, "oracle_wer_nbest": sum(orc_nb) / n_words,
-      "entity_mentions": entity_mentions(utts, nbests),
+      "entity_mentions": rescore.entity_mentions(utts, nbests),
       "lattice": {
           "states_per_utt": float(np.mean([l.num_states for l in lats])),
           "arcs_per_utt": float(np.mean([l.num_arcs for l in lats])),

@@ -95,6 +95,23 @@ class LanguageModel:
     return np.array([self._eos_cache[t] for t in texts], np.float64)
 
 
+def entity_mentions(utts, nbests) -> dict:
+  """How many of the references' entity phrases (the utterance's own
+  ``context`` phrases that occur in its transcript) the 1-best and any N-best
+  hypothesis contain word for word: what a second pass that knows the user's
+  names could at most recover (a name missing from the N-best is lost)."""
+  total = in_one = in_any = 0
+  for u, nb in zip(utts, nbests):
+    hyps = [f" {' '.join(h['text'].split())} " for h in nb]
+    for phrase in u.context:
+      if f" {phrase} " not in f" {u.text} ":
+        continue
+      total += 1
+      in_one += bool(hyps) and f" {phrase} " in hyps[0]
+      in_any += any(f" {phrase} " in h for h in hyps)
+  return {"total": total, "in_one_best": int(in_one), "in_nbest": int(in_any)}
+
+
 def edit_distance(ref: Sequence[str], hyp: Sequence[str]) -> int:
   """Word-level Levenshtein distance."""
   prev = list(range(len(hyp) + 1))

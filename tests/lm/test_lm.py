@@ -145,14 +145,13 @@ def test_internal_lm_scores_match_a_manual_loop():
 
 
 def test_entity_mentions_in_the_nbest():
-  """benchmarks.rescoring counts the reference names that the 1-best and the N-best contain."""
+  """The rescoring benchmark counts the reference names that the 1-best and the N-best contain."""
   import types
-  from benchmarks import rescoring
   utts = [types.SimpleNamespace(text="call ada lovelace now", context=["ada lovelace", "bob"]),
           types.SimpleNamespace(text="text bob hi", context=["bob"]),
           types.SimpleNamespace(text="turn on the lamp", context=["kitchen lamp"])]
   nbests = [[{"text": "call ada love lace now"}, {"text": "call ada lovelace  now "}],
             [{"text": "text bob hi"}],
             [{"text": "turn on the lamp"}]]
-  assert rescoring.entity_mentions(utts, nbests) == {"total": 2, "in_one_best": 1, "in_nbest": 2}
-  assert rescoring.entity_mentions(utts[:1], [[]]) == {"total": 1, "in_one_best": 0, "in_nbest": 0}
+  assert rescore.entity_mentions(utts, nbests) == {"total": 2, "in_one_best": 1, "in_nbest": 2}
+  assert rescore.entity_mentions(utts[:1], [[]]) == {"total": 1, "in_one_best": 0, "in_nbest": 0}
