@@ -156,13 +156,15 @@ def rank_phrases(hypotheses: str | Sequence[str], phrases: Sequence[str],
   key = phonetic_key if method == "phonetic" else (lambda t: t)
   hyps = [hypotheses] if isinstance(hypotheses, str) else list(hypotheses) or [""]
   hyp_words = [h.split() for h in hyps]
+  windows: dict[int, list[str]] = {}  # k -> keys of every k-word window (once per k)
 
   def score(p: str) -> float:
-    k, pk, best = len(p.split()), key(p), 0.0
-    for words in hyp_words:
-      for s in range(max(1, len(words) - k + 1)):
-        best = max(best, difflib.SequenceMatcher(None, key(" ".join(words[s:s + k])), pk).ratio())
-    return best
+    k = len(p.split())
+    if k not in windows:
+      windows[k] = [key(" ".join(w[s:s + k])) for w in hyp_words
+                    for s in range(max(1, len(w) - k + 1))]
+    pk = key(p)
+    return max(difflib.SequenceMatcher(None, w, pk).ratio() for w in windows[k])
 
   scores = [score(p) for p in phrases]
   order = sorted(range(len(phrases)), key=lambda i: -scores[i])

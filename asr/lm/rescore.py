@@ -63,36 +63,33 @@ class LanguageModel:
     state = mngr.restore(step, args=ocp.args.StandardRestore(target))
     return cls(model, state.params, tok, **kw)
 
-  def score(self, texts: Sequence[str]) -> np.ndarray:
-    """log P(text </s>) in nats for each text (cached; sentences beyond max_len are cut)."""
+  def _cached(self, texts: Sequence[str], cache: dict, reduce) -> np.ndarray:
+    """Per text ``reduce(token log-probs [L], n)`` (n = its pieces, </s> at
+    position n), computed once per text in length-sorted batches (cached);
+    sentences beyond max_len are cut and counted in ``num_truncated``."""
     # Sorted by length: batches of similar lengths pad little.
-    todo = sorted({t for t in texts if t not in self._cache}, key=lambda t: (len(t), t))
+    todo = sorted({t for t in texts if t not in cache}, key=lambda t: (len(t), t))
     for i in range(0, len(todo), self.batch_size):
       chunk = todo[i:i + self.batch_size]
       seqs = [self.tokenizer.encode(t) for t in chunk]
       self.num_truncated += sum(len(s) > self.max_len - 1 for s in seqs)
+      seqs = [s[:self.max_len - 1] for s in seqs]
       # Pad to the chunk's longest sentence, rounded up to 16 (few jit shapes).
-      length = min(self.max_len, -(-(max(map(len, seqs)) + 1) // 16) * 16)
-      b = model_lib.make_batch(seqs + [[]] * (self.batch_size - len(seqs)), length)
-      lp = np.asarray(self._fn(self.params, b["inputs"], b["targets"])) * b["weights"]
-      for t, v in zip(chunk, lp.sum(-1)):
-        self._cache[t] = float(v)
-    return np.array([self._cache[t] for t in texts], np.float64)
-
-
-  def eos_logprob(self, texts: Sequence[str]) -> np.ndarray:
-    """log P(</s> | text) in nats for each text: how complete the LM finds a
-    partial transcript (cached; used by the end-pointer's completion gate)."""
-    todo = sorted({t for t in texts if t not in self._eos_cache}, key=lambda t: (len(t), t))
-    for i in range(0, len(todo), self.batch_size):
-      chunk = todo[i:i + self.batch_size]
-      seqs = [self.tokenizer.encode(t)[:self.max_len - 1] for t in chunk]
       length = min(self.max_len, -(-(max(map(len, seqs)) + 1) // 16) * 16)
       b = model_lib.make_batch(seqs + [[]] * (self.batch_size - len(seqs)), length)
       lp = np.asarray(self._fn(self.params, b["inputs"], b["targets"]))
       for j, (t, s) in enumerate(zip(chunk, seqs)):
-        self._eos_cache[t] = float(lp[j, len(s)])  # the target at position n is </s>
-    return np.array([self._eos_cache[t] for t in texts], np.float64)
+        cache[t] = float(reduce(lp[j], len(s)))
+    return np.array([cache[t] for t in texts], np.float64)
+
+  def score(self, texts: Sequence[str]) -> np.ndarray:
+    """log P(text </s>) in nats for each text (cached; sentences beyond max_len are cut)."""
+    return self._cached(texts, self._cache, lambda lp, n: lp[:n + 1].sum())
+
+  def eos_logprob(self, texts: Sequence[str]) -> np.ndarray:
+    """log P(</s> | text) in nats for each text: how complete the LM finds a
+    partial transcript (cached; used by the end-pointer's completion gate)."""
+    return self._cached(texts, self._eos_cache, lambda lp, n: lp[n])
 
 
 def entity_mentions(utts, nbests) -> dict:
