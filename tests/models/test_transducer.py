@@ -120,3 +120,39 @@ def test_transducer_shapes_and_greedy():
                           method=transducer.Transducer.encode)
   toks = greedy.greedy_search(model, params, enc, lens, max_symbols=2)
   assert toks.shape == (3, enc.shape[1] * 2)
+
+
+@pytest.mark.parametrize("kernel", [1, 3, 15])
+def test_depthwise_conv_equals_grouped_lax_conv(kernel):
+  """The shifted-sum depthwise convolution (and its hand-written gradient)
+  equals XLA's grouped convolution, which it replaces for speed."""
+  b, t, d = 3, 11, 6
+  x = jax.random.normal(jax.random.PRNGKey(0), (b, t + kernel - 1, d))
+  w = jax.random.normal(jax.random.PRNGKey(1), (kernel, d))
+  probe = jax.random.normal(jax.random.PRNGKey(2), (b, t, d))
+
+  def ref(x, w):
+    return jax.lax.conv_general_dilated(x, w[:, None], (1,), "VALID",
+                                        dimension_numbers=("NWC", "WIO", "NWC"),
+                                        feature_group_count=d)
+
+  np.testing.assert_allclose(enc_lib.depthwise_conv1d(x, w), ref(x, w), atol=1e-5)
+  loss = lambda f: (lambda x, w: jnp.sum(jnp.tanh(f(x, w)) * probe))
+  got = jax.grad(loss(enc_lib.depthwise_conv1d), argnums=(0, 1))(x, w)
+  want = jax.grad(loss(ref), argnums=(0, 1))(x, w)
+  for g, r in zip(got, want):
+    np.testing.assert_allclose(g, r, atol=1e-5)
+
+
+def test_depthwise_module_keeps_nn_conv_parameters():
+  """DepthwiseConv holds nn.Conv's parameters (checkpoints from before the
+  change load) and computes the same function."""
+  import flax.linen as nn
+  x = jax.random.normal(jax.random.PRNGKey(0), (2, 20, 8))
+  conv = nn.Conv(8, (5,), padding="VALID", feature_group_count=8)
+  p = conv.init(jax.random.PRNGKey(3), x)
+  p = jax.tree.map(lambda a: a + 0.1, p)  # non-zero bias
+  ours = enc_lib.DepthwiseConv(8, 5)
+  q = ours.init(jax.random.PRNGKey(3), x)
+  assert jax.tree.map(jnp.shape, p) == jax.tree.map(jnp.shape, q)
+  np.testing.assert_allclose(ours.apply(p, x), conv.apply(p, x), atol=1e-5)
