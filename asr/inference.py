@@ -39,25 +39,43 @@ class Recognizer:
 
   def transcribe(self, audio: np.ndarray, phrases=(), beam: int = 4, nbest: int = 4,
                  context_score: float = 2.0, shallow: bool = True,
-                 attention: bool = True) -> dict:
+                 attention: bool = True, pointer_preselect: int = 0,
+                 preselect_min_score: float | None = None, pointer_window: int | None = None,
+                 attention_list: str = "all") -> dict:
     """audio: int16 [N] at 16 kHz; phrases: [(phrase, score or None)].
 
     With phrases, ``shallow`` applies shallow fusion (context graph) and
     ``attention`` feeds the list to the attention-biasing module (CATT models
-    only; ignored otherwise). The search uses the config's tuned ``eval``
-    settings (label_bonus, max_symbols, ilm_weight). Returns {"text",
-    "nbest": [{"text", "score"}]}.
+    only; ignored otherwise). Models with the tree-constrained pointer and a
+    CTC head: ``pointer_preselect`` > 0 keeps that many phrases in the
+    pointer's tree, ranked by CTC keyword spotting on this audio
+    (``preselect_min_score``, ``pointer_window``, ``attention_list`` as in
+    :func:`asr.evaluation.evaluate.evaluate_utterances`). The search uses the
+    config's tuned ``eval`` settings (label_bonus, max_symbols, ilm_weight).
+    Returns {"text", "nbest": [{"text", "score"}]}.
     """
     ex = {"id": "utt", "audio": audio, "text": "", "context": [p for p, _ in phrases]}
     min_frames = encoder_lib.min_feature_frames(self.config.model.encoder.subsample_factor)
     utt = pipeline._prepare_fn(None, None, self.config.data.num_mel_bins,  # pylint: disable=protected-access
                                min_frames, self.config.data.get("cmvn", "global"))(ex)
     graphs = [self.graph(phrases, context_score)] if phrases and shallow else None
-    lists = None
+    lists = tree_lists = windows = None
     if attention and self.model.cfg.biasing.enabled:
       lists = [[p for p, _ in phrases]]
+    if lists and lists[0] and pointer_preselect and self.model.cfg.biasing.pointer:
+      ranked = evaluate.rank_lists(self.model, self.params, self.norm, [utt], self.tokenizer,
+                                   lists, "ctc", min_score=preselect_min_score)
+      tree_lists = [ranked[0][:pointer_preselect]]
+      if pointer_window is not None:
+        windows = evaluate.keyword_windows(ranked, tree_lists, pointer_window)
+      if attention_list not in evaluate.ATTENTION_LISTS:
+        raise ValueError(f"attention_list must be one of {evaluate.ATTENTION_LISTS}, "
+                         f"got {attention_list!r}")
+      if attention_list != "all":
+        lists = tree_lists if attention_list == "preselected" else [[]]
     res = evaluate.decode_utterances(self.model, self.params, self.norm, [utt], self.tokenizer,
                                      beam=max(beam, 1), graphs=graphs, nbest=nbest, lists=lists,
+                                     tree_lists=tree_lists, ptr_windows=windows,
                                      **evaluate.search_settings(self.config))[0]
     return {"text": res["text"],
             "nbest": [{"text": h["text"], "score": h["score"]} for h in res.get("nbest", [])]}

@@ -36,9 +36,21 @@ flags.DEFINE_float("pointer_root_scale", 1.0, "Pointer models: factor on the gen
 flags.DEFINE_integer("pointer_preselect", 0, "Pointer models: > 0 decodes attention/both "
                      "twice, the pointer's tree holding the K phrases most like the first "
                      "pass (--pointer_rank; asr.evaluation.evaluate).")
-flags.DEFINE_enum("pointer_rank", "phonetic", ["phonetic", "spelling"],
-                  "--pointer_preselect ranking: phonetic (by sound, against the first pass's "
-                  "N-best) or spelling (by spelling, against its 1-best).")
+flags.DEFINE_enum("pointer_rank", "phonetic", ["ctc", "phonetic", "spelling"],
+                  "Preselection ranking (--pointer_preselect, --shallow_preselect): ctc (CTC "
+                  "keyword spotting on the audio, asr.biasing.kws; no first decode), phonetic "
+                  "(by sound, against a first pass's N-best) or spelling (by spelling, against "
+                  "its 1-best).")
+flags.DEFINE_float("preselect_min_score", None, "--pointer_rank=ctc: leave out phrases whose "
+                   "per-wordpiece keyword score (<= 0) is below this, even among the K best.")
+flags.DEFINE_enum("attention_list", "all", ["all", "preselected", "empty"],
+                  "What the attention biasing sees (attention/both): the whole list, the "
+                  "pointer's preselected phrases, or nothing (the pointer alone biases).")
+flags.DEFINE_integer("pointer_window", None, "--pointer_rank=ctc: the pointer acts only "
+                     "within this many encoder frames of a preselected phrase's keyword "
+                     "segment (default: everywhere).")
+flags.DEFINE_integer("shallow_preselect", 0, "> 0: the shallow-fusion graph (shallow/both) "
+                     "holds only the K best phrases of each list by --pointer_rank.")
 flags.DEFINE_string("tune_split", "validation", "Split for --tune_context_score.")
 flags.DEFINE_integer("tune_limit", 200, "Utterances of --tune_split used for tuning.")
 flags.DEFINE_integer("limit", None, "Utterances (default: all).")
@@ -107,7 +119,11 @@ def main(argv):
                                        pool=tpool, context_score=cs,
                                        pointer_root_scale=FLAGS.pointer_root_scale,
                                        pointer_preselect=FLAGS.pointer_preselect,
-                                       pointer_rank=FLAGS.pointer_rank)["metrics"]
+                                       pointer_rank=FLAGS.pointer_rank,
+                                       shallow_preselect=FLAGS.shallow_preselect,
+                                       preselect_min_score=FLAGS.preselect_min_score,
+                                       attention_list=FLAGS.attention_list,
+                                       pointer_window=FLAGS.pointer_window)["metrics"]
       tuning.append({"context_score": cs, "mode": tmode, "wer": m["wer"], "u_wer": m["u_wer"],
                      "b_wer": m["b_wer"]})
       print("tuning", tuning[-1], flush=True)
@@ -123,7 +139,11 @@ def main(argv):
                                          pointer=not mode.endswith("-noptr"),
                                          pointer_root_scale=FLAGS.pointer_root_scale,
                                          pointer_preselect=FLAGS.pointer_preselect,
-                                         pointer_rank=FLAGS.pointer_rank)
+                                         pointer_rank=FLAGS.pointer_rank,
+                                         shallow_preselect=FLAGS.shallow_preselect,
+                                         preselect_min_score=FLAGS.preselect_min_score,
+                                         attention_list=FLAGS.attention_list,
+                                         pointer_window=FLAGS.pointer_window)
       m = res["metrics"]
       ne = wer.aggregate(wer.score_utterance(utts[i].text, res["utterances"][i]["hyp"],
                                              utts[i].context) for i in no_entity)
@@ -157,7 +177,12 @@ def main(argv):
       "workdir": FLAGS.workdir, "split": FLAGS.split, "beam": FLAGS.beam,
       "context_score": context_score, "context_score_tuning": tuning, "limit": FLAGS.limit, "modes": modes,
       "pointer_root_scale": FLAGS.pointer_root_scale, "pointer_preselect": FLAGS.pointer_preselect,
-      "pointer_rank": FLAGS.pointer_rank if FLAGS.pointer_preselect else None,
+      "pointer_rank": (FLAGS.pointer_rank if FLAGS.pointer_preselect or FLAGS.shallow_preselect
+                       else None),
+      "shallow_preselect": FLAGS.shallow_preselect,
+      "preselect_min_score": FLAGS.preselect_min_score,
+      "attention_list": FLAGS.attention_list,
+      "pointer_window": FLAGS.pointer_window,
       "step": rec.step})
   print(path)
 

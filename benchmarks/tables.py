@@ -181,16 +181,28 @@ def biasing(rows: list[dict]) -> str:
   if not rows:
     return "(no results yet)"
   latest = _latest(rows, lambda c: (c["workdir"], c["split"], c.get("pointer_preselect", 0),
-                                    c.get("pointer_rank") or "spelling"))
+                                    c.get("pointer_rank") or "spelling",
+                                    c.get("shallow_preselect", 0), c.get("pointer_window"),
+                                    c.get("attention_list", "all"),
+                                    c.get("preselect_min_score")))
   out = []
-  for (workdir, split, preselect, rank), d in latest.items():
+  for (workdir, split, preselect, rank, shallow_k, window, att_list, min_score), d in latest.items():
     c, m = d["config"], d["metrics"]
     tune = ""
+    how = {"spelling": "spelled most like the first pass's 1-best",
+           "phonetic": "sounding most like the first pass's N-best",
+           "ctc": "best matched by CTC keyword spotting on the audio"}[rank]
+    if min_score is not None:
+      how += f" (per-wordpiece keyword score >= {min_score:g})"
     if preselect:
-      how = ("spelled most like the first pass's 1-best" if rank == "spelling"
-             else "sounding most like the first pass's N-best")
-      tune += (f"; two-pass pointer: its tree holds the {preselect} phrases {how} "
-               "(attention and both rows)")
+      tune += (f"; {'' if rank == 'ctc' else 'two-pass '}pointer: its tree holds the "
+               f"{preselect} phrases {how} (attention and both rows)")
+      if window is not None:
+        tune += f", active within {window} encoder frames of their keyword segments"
+      if att_list != "all":
+        tune += f"; the attention sees {'them' if att_list == 'preselected' else 'no list'}"
+    if shallow_k:
+      tune += f"; shallow fusion over the {shallow_k} phrases {how}"
     if c.get("context_score_tuning"):
       tune = (f"; shallow-fusion bonus {c['context_score']} per token, chosen on validation from "
               + ", ".join(f"{t['context_score']:g} (WER {_pct(t['wer'])})"
@@ -212,6 +224,29 @@ def biasing(rows: list[dict]) -> str:
       out.append(f"\nStreaming, batch 1, 100 ms chunks, {st['no_list']['audio_seconds']:.0f} s of "
                  f"audio: RTF {st['no_list']['rtf']:.3f} without a list, {st['list']['rtf']:.3f} "
                  f"with a {st['list_size']}-phrase list.\n")
+  return "\n".join(out).rstrip()
+
+
+def preselect(rows: list[dict]) -> str:
+  """Preselection rankings' recall of the spoken name (benchmarks.preselect),
+  one table per command's latest run."""
+  latest = {}
+  for d in rows:
+    latest[d["command"]] = d
+  out = []
+  for d in latest.values():
+    c, m = d["config"], d["metrics"]
+    ks = [str(k) for k in c["ks"]]
+    out.append(f"Model `{c['workdir']}` (step {c.get('step')}), split `{c['split']}`, "
+               f"{m['rows'][0]['num_utterances']} utterances; {_machine(d)}; {_prov(d)}\n")
+    out.append("| N | ranking | names | " + " | ".join(f"top {k} %" for k in ks)
+               + " | MRR | s / utt |")
+    out.append("|---|---|---|" + "---|" * len(ks) + "---|---|")
+    for r in m["rows"]:
+      out.append(f"| {r['distractors']} | {r['method']} | {r['names']} | "
+                 + " | ".join(_pct(r["recall"][k]) for k in ks)
+                 + f" | {r['mrr']:.3f} | {r['seconds_per_utterance']:.3f} |")
+    out.append("")
   return "\n".join(out).rstrip()
 
 
@@ -517,6 +552,7 @@ RENDERERS = {
     "accelerator_rnnt_loss_memory": rnnt_loss_memory,
     "accelerator_train_throughput": train_throughput,
     "mid_reports": model_reports,
+    "preselect": preselect,
 }
 
 # Tables with one row per result (or a few, one per measured form), each
@@ -534,7 +570,7 @@ ROW_TABLES = {"endpointing_summary", "corpus_build", "rnnt_loss_memory", "traini
 # committed blocks whose command no present JSON ran (a rerun of the same
 # command replaces its block).
 BLOCK_TABLES = {"decoding", "endpointing", "streaming_speed", "model_reports", "mid_reports",
-                "biasing", "rescoring", "branching", "stream_context", "emission_delay"}
+                "biasing", "rescoring", "branching", "stream_context", "emission_delay", "preselect"}
 
 
 def _blocks(body: str) -> list[tuple[str | None, str]]:

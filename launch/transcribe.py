@@ -5,6 +5,9 @@ r"""Transcribes WAV files with a trained workdir, one JSON line per file.
 Each line: {"audio": path, "text": best hypothesis, "nbest": [{"text", "score"}]}.
 ``--context_file`` holds the user's phrases (one a line, optional ``:score``):
 shallow fusion, plus attention biasing when the model was trained with it.
+Pointer models with a long list: ``--pointer_preselect=K`` keeps the K phrases
+that CTC keyword spotting finds best in the audio (``--preselect_min_score``,
+``--pointer_window``, ``--attention_list``; BUILD.md, "Context biasing").
 """
 
 import json
@@ -21,6 +24,14 @@ flags.DEFINE_enum("biasing", "both", ["none", "shallow", "attention", "both"],
                   "How the context list is used (attention needs a CATT model; "
                   "both = shallow fusion plus attention where the model has it).")
 flags.DEFINE_float("start", 0.0, "Seconds to skip at the start (e.g. the wake word).")
+flags.DEFINE_integer("pointer_preselect", 0, "Pointer models: > 0 keeps this many phrases in the "
+                     "pointer's tree, ranked by CTC keyword spotting on the audio.")
+flags.DEFINE_float("preselect_min_score", None, "With --pointer_preselect: leave out phrases "
+                   "whose per-wordpiece keyword score is below this.")
+flags.DEFINE_integer("pointer_window", None, "With --pointer_preselect: the pointer acts only "
+                     "within this many encoder frames of a kept phrase's keyword segment.")
+flags.DEFINE_enum("attention_list", "all", ["all", "preselected", "empty"],
+                  "With --pointer_preselect: what the attention biasing sees.")
 flags.mark_flags_as_required(["workdir"])
 FLAGS = flags.FLAGS
 
@@ -39,7 +50,11 @@ def main(argv):
     out = rec.transcribe_file(path, phrases, beam=FLAGS.beam, nbest=FLAGS.nbest,
                               context_score=FLAGS.context_score, start_s=FLAGS.start,
                               shallow=FLAGS.biasing in ("shallow", "both"),
-                              attention=FLAGS.biasing in ("attention", "both"))
+                              attention=FLAGS.biasing in ("attention", "both"),
+                              pointer_preselect=FLAGS.pointer_preselect,
+                              preselect_min_score=FLAGS.preselect_min_score,
+                              pointer_window=FLAGS.pointer_window,
+                              attention_list=FLAGS.attention_list)
     print(json.dumps(out, ensure_ascii=False), flush=True)
 
 

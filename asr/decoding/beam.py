@@ -144,6 +144,10 @@ class BeamSearch:
       probability where a name would *start* (the root, or a node where a
       phrase ends); 1 = as trained, 0 = the pointer only continues names
       the model began itself. Tune on validation.
+    ptr_windows: optional per-utterance bool arrays over encoder frames (or
+      None): where False, the pointer is off (no candidates, so the joint is
+      the model's own); windows from keyword spotting
+      (:func:`asr.biasing.kws.windows`); None = no gating.
     ilm_weight: internal-LM subtraction in the search (ILME decoding, Meng
       et al. 2021): every label's search score gets ``- ilm_weight *
       log P_ILM(label | labels so far)`` (asr.lm.ilm), which discounts what
@@ -156,8 +160,11 @@ class BeamSearch:
                graphs: Sequence[Any] | None = None, ctx=None, ctx_mask=None,
                label_bonus: float = 0.0, max_symbols: int = DEFAULT_MAX_SYMBOLS,
                trees: Sequence[Any] | None = None, pointer_root_scale: float = 1.0,
-               ilm_weight: float = 0.0):
+               ilm_weight: float = 0.0, ptr_windows: Sequence[Any] | None = None):
     self.model, self.params, self.beam = model, params, beam
+    self.ptr_windows = list(ptr_windows) if ptr_windows is not None else [None] * batch
+    if len(self.ptr_windows) != batch:
+      raise ValueError(f"ptr_windows: {len(self.ptr_windows)} entries for a batch of {batch}")
     self.ilm_weight = float(ilm_weight)
     if not 0.0 <= pointer_root_scale <= 1.0:
       raise ValueError(f"pointer_root_scale must be in [0, 1], got {pointer_root_scale}")
@@ -227,8 +234,8 @@ class BeamSearch:
     enc_rows = enc_t[np.array(owners + [owners[-1]] * (pad - n))]
     if self.trees is None:
       return np.asarray(_joint_logprobs(self.model, self.params, enc_rows, self.pred[slots]))[:n], slots
-    cl = [self.trees[i].candidates(nd) if self.trees[i] is not None else np.zeros(0, np.int32)
-          for i, nd in zip(owners, nodes)]
+    cl = [self.trees[i].candidates(nd) if self.trees[i] is not None and self._in_window(i)
+          else np.zeros(0, np.int32) for i, nd in zip(owners, nodes)]
     k = _bucket(max(1, max(len(c) for c in cl)))
     cands = np.zeros((pad, k), np.int32)
     log_scale = np.zeros(pad, np.float32)
@@ -238,6 +245,14 @@ class BeamSearch:
         log_scale[r] = self.root_log_scale
     return np.asarray(_pointer_logprobs(self.model, self.params, enc_rows, self.pred[slots],
                                         cands, log_scale))[:n], slots
+
+  def _in_window(self, i: int) -> bool:
+    """Whether utterance i's current frame is inside its pointer window."""
+    w = self.ptr_windows[i]
+    if w is None:
+      return True
+    t = int(self.frames[i])
+    return bool(w[t]) if t < len(w) else False
 
   def _ptr_step(self, i: int, h: Hyp, tok: int) -> int:
     if self.trees is None or self.trees[i] is None:
@@ -392,9 +407,10 @@ class BeamSearch:
 def beam_search(model, params, enc, enc_lengths, beam: int = 4, graphs=None, ctx=None,
                 ctx_mask=None, label_bonus: float = 0.0,
                 max_symbols: int = DEFAULT_MAX_SYMBOLS, trees=None,
-                pointer_root_scale: float = 1.0, ilm_weight: float = 0.0) -> list[list[Hyp]]:
+                pointer_root_scale: float = 1.0, ilm_weight: float = 0.0,
+                ptr_windows=None) -> list[list[Hyp]]:
   """Offline beam search over a batch of encoder outputs [B, T, J]."""
   bs = BeamSearch(model, params, enc.shape[0], beam, graphs, ctx, ctx_mask, label_bonus,
-                  max_symbols, trees, pointer_root_scale, ilm_weight)
+                  max_symbols, trees, pointer_root_scale, ilm_weight, ptr_windows)
   bs.advance(np.asarray(enc), np.asarray(enc_lengths))
   return bs.finalize()

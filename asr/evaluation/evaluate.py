@@ -75,7 +75,8 @@ def biasing_lists(utts: Sequence[pipeline.Utterance], distractors: int | None,
   return out
 
 
-def _encode_batch(model, params, norm, batch, ctx=None, ctx_mask=None):
+def _model_inputs(norm, batch):
+  """Normalized (feats, lengths, wake) of a collated batch."""
   mean, std = norm
   feats = jnp.asarray(batch["feats"])
   lengths = jnp.asarray(batch["feat_lengths"])
@@ -86,7 +87,28 @@ def _encode_batch(model, params, norm, batch, ctx=None, ctx_mask=None):
     wf, wl = jnp.asarray(batch["wake_feats"]), jnp.asarray(batch["wake_lengths"])
     wvalid = jnp.arange(wf.shape[1])[None, :] >= (wf.shape[1] - wl)[:, None]
     wake = (jnp.where(wvalid[..., None], (wf - mean) / std, 0.0), wl)
+  return feats, lengths, wake
+
+
+def _encode_batch(model, params, norm, batch, ctx=None, ctx_mask=None):
+  feats, lengths, wake = _model_inputs(norm, batch)
   return _encode(model, params, feats, lengths, ctx, ctx_mask, wake)
+
+
+_ctc = jax.jit(lambda model, params, f, l, w: model.apply(
+    {"params": params}, f, l, w, method=transducer.Transducer.ctc_logprobs), static_argnums=(0,))
+
+
+def ctc_logprobs(model, params, norm, utts, batch_frames: int = 20000) -> list[np.ndarray]:
+  """Per-utterance CTC-head log-probabilities [T'_i, V] (numpy; valid frames)."""
+  out: list[np.ndarray | None] = [None] * len(utts)
+  for idx, batch in pipeline.eval_batches(utts, batch_frames, wake_frames=wake_frames_of(utts)):
+    lp, lens = _ctc(model, params, *_model_inputs(norm, batch))
+    lp, lens = np.asarray(lp), np.asarray(lens)
+    for k, i in enumerate(idx):
+      if i >= 0:
+        out[i] = lp[k, :lens[k]]
+  return out  # type: ignore[return-value]
 
 
 _encode = jax.jit(lambda model, params, f, l, c, m, w: model.apply(
@@ -123,7 +145,8 @@ def decode_utterances(model, params, norm, utts, tokenizer, beam: int = 0,
                       max_symbols: int = beam_lib.DEFAULT_MAX_SYMBOLS,
                       pointer: bool = True, pointer_root_scale: float = 1.0,
                       tree_lists: Sequence[Sequence[str]] | None = None,
-                      ilm_weight: float = 0.0) -> list[dict]:
+                      ilm_weight: float = 0.0,
+                      ptr_windows: Sequence[np.ndarray | None] | None = None) -> list[dict]:
   """Decodes utterances; returns per-utterance dicts with text (and nbest).
 
   Args:
@@ -138,6 +161,8 @@ def decode_utterances(model, params, norm, utts, tokenizer, beam: int = 0,
       ``lists`` (a preselected part of it); default ``lists``.
     ilm_weight: internal-LM subtraction in the beam search (BeamSearch); a
       non-zero weight runs the search even at beam 1.
+    ptr_windows: per-utterance pointer windows over encoder frames
+      (BeamSearch ``ptr_windows``); default none.
   """
   results: list[dict | None] = [None] * len(utts)
   phrases = pipeline.PhraseTokens(tokenizer) if lists is not None else None
@@ -170,7 +195,9 @@ def decode_utterances(model, params, norm, utts, tokenizer, beam: int = 0,
           ctx=None if ctx is None else np.asarray(ctx)[sub],
           ctx_mask=None if mask is None else np.asarray(mask)[sub], label_bonus=label_bonus,
           max_symbols=max_symbols, trees=None if trees is None else [trees[k] for k in real],
-          pointer_root_scale=pointer_root_scale, ilm_weight=ilm_weight)
+          pointer_root_scale=pointer_root_scale, ilm_weight=ilm_weight,
+          ptr_windows=None if ptr_windows is None or trees is None
+          else [ptr_windows[idx[k]] for k in real])
       for k, hs in zip(real, hyps):
         best = hs[0]
         r = {"text": tokenizer.decode(best.tokens), "tokens": list(best.tokens),
@@ -184,6 +211,57 @@ def decode_utterances(model, params, norm, utts, tokenizer, beam: int = 0,
   return results  # type: ignore[return-value]
 
 
+PRESELECT_RANKS = ("ctc", "phonetic", "spelling")
+ATTENTION_LISTS = ("all", "preselected", "empty")
+
+
+class RankedLists(list):
+  """Ranked lists; from the ctc ranking also ``segments``: per utterance
+  {phrase: (first, last) encoder frame of its keyword segment, "_frames": T'}."""
+  segments: list[dict] | None = None
+
+
+def rank_lists(model, params, norm, utts, tokenizer, lists, method: str, beam: int = 4,
+               batch_frames: int = 20000, att_lists=None, label_bonus: float = 0.0,
+               max_symbols: int = beam_lib.DEFAULT_MAX_SYMBOLS,
+               ilm_weight: float = 0.0, min_score: float | None = None,
+               graphs=None) -> list[list[str]]:
+  """Each utterance's list, best-ranked phrase first (``method`` as
+  ``pointer_rank`` in :func:`evaluate_utterances`; the text rankings decode
+  a first pass with ``att_lists`` as attention biasing, pointer off, and
+  ``graphs`` as shallow fusion); ``min_score`` (ctc): drop phrases below this
+  per-wordpiece score."""
+  if method == "ctc":
+    from asr.biasing import kws  # pylint: disable=g-import-not-at-top
+    lps = ctc_logprobs(model, params, norm, utts, batch_frames)
+    ids = pipeline.PhraseTokens(tokenizer, max_len=10**6).ids  # cached encode
+    pairs = [kws.rank_phrases(lp, l, ids, normalize=True, min_score=min_score,
+                              return_segments=True) for lp, l in zip(lps, lists)]
+    out = RankedLists([p for p, _ in r] for r in pairs)
+    out.segments = [{**dict(r), "_frames": len(lp)} for r, lp in zip(pairs, lps)]
+    return out
+  from asr.biasing import pointer as pointer_lib  # pylint: disable=g-import-not-at-top
+  first = decode_utterances(model, params, norm, utts, tokenizer, beam, batch_frames, graphs,
+                            beam, att_lists, label_bonus, max_symbols, pointer=False,
+                            ilm_weight=ilm_weight)
+  guesses = [[x["text"] for x in h["nbest"]] if method == "phonetic" and h.get("nbest")
+             else h["text"] for h in first]
+  return [pointer_lib.rank_phrases(g, l, method) for g, l in zip(guesses, lists)]
+
+
+def keyword_windows(ranked: "RankedLists", tree_lists: Sequence[Sequence[str]],
+                    slack: int) -> list[np.ndarray]:
+  """Per-utterance pointer windows (BeamSearch ``ptr_windows``): the encoder
+  frames within ``slack`` of the keyword segments of ``tree_lists``'
+  phrases, from a ctc ranking (:func:`rank_lists`)."""
+  from asr.biasing import kws  # pylint: disable=g-import-not-at-top
+  segs = ranked.segments
+  if segs is None:
+    raise ValueError("keyword windows need a ctc ranking (its keyword segments)")
+  return [kws.windows([segs[i][p] for p in tl], segs[i]["_frames"], slack)
+          for i, tl in enumerate(tree_lists)]
+
+
 def evaluate_utterances(model, params, norm, utts, tokenizer, beam: int = 0,
                         batch_frames: int = 20000, biasing: str = "none",
                         distractors: int | None = None, pool: Sequence[str] | None = None,
@@ -192,16 +270,34 @@ def evaluate_utterances(model, params, norm, utts, tokenizer, beam: int = 0,
                         max_symbols: int = beam_lib.DEFAULT_MAX_SYMBOLS,
                         pointer: bool = True, pointer_root_scale: float = 1.0,
                         pointer_preselect: int = 0, ilm_weight: float = 0.0,
-                        pointer_rank: str = "phonetic") -> dict:
+                        pointer_rank: str = "phonetic", shallow_preselect: int = 0,
+                        preselect_min_score: float | None = None,
+                        attention_list: str = "all",
+                        pointer_window: int | None = None) -> dict:
   """Decodes and scores; returns {"metrics": {...}, "utterances": [...]}.
 
   ``pointer``, ``pointer_root_scale``: as in :func:`decode_utterances`.
-  ``pointer_preselect`` > 0 (pointer models, attention/both): two passes --
-  decode with attention biasing alone, keep the ``pointer_preselect``
-  phrases most like the first pass (:func:`asr.biasing.pointer.rank_phrases`
-  with ``pointer_rank``: "phonetic", by sound against the first pass's
-  N-best; "spelling", by spelling against its 1-best) as the pointer's tree,
-  decode again (the attention still sees the whole list). Both passes are timed.
+  ``pointer_preselect`` > 0 (pointer models, attention/both): keep the
+  ``pointer_preselect`` best-ranked phrases of each list as the pointer's tree
+  (the attention still sees the whole list). ``pointer_rank`` ranks them:
+  "ctc", by CTC keyword spotting on the audio (:func:`asr.biasing.kws.
+  rank_phrases`, per-wordpiece score; one extra encoder pass, models with a
+  CTC head); or, after a first decode with attention biasing alone, by
+  similarity to its transcript (:func:`asr.biasing.pointer.rank_phrases`):
+  "phonetic", by sound against the first pass's N-best, "spelling", by
+  spelling against its 1-best. ``preselect_min_score`` (ctc only): phrases
+  whose per-wordpiece score is lower are left out even among the K best (an
+  utterance that names nobody then gets an empty tree: no false biasing).
+  ``pointer_window`` (ctc, with ``pointer_preselect``): the pointer acts only
+  within ``pointer_window`` encoder frames of a preselected phrase's
+  keyword-spotting segment (elsewhere the model decodes alone); None =
+  everywhere.
+  ``attention_list`` (attention/both): what the attention biasing sees --
+  "all", the whole list; "preselected", the pointer's preselected phrases;
+  "empty", nothing (only its no-bias entry; the pointer alone biases).
+  ``shallow_preselect`` > 0 (shallow/both):
+  the shallow-fusion graph holds only that many best-ranked phrases (same
+  ranking). All passes are timed.
   ``ilm_weight``: internal-LM subtraction in the beam search (BeamSearch).
   """
   if biasing not in BIASING_MODES:
@@ -209,27 +305,42 @@ def evaluate_utterances(model, params, norm, utts, tokenizer, beam: int = 0,
   if biasing in ("attention", "both") and not model.cfg.biasing.enabled:
     raise ValueError(f"biasing={biasing!r} needs a model trained with attention biasing "
                      "(model.biasing.enabled); this one has none: use none or shallow")
+  if pointer_window is not None and pointer_rank != "ctc":
+    raise ValueError("pointer_window needs pointer_rank='ctc' (its keyword-spotting segments)")
+  if pointer_rank not in PRESELECT_RANKS:
+    raise ValueError(f"pointer_rank must be one of {PRESELECT_RANKS}, got {pointer_rank!r}")
   lists = biasing_lists(utts, distractors, pool)
+  t0 = time.time()
+  att_lists = lists if biasing in ("attention", "both") else None
+  two_pass = bool(pointer_preselect and pointer and model.cfg.biasing.pointer and att_lists)
+  shallow_k = shallow_preselect if biasing in ("shallow", "both") else 0
   graphs = None
   if biasing in ("shallow", "both"):
     graphs = [cg.ContextGraph.from_phrases(l, tokenizer.encode, context_score) if l else None
               for l in lists]
-  t0 = time.time()
-  att_lists = lists if biasing in ("attention", "both") else None
-  tree_lists = None
-  two_pass = bool(pointer_preselect and pointer and model.cfg.biasing.pointer and att_lists)
-  if two_pass:
-    from asr.biasing import pointer as pointer_lib  # pylint: disable=g-import-not-at-top
-    first = decode_utterances(model, params, norm, utts, tokenizer, beam, batch_frames, graphs,
-                              beam, att_lists, label_bonus, max_symbols, pointer=False,
-                              ilm_weight=ilm_weight)
-    guesses = [[x["text"] for x in h["nbest"]] if pointer_rank == "phonetic" and h.get("nbest")
-               else h["text"] for h in first]
-    tree_lists = [pointer_lib.rank_phrases(g, l, pointer_rank)[:pointer_preselect]
-                  for g, l in zip(guesses, lists)]
+  ranked = None
+  if two_pass or shallow_k:
+    ranked = rank_lists(model, params, norm, utts, tokenizer, lists, pointer_rank, beam,
+                        batch_frames, att_lists, label_bonus, max_symbols, ilm_weight,
+                        preselect_min_score, graphs)
+  tree_lists = [r[:pointer_preselect] for r in ranked] if two_pass else None
+  windows = None
+  if two_pass and pointer_window is not None:
+    windows = keyword_windows(ranked, tree_lists, pointer_window)
+  if attention_list not in ATTENTION_LISTS:
+    raise ValueError(f"attention_list must be one of {ATTENTION_LISTS}, got {attention_list!r}")
+  if att_lists is not None and attention_list == "preselected":
+    if tree_lists is None:
+      raise ValueError("attention_list='preselected' needs pointer_preselect (a pointer model)")
+    att_lists = tree_lists
+  elif att_lists is not None and attention_list == "empty":
+    att_lists = [[] for _ in att_lists]
+  if shallow_k:
+    graphs = [cg.ContextGraph.from_phrases(r[:shallow_k], tokenizer.encode, context_score)
+              if r[:shallow_k] else None for r in ranked]
   hyps = decode_utterances(model, params, norm, utts, tokenizer, beam, batch_frames, graphs, nbest,
                            att_lists, label_bonus, max_symbols, pointer, pointer_root_scale,
-                           tree_lists, ilm_weight)
+                           tree_lists, ilm_weight, windows)
   decode_s = time.time() - t0
   audio_s = sum(len(u.feats) for u in utts) * features_lib.HOP / features_lib.SAMPLE_RATE
   per_utt, scores = [], []
@@ -251,7 +362,12 @@ def evaluate_utterances(model, params, norm, utts, tokenizer, beam: int = 0,
                               and biasing in ("attention", "both")),
                  pointer_root_scale=pointer_root_scale,
                  pointer_preselect=pointer_preselect if two_pass else 0,
-                 pointer_rank=pointer_rank if two_pass else None)
+                 shallow_preselect=shallow_k,
+                 context_score=context_score if graphs is not None else None,
+                 attention_list=attention_list if att_lists is not None else None,
+                 pointer_window=pointer_window if windows is not None else None,
+                 preselect_min_score=preselect_min_score if ranked is not None else None,
+                 pointer_rank=pointer_rank if ranked is not None else None)
   out = {"metrics": metrics, "utterances": per_utt}
   if skipped:
     out["skipped"] = [s.to_json() for s in skipped]

@@ -319,6 +319,14 @@ class Transducer(nn.Module):
     enc, _ = self._bias_audio(enc, ctx, ctx_mask)
     return self.joint_net.enc_proj(enc), lengths
 
+  def ctc_logprobs(self, feats, feat_lengths, wake=None):
+    """CTC-head log-probabilities [B, T', V] on the unbiased encoder output,
+    and lengths [B] (keyword spotting, ``asr.biasing.kws``)."""
+    if not self.cfg.ctc_head:
+      raise ValueError("this model has no CTC head (it was trained with train.ctc_weight=0)")
+    enc, lengths = self.encoder(feats, feat_lengths, False, wake)
+    return jax.nn.log_softmax(self.ctc(enc).astype(jnp.float32), axis=-1), lengths
+
   def routing(self, feats, feat_lengths, wake=None):
     """Inference routing of a branching encoder (``Encoder.forward``'s dict)."""
     return self.encoder.forward(feats, feat_lengths, False, wake)[2]
