@@ -48,7 +48,8 @@ flags.DEFINE_enum("attention_list", "all", ["all", "preselected", "empty"],
                   "pointer's preselected phrases, or nothing (the pointer alone biases).")
 flags.DEFINE_integer("pointer_window", None, "--pointer_rank=ctc: the pointer acts only "
                      "within this many encoder frames of a preselected phrase's keyword "
-                     "segment (default: everywhere).")
+                     "segment (default: everywhere); in the both mode shallow fusion likewise "
+                     "begins phrases only there.")
 flags.DEFINE_integer("shallow_preselect", 0, "> 0: the shallow-fusion graph (shallow/both) "
                      "holds only the K best phrases of each list by --pointer_rank.")
 flags.DEFINE_string("tune_split", "validation", "Split for --tune_context_score.")

@@ -146,7 +146,9 @@ class BeamSearch:
       the model began itself. Tune on validation.
     ptr_windows: optional per-utterance bool arrays over encoder frames (or
       None): where False, the pointer is off (no candidates, so the joint is
-      the model's own); windows from keyword spotting
+      the model's own) and shallow fusion cannot begin a phrase (a hypothesis
+      at the graph's root stays there without bonus; a match begun inside a
+      window goes on); windows from keyword spotting
       (:func:`asr.biasing.kws.windows`); None = no gating.
     ilm_weight: internal-LM subtraction in the search (ILME decoding, Meng
       et al. 2021): every label's search score gets ``- ilm_weight *
@@ -254,6 +256,13 @@ class BeamSearch:
     t = int(self.frames[i])
     return bool(w[t]) if t < len(w) else False
 
+  def _graph_step(self, i: int, graph, state, tok: int):
+    """Shallow-fusion (bonus, next state) of label ``tok`` for utterance i."""
+    if graph is None or (state == graph.root and not self._in_window(i)):
+      return 0.0, state
+    bonus, nxt, _ = graph.forward_one_step(state, tok)
+    return bonus, nxt
+
   def _ptr_step(self, i: int, h: Hyp, tok: int) -> int:
     if self.trees is None or self.trees[i] is None:
       return 0
@@ -274,9 +283,7 @@ class BeamSearch:
         row = lp[r]
         cands.append((h.score + row[BLANK], h, BLANK, h.logp + row[BLANK], h.ctx_state, 0.0))
         for tok in top[r]:
-          bonus, cstate = 0.0, h.ctx_state
-          if graph is not None:
-            bonus, cstate, _ = graph.forward_one_step(h.ctx_state, int(tok))
+          bonus, cstate = self._graph_step(i, graph, h.ctx_state, int(tok))
           cands.append((h.score + sc[r, tok] + bonus + self.label_bonus, h, int(tok),
                         h.logp + row[tok], cstate, bonus))
         r += 1
@@ -345,9 +352,7 @@ class BeamSearch:
             out[key] = dataclasses.replace(h, score=float(score), logp=float(logp))
           if expand:
             for tok in top[r]:
-              bonus, cstate = 0.0, h.ctx_state
-              if graph is not None:
-                bonus, cstate, _ = graph.forward_one_step(h.ctx_state, int(tok))
+              bonus, cstate = self._graph_step(i, graph, h.ctx_state, int(tok))
               cands.append((h.score + sc[r, tok] + bonus + self.label_bonus, h, int(tok),
                             h.logp + row[tok], cstate))
           r += 1

@@ -290,8 +290,8 @@ def evaluate_utterances(model, params, norm, utts, tokenizer, beam: int = 0,
   utterance that names nobody then gets an empty tree: no false biasing).
   ``pointer_window`` (ctc, with ``pointer_preselect``): the pointer acts only
   within ``pointer_window`` encoder frames of a preselected phrase's
-  keyword-spotting segment (elsewhere the model decodes alone); None =
-  everywhere.
+  keyword-spotting segment (elsewhere the model decodes alone; in the both
+  mode shallow fusion, too, begins phrases only there); None = everywhere.
   ``attention_list`` (attention/both): what the attention biasing sees --
   "all", the whole list; "preselected", the pointer's preselected phrases;
   "empty", nothing (only its no-bias entry; the pointer alone biases).

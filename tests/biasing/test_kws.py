@@ -254,3 +254,28 @@ def test_recognizer_transcribe_preselects_by_keyword_spotting(tiny_data_dir, tin
   assert out["text"] and " ".join([top] * 50).startswith(out["text"]), (out["text"], top)
   with pytest.raises(ValueError, match="attention_list"):
     rec.transcribe(audio, phrases, beam=2, pointer_preselect=1, attention_list="some")
+
+
+def test_windows_gate_where_shallow_fusion_may_begin():
+  """Closed windows: no phrase is begun, so the search equals the search
+  without a graph; open windows: the ungated shallow-fusion search."""
+  import jax.numpy as jnp
+  from asr.biasing import context_graph as cg
+  from asr.decoding import beam as beam_lib
+  from tests.tiny_models import tiny_transducer
+  model, params = tiny_transducer(sharpen=3.0)
+  v = model.cfg.vocab_size
+  rng = np.random.default_rng(0)
+  enc = jnp.asarray(rng.normal(size=(1, 10, model.cfg.joint_dim)), jnp.float32)
+  lengths = np.array([10])
+  graph = cg.ContextGraph([[1, 2], [3 % v, 4 % v]], context_score=5.0)
+  plain = beam_lib.beam_search(model, params, enc, lengths, beam=3)
+  fused = beam_lib.beam_search(model, params, enc, lengths, beam=3, graphs=[graph])
+  closed = beam_lib.beam_search(model, params, enc, lengths, beam=3, graphs=[graph],
+                                ptr_windows=[np.zeros(10, bool)])
+  opened = beam_lib.beam_search(model, params, enc, lengths, beam=3, graphs=[graph],
+                                ptr_windows=[np.ones(10, bool)])
+  assert fused[0][0].tokens != plain[0][0].tokens  # the bonus did act
+  assert closed[0][0].tokens == plain[0][0].tokens
+  assert closed[0][0].score == pytest.approx(plain[0][0].score, abs=1e-4)
+  assert opened[0][0].tokens == fused[0][0].tokens
