@@ -17,7 +17,12 @@ outside the segment are "garbage": they follow the greedy path and cost
 nothing. This is a Viterbi search over the states (y1, blank, y2, ..., yL) of
 the phrase's CTC topology without its outer blanks (an outer blank is never
 better than garbage), entered at y1 on any frame and left after yL on any
-frame.
+frame. It runs on the host in numpy, vectorized over phrases with a loop over
+the utterance's encoder frames (T' ~ 30-60 at 80 ms): list sizes and phrase
+lengths vary per utterance, and the pass costs 0.02-0.04 s per utterance for
+100-1,000 phrases. Ranked per wordpiece, it puts the spoken name in the top 3
+for 64-69 % of names at N = 100 (text similarity to a first pass: 30-35 %);
+``benchmarks.preselect``, BUILD.md "Context biasing".
 """
 
 from typing import Sequence
