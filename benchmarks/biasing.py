@@ -19,6 +19,8 @@ from absl import app
 from absl import flags
 import numpy as np
 
+from asr.evaluation import biasing_flags
+
 flags.DEFINE_string("workdir", None, "A trained workdir (CATT for attention modes).")
 flags.DEFINE_string("split", "test", "Split of the run's corpus or a manifest.")
 flags.DEFINE_list("distractors", ["0", "100", "500", "1000"], "List sizes N.")
@@ -31,27 +33,7 @@ flags.DEFINE_float("context_score", 2.0, "Shallow-fusion bonus per token (unless
 flags.DEFINE_list("tune_context_score", [],
                   "Candidate shallow-fusion bonuses: the one with the lowest WER on "
                   "--tune_split (N=100, mode shallow, or both for CATT models) is used.")
-flags.DEFINE_float("pointer_root_scale", 1.0, "Pointer models: factor on the generation "
-                   "probability where a name would start (asr.decoding.beam.BeamSearch).")
-flags.DEFINE_integer("pointer_preselect", 0, "Pointer models: > 0 decodes attention/both "
-                     "twice, the pointer's tree holding the K phrases most like the first "
-                     "pass (--pointer_rank; asr.evaluation.evaluate).")
-flags.DEFINE_enum("pointer_rank", "phonetic", ["ctc", "phonetic", "spelling"],
-                  "Preselection ranking (--pointer_preselect, --shallow_preselect): ctc (CTC "
-                  "keyword spotting on the audio, asr.biasing.kws; no first decode), phonetic "
-                  "(by sound, against a first pass's N-best) or spelling (by spelling, against "
-                  "its 1-best).")
-flags.DEFINE_float("preselect_min_score", None, "--pointer_rank=ctc: leave out phrases whose "
-                   "per-wordpiece keyword score (<= 0) is below this, even among the K best.")
-flags.DEFINE_enum("attention_list", "all", ["all", "preselected", "empty"],
-                  "What the attention biasing sees (attention/both): the whole list, the "
-                  "pointer's preselected phrases, or nothing (the pointer alone biases).")
-flags.DEFINE_integer("pointer_window", None, "--pointer_rank=ctc: the pointer acts only "
-                     "within this many encoder frames of a preselected phrase's keyword "
-                     "segment (default: everywhere); in the both mode shallow fusion likewise "
-                     "begins phrases only there.")
-flags.DEFINE_integer("shallow_preselect", 0, "> 0: the shallow-fusion graph (shallow/both) "
-                     "holds only the K best phrases of each list by --pointer_rank.")
+biasing_flags.define()
 flags.DEFINE_string("tune_split", "validation", "Split for --tune_context_score.")
 flags.DEFINE_integer("tune_limit", 200, "Utterances of --tune_split used for tuning.")
 flags.DEFINE_integer("limit", None, "Utterances (default: all).")
@@ -118,13 +100,7 @@ def main(argv):
       m = evaluate.evaluate_utterances(rec.model, rec.params, rec.norm, tutts, rec.tokenizer,
                                        beam=FLAGS.beam, biasing=tmode, distractors=100,
                                        pool=tpool, context_score=cs,
-                                       pointer_root_scale=FLAGS.pointer_root_scale,
-                                       pointer_preselect=FLAGS.pointer_preselect,
-                                       pointer_rank=FLAGS.pointer_rank,
-                                       shallow_preselect=FLAGS.shallow_preselect,
-                                       preselect_min_score=FLAGS.preselect_min_score,
-                                       attention_list=FLAGS.attention_list,
-                                       pointer_window=FLAGS.pointer_window)["metrics"]
+                                       **biasing_flags.kwargs(FLAGS))["metrics"]
       tuning.append({"context_score": cs, "mode": tmode, "wer": m["wer"], "u_wer": m["u_wer"],
                      "b_wer": m["b_wer"]})
       print("tuning", tuning[-1], flush=True)
@@ -138,13 +114,7 @@ def main(argv):
                                          beam=FLAGS.beam, biasing=mode.removesuffix("-noptr"),
                                          distractors=n, pool=pool, context_score=context_score,
                                          pointer=not mode.endswith("-noptr"),
-                                         pointer_root_scale=FLAGS.pointer_root_scale,
-                                         pointer_preselect=FLAGS.pointer_preselect,
-                                         pointer_rank=FLAGS.pointer_rank,
-                                         shallow_preselect=FLAGS.shallow_preselect,
-                                         preselect_min_score=FLAGS.preselect_min_score,
-                                         attention_list=FLAGS.attention_list,
-                                         pointer_window=FLAGS.pointer_window)
+                                         **biasing_flags.kwargs(FLAGS))
       m = res["metrics"]
       ne = wer.aggregate(wer.score_utterance(utts[i].text, res["utterances"][i]["hyp"],
                                              utts[i].context) for i in no_entity)

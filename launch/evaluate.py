@@ -15,6 +15,8 @@ import os
 from absl import app
 from absl import flags
 
+from asr.evaluation import biasing_flags
+
 flags.DEFINE_string("workdir", None, "Training workdir (config, tokenizer, checkpoints).")
 flags.DEFINE_string("manifest", None, "A JSON-lines manifest to evaluate.")
 flags.DEFINE_string("split", None, "A split of the run's corpus (validation, test, ...) or a tfds: spec.")
@@ -37,26 +39,7 @@ flags.DEFINE_string("data_dir", None, "Override the config's data_dir.")
 flags.DEFINE_bool("skip_bad", False, "Skip unusable manifest lines (reported) instead of failing.")
 flags.DEFINE_bool("pointer", True, "Models with the tree-constrained pointer: use it in the "
                   "attention/both modes (--nopointer: attention biasing alone, an ablation).")
-flags.DEFINE_float("pointer_root_scale", 1.0, "Factor in [0, 1] on the pointer's generation "
-                   "probability where a name would start (asr.decoding.beam.BeamSearch).")
-flags.DEFINE_integer("pointer_preselect", 0, "Pointer models: > 0 decodes twice, the pointer's "
-                     "tree holding the K phrases most like the first pass (--pointer_rank).")
-flags.DEFINE_enum("pointer_rank", "phonetic", ["ctc", "phonetic", "spelling"],
-                  "Preselection ranking (--pointer_preselect, --shallow_preselect): ctc (CTC "
-                  "keyword spotting on the audio, asr.biasing.kws; no first decode), phonetic "
-                  "(by sound, against a first pass's N-best) or spelling (by spelling, against "
-                  "its 1-best).")
-flags.DEFINE_float("preselect_min_score", None, "--pointer_rank=ctc: leave out phrases whose "
-                   "per-wordpiece keyword score (<= 0) is below this, even among the K best.")
-flags.DEFINE_enum("attention_list", "all", ["all", "preselected", "empty"],
-                  "What the attention biasing sees (attention/both): the whole list, the "
-                  "pointer's preselected phrases, or nothing (the pointer alone biases).")
-flags.DEFINE_integer("pointer_window", None, "--pointer_rank=ctc: the pointer acts only "
-                     "within this many encoder frames of a preselected phrase's keyword "
-                     "segment (default: everywhere); in the both mode shallow fusion likewise "
-                     "begins phrases only there.")
-flags.DEFINE_integer("shallow_preselect", 0, "> 0: the shallow-fusion graph (shallow/both) "
-                     "holds only the K best phrases of each list by --pointer_rank.")
+biasing_flags.define()
 flags.DEFINE_integer("nbest", 0, "Also store the N best hypotheses per utterance.")
 flags.mark_flags_as_required(["workdir"])
 FLAGS = flags.FLAGS
@@ -85,12 +68,7 @@ def main(argv):
       model, params, norm, utts, tok, beam=beam, batch_frames=config.eval.batch_frames,
       biasing=FLAGS.biasing, distractors=FLAGS.distractors, pool=pool,
       context_score=FLAGS.context_score, nbest=FLAGS.nbest,
-      pointer=FLAGS.pointer, pointer_root_scale=FLAGS.pointer_root_scale,
-      pointer_preselect=FLAGS.pointer_preselect, pointer_rank=FLAGS.pointer_rank,
-      shallow_preselect=FLAGS.shallow_preselect,
-      preselect_min_score=FLAGS.preselect_min_score,
-      attention_list=FLAGS.attention_list,
-      pointer_window=FLAGS.pointer_window, **search)
+      pointer=FLAGS.pointer, **biasing_flags.kwargs(FLAGS), **search)
   res["metrics"].update(source=spec, workdir=os.path.abspath(FLAGS.workdir), step=step,
                         num_utterances=len(utts))
   if FLAGS.output:

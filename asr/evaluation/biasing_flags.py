@@ -1,0 +1,40 @@
+"""Biasing-list decoding flags shared by ``launch.evaluate`` and ``benchmarks.biasing``.
+
+Each launcher calls :func:`define` once at import and passes
+``**kwargs(FLAGS)`` to :func:`asr.evaluation.evaluate.evaluate_utterances`.
+"""
+
+from absl import flags
+
+NAMES = ("pointer_root_scale", "pointer_preselect", "pointer_rank", "preselect_min_score",
+         "attention_list", "pointer_window", "shallow_preselect")
+
+
+def define():
+  """Defines the flags named in NAMES."""
+  flags.DEFINE_float("pointer_root_scale", 1.0, "Pointer models: factor in [0, 1] on the "
+                     "generation probability where a name would start "
+                     "(asr.decoding.beam.BeamSearch).")
+  flags.DEFINE_integer("pointer_preselect", 0, "Pointer models: > 0 keeps the K best-ranked "
+                       "phrases of each list in the pointer's tree (--pointer_rank).")
+  flags.DEFINE_enum("pointer_rank", "phonetic", ["ctc", "phonetic", "spelling"],
+                    "Preselection ranking (--pointer_preselect, --shallow_preselect): ctc (CTC "
+                    "keyword spotting on the audio, asr.biasing.kws; no first decode), phonetic "
+                    "(by sound, against a first pass's N-best) or spelling (by spelling, "
+                    "against its 1-best).")
+  flags.DEFINE_float("preselect_min_score", None, "--pointer_rank=ctc: leave out phrases whose "
+                     "per-wordpiece keyword score (<= 0) is below this, even among the K best.")
+  flags.DEFINE_enum("attention_list", "all", ["all", "preselected", "empty"],
+                    "What the attention biasing sees (attention/both): the whole list, the "
+                    "pointer's preselected phrases, or nothing (the pointer alone biases).")
+  flags.DEFINE_integer("pointer_window", None, "--pointer_rank=ctc: the pointer acts only "
+                       "within this many encoder frames of a preselected phrase's keyword "
+                       "segment (default: everywhere); in the both mode shallow fusion likewise "
+                       "begins phrases only there.")
+  flags.DEFINE_integer("shallow_preselect", 0, "> 0: the shallow-fusion graph (shallow/both) "
+                       "holds only the K best phrases of each list by --pointer_rank.")
+
+
+def kwargs(values) -> dict:
+  """The flags' values as keyword arguments of evaluate_utterances."""
+  return {k: getattr(values, k) for k in NAMES}
