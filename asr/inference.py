@@ -68,11 +68,7 @@ class Recognizer:
       tree_lists = [ranked[0][:pointer_preselect]]
       if pointer_window is not None:
         windows = evaluate.keyword_windows(ranked, tree_lists, pointer_window)
-      if attention_list not in evaluate.ATTENTION_LISTS:
-        raise ValueError(f"attention_list must be one of {evaluate.ATTENTION_LISTS}, "
-                         f"got {attention_list!r}")
-      if attention_list != "all":
-        lists = tree_lists if attention_list == "preselected" else [[]]
+      lists = evaluate.attention_lists(lists, tree_lists, attention_list)
     res = evaluate.decode_utterances(self.model, self.params, self.norm, [utt], self.tokenizer,
                                      beam=max(beam, 1), graphs=graphs, nbest=nbest, lists=lists,
                                      tree_lists=tree_lists, ptr_windows=windows,

@@ -249,6 +249,21 @@ def rank_lists(model, params, norm, utts, tokenizer, lists, method: str, beam: i
   return [pointer_lib.rank_phrases(g, l, method) for g, l in zip(guesses, lists)]
 
 
+def attention_lists(att_lists, tree_lists, mode: str):
+  """What the attention biasing sees (``attention_list`` of
+  :func:`evaluate_utterances`): ``att_lists`` ("all"), the pointer's
+  ``tree_lists`` ("preselected") or empty lists ("empty"); None stays None."""
+  if mode not in ATTENTION_LISTS:
+    raise ValueError(f"attention_list must be one of {ATTENTION_LISTS}, got {mode!r}")
+  if att_lists is None or mode == "all":
+    return att_lists
+  if mode == "preselected":
+    if tree_lists is None:
+      raise ValueError("attention_list='preselected' needs pointer_preselect (a pointer model)")
+    return tree_lists
+  return [[] for _ in att_lists]
+
+
 def keyword_windows(ranked: "RankedLists", tree_lists: Sequence[Sequence[str]],
                     slack: int) -> list[np.ndarray]:
   """Per-utterance pointer windows (BeamSearch ``ptr_windows``): the encoder
@@ -327,14 +342,7 @@ def evaluate_utterances(model, params, norm, utts, tokenizer, beam: int = 0,
   windows = None
   if two_pass and pointer_window is not None:
     windows = keyword_windows(ranked, tree_lists, pointer_window)
-  if attention_list not in ATTENTION_LISTS:
-    raise ValueError(f"attention_list must be one of {ATTENTION_LISTS}, got {attention_list!r}")
-  if att_lists is not None and attention_list == "preselected":
-    if tree_lists is None:
-      raise ValueError("attention_list='preselected' needs pointer_preselect (a pointer model)")
-    att_lists = tree_lists
-  elif att_lists is not None and attention_list == "empty":
-    att_lists = [[] for _ in att_lists]
+  att_lists = attention_lists(att_lists, tree_lists, attention_list)
   if shallow_k:
     graphs = [cg.ContextGraph.from_phrases(r[:shallow_k], tokenizer.encode, context_score)
               if r[:shallow_k] else None for r in ranked]
