@@ -41,7 +41,8 @@ class Recognizer:
                  context_score: float = 2.0, shallow: bool = True,
                  attention: bool = True, pointer_preselect: int = 0,
                  preselect_min_score: float | None = None, pointer_window: int | None = None,
-                 attention_list: str = "all") -> dict:
+                 attention_list: str = "all", pointer_verify: int = 0,
+                 verify_joint: int = 0, verify_margin: float = 0.0) -> dict:
     """audio: int16 [N] at 16 kHz; phrases: [(phrase, score or None)].
 
     With phrases, ``shallow`` applies shallow fusion (context graph) and
@@ -50,31 +51,46 @@ class Recognizer:
     CTC head: ``pointer_preselect`` > 0 keeps that many phrases in the
     pointer's tree, ranked by CTC keyword spotting on this audio
     (``preselect_min_score``, ``pointer_window``, ``attention_list`` as in
-    :func:`asr.evaluation.evaluate.evaluate_utterances`). The search uses the
-    config's tuned ``eval`` settings (label_bonus, max_symbols, ilm_weight).
-    Returns {"text", "nbest": [{"text", "score"}]}.
+    :func:`asr.evaluation.evaluate.evaluate_utterances`); ``pointer_verify``,
+    ``verify_joint``, ``verify_margin``: list verification over the ranked
+    phrases (:func:`asr.evaluation.evaluate.verify_decode`). The search uses
+    the config's tuned ``eval`` settings (label_bonus, max_symbols, ilm_weight).
+    Returns {"text", "nbest": [{"text", "score"}]}, with verification also
+    "verify": {"tree", "gain"}.
     """
     ex = {"id": "utt", "audio": audio, "text": "", "context": [p for p, _ in phrases]}
     min_frames = encoder_lib.min_feature_frames(self.config.model.encoder.subsample_factor)
     utt = pipeline._prepare_fn(None, None, self.config.data.num_mel_bins,  # pylint: disable=protected-access
                                min_frames, self.config.data.get("cmvn", "global"))(ex)
     graphs = [self.graph(phrases, context_score)] if phrases and shallow else None
-    lists = tree_lists = windows = None
+    lists = tree_lists = windows = verified = None
+    search = dict(beam=max(beam, 1), nbest=nbest, **evaluate.search_settings(self.config))
     if attention and self.model.cfg.biasing.enabled:
       lists = [[p for p, _ in phrases]]
+    if pointer_verify and not pointer_preselect:
+      raise ValueError("pointer_verify needs pointer_preselect (the ranking it draws from)")
     if lists and lists[0] and pointer_preselect and self.model.cfg.biasing.pointer:
       ranked = evaluate.rank_lists(self.model, self.params, self.norm, [utt], self.tokenizer,
                                    lists, "ctc", min_score=preselect_min_score)
+      if pointer_verify:
+        hyps, verified = evaluate.verify_decode(
+            self.model, self.params, self.norm, [utt], self.tokenizer,
+            evaluate.verify_variants(ranked, pointer_verify, verify_joint), lists,
+            attention_list, verify_margin, ranked, pointer_window, graphs, **search)
+        res = hyps[0]
       tree_lists = [ranked[0][:pointer_preselect]]
       if pointer_window is not None:
         windows = evaluate.keyword_windows(ranked, tree_lists, pointer_window)
       lists = evaluate.attention_lists(lists, tree_lists, attention_list)
-    res = evaluate.decode_utterances(self.model, self.params, self.norm, [utt], self.tokenizer,
-                                     beam=max(beam, 1), graphs=graphs, nbest=nbest, lists=lists,
-                                     tree_lists=tree_lists, ptr_windows=windows,
-                                     **evaluate.search_settings(self.config))[0]
-    return {"text": res["text"],
-            "nbest": [{"text": h["text"], "score": h["score"]} for h in res.get("nbest", [])]}
+    if verified is None:
+      res = evaluate.decode_utterances(self.model, self.params, self.norm, [utt], self.tokenizer,
+                                       graphs=graphs, lists=lists, tree_lists=tree_lists,
+                                       ptr_windows=windows, **search)[0]
+    out = {"text": res["text"],
+           "nbest": [{"text": h["text"], "score": h["score"]} for h in res.get("nbest", [])]}
+    if verified is not None:
+      out["verify"] = verified[0]
+    return out
 
   def transcribe_file(self, path: str, phrases=(), start_s: float = 0.0, **kw) -> dict:
     audio = manifest_lib.load_audio(path, where=path)

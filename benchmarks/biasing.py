@@ -154,6 +154,8 @@ def main(argv):
       "preselect_min_score": FLAGS.preselect_min_score,
       "attention_list": FLAGS.attention_list,
       "pointer_window": FLAGS.pointer_window,
+      "pointer_verify": FLAGS.pointer_verify, "verify_joint": FLAGS.verify_joint,
+      "verify_margin": FLAGS.verify_margin,
       "step": rec.step})
   print(path)
 

@@ -184,9 +184,12 @@ def biasing(rows: list[dict]) -> str:
                                     c.get("pointer_rank") or "spelling",
                                     c.get("shallow_preselect", 0), c.get("pointer_window"),
                                     c.get("attention_list", "all"),
-                                    c.get("preselect_min_score")))
+                                    c.get("preselect_min_score"), c.get("pointer_verify", 0),
+                                    c.get("verify_joint", 0), c.get("verify_margin", 0.0)))
   out = []
-  for (workdir, split, preselect, rank, shallow_k, window, att_list, min_score), d in latest.items():
+  for key, d in latest.items():
+    (workdir, split, preselect, rank, shallow_k, window, att_list, min_score, verify, joint,
+     margin) = key
     c, m = d["config"], d["metrics"]
     tune = ""
     how = {"spelling": "spelled most like the first pass's 1-best",
@@ -201,6 +204,11 @@ def biasing(rows: list[dict]) -> str:
         tune += f", active within {window} encoder frames of their keyword segments"
       if att_list != "all":
         tune += f"; the attention sees {'them' if att_list == 'preselected' else 'no list'}"
+      if verify:
+        alone = "the best phrase" if verify == 1 else f"each of the {verify} best phrases"
+        tune += (f"; list verification: the empty tree, {alone} alone"
+                 f"{f' and the {joint} best together' if joint > 1 else ''}, the most "
+                 f"probable hypothesis kept (a phrase must gain more than {margin:g} nats)")
     if shallow_k:
       tune += f"; shallow fusion over the {shallow_k} phrases {how}"
     if c.get("context_score_tuning"):

@@ -7,7 +7,8 @@ Each line: {"audio": path, "text": best hypothesis, "nbest": [{"text", "score"}]
 shallow fusion, plus attention biasing when the model was trained with it.
 Pointer models with a long list: ``--pointer_preselect=K`` keeps the K phrases
 that CTC keyword spotting finds best in the audio (``--preselect_min_score``,
-``--pointer_window``, ``--attention_list``; BUILD.md, "Context biasing").
+``--pointer_window``, ``--attention_list``; ``--pointer_verify`` decodes one
+tree per kept phrase and keeps the most probable; BUILD.md, "Context biasing").
 """
 
 import json
@@ -32,6 +33,12 @@ flags.DEFINE_integer("pointer_window", None, "With --pointer_preselect: the poin
                      "within this many encoder frames of a kept phrase's keyword segment.")
 flags.DEFINE_enum("attention_list", "all", ["all", "preselected", "empty"],
                   "With --pointer_preselect: what the attention biasing sees.")
+flags.DEFINE_integer("pointer_verify", 0, "With --pointer_preselect: list verification over "
+                     "the empty tree and each of the M best phrases alone (the most probable "
+                     "hypothesis is kept; BUILD.md, 'List verification').")
+flags.DEFINE_integer("verify_joint", 0, "--pointer_verify: also the J (> 1) best phrases together.")
+flags.DEFINE_float("verify_margin", 0.0, "--pointer_verify: nats a phrase must gain over the "
+                   "empty tree.")
 flags.mark_flags_as_required(["workdir"])
 FLAGS = flags.FLAGS
 
@@ -54,7 +61,10 @@ def main(argv):
                               pointer_preselect=FLAGS.pointer_preselect,
                               preselect_min_score=FLAGS.preselect_min_score,
                               pointer_window=FLAGS.pointer_window,
-                              attention_list=FLAGS.attention_list)
+                              attention_list=FLAGS.attention_list,
+                              pointer_verify=FLAGS.pointer_verify,
+                              verify_joint=FLAGS.verify_joint,
+                              verify_margin=FLAGS.verify_margin)
     print(json.dumps(out, ensure_ascii=False), flush=True)
 
 

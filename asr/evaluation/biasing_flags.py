@@ -7,7 +7,8 @@ Each launcher calls :func:`define` once at import and passes
 from absl import flags
 
 NAMES = ("pointer_root_scale", "pointer_preselect", "pointer_rank", "preselect_min_score",
-         "attention_list", "pointer_window", "shallow_preselect")
+         "attention_list", "pointer_window", "shallow_preselect", "pointer_verify", "verify_joint",
+         "verify_margin")
 
 
 def define():
@@ -33,6 +34,14 @@ def define():
                        "begins phrases only there.")
   flags.DEFINE_integer("shallow_preselect", 0, "> 0: the shallow-fusion graph (shallow/both) "
                        "holds only the K best phrases of each list by --pointer_rank.")
+
+  flags.DEFINE_integer("pointer_verify", 0, "With --pointer_preselect: list verification over "
+                       "the empty pointer tree and each of the M best-ranked phrases alone; keeps "
+                       "the most probable hypothesis (asr.evaluation.evaluate.verify_decode).")
+  flags.DEFINE_integer("verify_joint", 0, "--pointer_verify: also try the J (> 1) best phrases "
+                       "together as one tree.")
+  flags.DEFINE_float("verify_margin", 0.0, "--pointer_verify: a non-empty tree must beat the "
+                     "empty tree's log-probability by more than this many nats.")
 
 
 def kwargs(values) -> dict:

@@ -277,6 +277,71 @@ def keyword_windows(ranked: "RankedLists", tree_lists: Sequence[Sequence[str]],
           for i, tl in enumerate(tree_lists)]
 
 
+def verify_variants(ranked: Sequence[Sequence[str]], m: int, joint: int = 0
+                    ) -> list[list[list[str]]]:
+  """Per utterance the pointer trees that :func:`verify_decode` tries: the
+  empty tree first, then each of the ``m`` best-ranked phrases alone and,
+  with ``joint`` > 1 and at least two phrases, the ``joint`` best together."""
+  out = []
+  for r in ranked:
+    v = [[]] + [[p] for p in r[:m]]
+    if joint > 1 and len(r[:joint]) > 1:
+      v.append(list(r[:joint]))
+    out.append(v)
+  return out
+
+
+def verify_decode(model, params, norm, utts, tokenizer, variants, att_lists, attention_list,
+                  margin: float = 0.0, ranked=None, window: int | None = None, graphs=None,
+                  **decode_kw) -> tuple[list[dict], list[dict]]:
+  """List verification: decodes each utterance once per pointer tree of
+  ``variants[i]`` (:func:`verify_variants`; the first is the empty tree) and
+  keeps the hypothesis of the non-empty tree with the highest log P(y | x,
+  tree) (``logp``, the model's own probability under the pointer mixture)
+  when it beats the empty tree's by more than ``margin`` nats (negative:
+  also when a little less probable), else the empty tree's. A phrase that
+  the audio holds lets the pointer raise the probability of its spelling; a
+  distractor alone in the tree gains little or loses. ``window`` (with a ctc
+  ``ranked``): each tree's pointer windows from its phrases' keyword
+  segments; ``graphs``: per-utterance shallow-fusion graphs (the both mode;
+  ``logp`` leaves their bonus out). ``decode_kw``: :func:`decode_utterances`
+  arguments (beam, ...).
+  Returns (hypotheses, per-utterance {"tree", "gain"})."""
+  owner, ex_trees = [], []
+  for i, vs in enumerate(variants):
+    for v in vs:
+      owner.append(i)
+      ex_trees.append(v)
+  ex_utts = [utts[i] for i in owner]
+  ex_att = None if att_lists is None else attention_lists(
+      [att_lists[i] for i in owner], ex_trees, attention_list)
+  ex_windows = None
+  if window is not None:
+    from asr.biasing import kws  # pylint: disable=g-import-not-at-top
+    segs = ranked.segments
+    ex_windows = [kws.windows([segs[i][p] for p in t], segs[i]["_frames"], window)
+                  for i, t in zip(owner, ex_trees)]
+  ex = decode_utterances(model, params, norm, ex_utts, tokenizer, lists=ex_att,
+                         tree_lists=ex_trees, ptr_windows=ex_windows,
+                         graphs=None if graphs is None else [graphs[i] for i in owner],
+                         **decode_kw)
+  best: dict[int, tuple] = {}  # the most probable non-empty tree
+  base: dict[int, tuple] = {}  # the empty tree
+  for h, i, t in zip(ex, owner, ex_trees):
+    lp = h["logp"]
+    if not t:
+      base[i] = (lp, h, t)
+    elif i not in best or lp > best[i][0]:
+      best[i] = (lp, h, t)
+  for i in base:
+    if i not in best or best[i][0] - base[i][0] <= margin:
+      best[i] = base[i]
+  hyps = [best[i][1] for i in range(len(variants))]
+  info = [{"tree": best[i][2], "gain": float(best[i][0] - base[i][0])}
+          for i in range(len(variants))]
+  return hyps, info
+
+
 def evaluate_utterances(model, params, norm, utts, tokenizer, beam: int = 0,
                         batch_frames: int = 20000, biasing: str = "none",
                         distractors: int | None = None, pool: Sequence[str] | None = None,
@@ -288,7 +353,8 @@ def evaluate_utterances(model, params, norm, utts, tokenizer, beam: int = 0,
                         pointer_rank: str = "phonetic", shallow_preselect: int = 0,
                         preselect_min_score: float | None = None,
                         attention_list: str = "all",
-                        pointer_window: int | None = None) -> dict:
+                        pointer_window: int | None = None, pointer_verify: int = 0,
+                        verify_joint: int = 0, verify_margin: float = 0.0) -> dict:
   """Decodes and scores; returns {"metrics": {...}, "utterances": [...]}.
 
   ``pointer``, ``pointer_root_scale``: as in :func:`decode_utterances`.
@@ -312,7 +378,12 @@ def evaluate_utterances(model, params, norm, utts, tokenizer, beam: int = 0,
   "empty", nothing (only its no-bias entry; the pointer alone biases).
   ``shallow_preselect`` > 0 (shallow/both):
   the shallow-fusion graph holds only that many best-ranked phrases (same
-  ranking). All passes are timed.
+  ranking). ``pointer_verify`` = M > 0 (with ``pointer_preselect``): list
+  verification (:func:`verify_decode`) over the empty tree, each of the M
+  best-ranked phrases alone and (``verify_joint`` = J > 1) the J best
+  together; a tree is kept when its hypothesis is more probable than the
+  empty tree's by more than ``verify_margin`` nats (M + 1 or M + 2 decodes).
+  All passes are timed.
   ``ilm_weight``: internal-LM subtraction in the beam search (BeamSearch).
   """
   if biasing not in BIASING_MODES:
@@ -346,9 +417,21 @@ def evaluate_utterances(model, params, norm, utts, tokenizer, beam: int = 0,
   if shallow_k:
     graphs = [cg.ContextGraph.from_phrases(r[:shallow_k], tokenizer.encode, context_score)
               if r[:shallow_k] else None for r in ranked]
-  hyps = decode_utterances(model, params, norm, utts, tokenizer, beam, batch_frames, graphs, nbest,
-                           att_lists, label_bonus, max_symbols, pointer, pointer_root_scale,
-                           tree_lists, ilm_weight, windows)
+  verified = None
+  if pointer_verify and not pointer_preselect:
+    raise ValueError("pointer_verify needs pointer_preselect (the ranking it draws from)")
+  if pointer_verify and two_pass:
+    hyps, verified = verify_decode(
+        model, params, norm, utts, tokenizer,
+        verify_variants(ranked, pointer_verify, verify_joint),
+        lists if biasing in ("attention", "both") else None, attention_list, verify_margin,
+        ranked, pointer_window, beam=beam, batch_frames=batch_frames, nbest=nbest,
+        label_bonus=label_bonus, max_symbols=max_symbols, pointer=pointer,
+        pointer_root_scale=pointer_root_scale, ilm_weight=ilm_weight, graphs=graphs)
+  else:
+    hyps = decode_utterances(model, params, norm, utts, tokenizer, beam, batch_frames, graphs,
+                             nbest, att_lists, label_bonus, max_symbols, pointer,
+                             pointer_root_scale, tree_lists, ilm_weight, windows)
   decode_s = time.time() - t0
   audio_s = sum(len(u.feats) for u in utts) * features_lib.HOP / features_lib.SAMPLE_RATE
   per_utt, scores = [], []
@@ -359,6 +442,8 @@ def evaluate_utterances(model, params, norm, utts, tokenizer, beam: int = 0,
            "num_words": s.n_words, "biasing_list_size": len(lst)}
     if "nbest" in h:
       rec["nbest"] = h["nbest"]
+    if verified is not None:
+      rec["verify"] = verified[len(per_utt)]
     per_utt.append(rec)
   metrics = wer_lib.aggregate(scores)
   skipped = getattr(utts, "skipped", []) or []
@@ -375,7 +460,10 @@ def evaluate_utterances(model, params, norm, utts, tokenizer, beam: int = 0,
                  attention_list=attention_list if att_lists is not None else None,
                  pointer_window=pointer_window if windows is not None else None,
                  preselect_min_score=preselect_min_score if ranked is not None else None,
-                 pointer_rank=pointer_rank if ranked is not None else None)
+                 pointer_rank=pointer_rank if ranked is not None else None,
+                 pointer_verify=pointer_verify if verified is not None else 0,
+                 verify_joint=verify_joint if verified is not None else 0,
+                 verify_margin=verify_margin if verified is not None else None)
   out = {"metrics": metrics, "utterances": per_utt}
   if skipped:
     out["skipped"] = [s.to_json() for s in skipped]

@@ -223,9 +223,9 @@ def test_pointer_windows_gate_where_names_may_start():
     beam_lib.BeamSearch(model, params, 2, trees=trees, ptr_windows=[None])
 
 
-def test_recognizer_transcribe_preselects_by_keyword_spotting(tiny_data_dir, tiny_tokenizer_path):
-  """With a dominant pointer gate and K = 1, the transcript spells only the
-  phrase that keyword spotting ranks first on this audio."""
+def pointer_recognizer(tiny_data_dir, tiny_tokenizer_path):
+  """A tiny Recognizer with a dominant pointer gate and a CTC head, a test
+  request's audio, three phrases and the one keyword spotting ranks first."""
   from asr import inference
   from asr.data import pipeline, sources, tokenizer
   from asr.evaluation import evaluate
@@ -245,11 +245,18 @@ def test_recognizer_transcribe_preselects_by_keyword_spotting(tiny_data_dir, tin
   norm = (np.zeros(mel, np.float32), np.ones(mel, np.float32))
   rec = inference.Recognizer(config, model, params, norm, tok, 0)
   phrases = [("zoe muller", None), ("reading lamp", None), ("kitchen light", None)]
-  out = rec.transcribe(audio, phrases, beam=2, shallow=False, pointer_preselect=1)
   lp = evaluate.ctc_logprobs(model, params, norm, [pipeline._prepare_fn(  # pylint: disable=protected-access
       None, None, mel, 1, config.data.get("cmvn", "global"))({"id": "u", "audio": audio,
                                                               "text": "", "context": []})])[0]
   top = kws.rank_phrases(lp, [p for p, _ in phrases], tok.encode, normalize=True)[0]
+  return rec, audio, phrases, top
+
+
+def test_recognizer_transcribe_preselects_by_keyword_spotting(tiny_data_dir, tiny_tokenizer_path):
+  """With a dominant pointer gate and K = 1, the transcript spells only the
+  phrase that keyword spotting ranks first on this audio."""
+  rec, audio, phrases, top = pointer_recognizer(tiny_data_dir, tiny_tokenizer_path)
+  out = rec.transcribe(audio, phrases, beam=2, shallow=False, pointer_preselect=1)
   # Every label continues the one-phrase tree: the phrase again and again.
   assert out["text"] and " ".join([top] * 50).startswith(out["text"]), (out["text"], top)
   with pytest.raises(ValueError, match="attention_list"):
