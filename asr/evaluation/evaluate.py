@@ -293,7 +293,7 @@ def verify_variants(ranked: Sequence[Sequence[str]], m: int, joint: int = 0
 
 def verify_decode(model, params, norm, utts, tokenizer, variants, att_lists, attention_list,
                   margin: float = 0.0, ranked=None, window: int | None = None, graphs=None,
-                  **decode_kw) -> tuple[list[dict], list[dict]]:
+                  tree_graph=None, **decode_kw) -> tuple[list[dict], list[dict]]:
   """List verification: decodes each utterance once per pointer tree of
   ``variants[i]`` (:func:`verify_variants`; the first is the empty tree) and
   keeps the hypothesis of the non-empty tree with the highest log P(y | x,
@@ -303,8 +303,9 @@ def verify_decode(model, params, norm, utts, tokenizer, variants, att_lists, att
   the audio holds lets the pointer raise the probability of its spelling; a
   distractor alone in the tree gains little or loses. ``window`` (with a ctc
   ``ranked``): each tree's pointer windows from its phrases' keyword
-  segments; ``graphs``: per-utterance shallow-fusion graphs (the both mode;
-  ``logp`` leaves their bonus out). ``decode_kw``: :func:`decode_utterances`
+  segments; shallow fusion (``logp`` leaves its bonus out): ``graphs``,
+  per-utterance graphs, or ``tree_graph``, a function of a tree's phrases
+  giving its graph (each tree then fuses only its own phrases). ``decode_kw``: :func:`decode_utterances`
   arguments (beam, ...).
   Returns (hypotheses, per-utterance {"tree", "gain"})."""
   owner, ex_trees = [], []
@@ -323,7 +324,8 @@ def verify_decode(model, params, norm, utts, tokenizer, variants, att_lists, att
                   for i, t in zip(owner, ex_trees)]
   ex = decode_utterances(model, params, norm, ex_utts, tokenizer, lists=ex_att,
                          tree_lists=ex_trees, ptr_windows=ex_windows,
-                         graphs=None if graphs is None else [graphs[i] for i in owner],
+                         graphs=([tree_graph(t) for t in ex_trees] if tree_graph is not None
+                                 else None if graphs is None else [graphs[i] for i in owner]),
                          **decode_kw)
   best: dict[int, tuple] = {}  # the most probable non-empty tree
   base: dict[int, tuple] = {}  # the empty tree
@@ -382,7 +384,8 @@ def evaluate_utterances(model, params, norm, utts, tokenizer, beam: int = 0,
   verification (:func:`verify_decode`) over the empty tree, each of the M
   best-ranked phrases alone and (``verify_joint`` = J > 1) the J best
   together; a tree is kept when its hypothesis is more probable than the
-  empty tree's by more than ``verify_margin`` nats (M + 1 or M + 2 decodes).
+  empty tree's by more than ``verify_margin`` nats (M + 1 or M + 2 decodes);
+  in the both mode each tree's decode fuses its own phrases only.
   All passes are timed.
   ``ilm_weight``: internal-LM subtraction in the beam search (BeamSearch).
   """
@@ -427,7 +430,10 @@ def evaluate_utterances(model, params, norm, utts, tokenizer, beam: int = 0,
         lists if biasing in ("attention", "both") else None, attention_list, verify_margin,
         ranked, pointer_window, beam=beam, batch_frames=batch_frames, nbest=nbest,
         label_bonus=label_bonus, max_symbols=max_symbols, pointer=pointer,
-        pointer_root_scale=pointer_root_scale, ilm_weight=ilm_weight, graphs=graphs)
+        pointer_root_scale=pointer_root_scale, ilm_weight=ilm_weight,
+        tree_graph=None if graphs is None else (
+            lambda t: cg.ContextGraph.from_phrases(t, tokenizer.encode, context_score)
+            if t else None))
   else:
     hyps = decode_utterances(model, params, norm, utts, tokenizer, beam, batch_frames, graphs,
                              nbest, att_lists, label_bonus, max_symbols, pointer,

@@ -34,14 +34,15 @@ def setup(tiny_data_dir, tiny_tokenizer_path):
   return evaluate, model, params, norm, utts, tok, lists, pool
 
 
-def _each_tree(evaluate, model, params, norm, utts, tok, lists, variants):
+def _each_tree(evaluate, model, params, norm, utts, tok, lists, variants, tree_graph=None):
   """Decodes every utterance under each of its trees separately."""
   out = []
   for i, vs in enumerate(variants):
     row = []
     for t in vs:
       h = evaluate.decode_utterances(model, params, norm, [utts[i]], tok, beam=2,
-                                     lists=[lists[i]], tree_lists=[t])[0]
+                                     lists=[lists[i]], tree_lists=[t],
+                                     graphs=None if tree_graph is None else [tree_graph(t)])[0]
       row.append(h)
     out.append(row)
   return out
@@ -68,6 +69,21 @@ def test_verify_decode_keeps_the_most_probable_tree(setup):
     assert inf["tree"] == [] and inf["gain"] == 0.0
     assert h["text"] == alone[i][0]["text"]
     np.testing.assert_allclose(h["logp"], alone[i][0]["logp"], atol=1e-3)
+
+
+def test_verify_decode_with_shallow_fusion_per_tree(setup):
+  from asr.biasing import context_graph as cg
+  evaluate, model, params, norm, utts, tok, lists, _ = setup
+  graph = lambda t: cg.ContextGraph.from_phrases(t, tok.encode, 3.0) if t else None
+  variants = evaluate.verify_variants(lists, 2)
+  alone = _each_tree(evaluate, model, params, norm, utts, tok, lists, variants, graph)
+  hyps, info = evaluate.verify_decode(model, params, norm, utts, tok, variants, lists, "all",
+                                      margin=-1e9, tree_graph=graph, beam=2)
+  for i, (h, inf) in enumerate(zip(hyps, info)):
+    lps = [a["logp"] for a in alone[i]]
+    k = int(np.argmax(lps[1:])) + 1
+    assert inf["tree"] == variants[i][k] and h["text"] == alone[i][k]["text"]
+    np.testing.assert_allclose(h["score"], alone[i][k]["score"], atol=1e-3)
 
 
 def test_evaluate_with_verification(setup):
