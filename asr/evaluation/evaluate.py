@@ -305,8 +305,8 @@ def verify_decode(model, params, norm, utts, tokenizer, variants, att_lists, att
   ``ranked``): each tree's pointer windows from its phrases' keyword
   segments; shallow fusion (``logp`` leaves its bonus out): ``graphs``,
   per-utterance graphs, or ``tree_graph``, a function of a tree's phrases
-  giving its graph (each tree then fuses only its own phrases). ``decode_kw``: :func:`decode_utterances`
-  arguments (beam, ...).
+  giving its graph (each tree then fuses only its own phrases).
+  ``decode_kw``: :func:`decode_utterances` arguments (beam, ...).
   Returns (hypotheses, per-utterance {"tree", "gain"})."""
   owner, ex_trees = [], []
   for i, vs in enumerate(variants):
