@@ -107,9 +107,9 @@ def _ctc_model(vocab, mel, ctc_head=True):
   return transducer.Transducer(cfg), transducer.init_params(cfg, jax.random.PRNGKey(3))
 
 
-def test_ctc_preselection_plumbing(tiny_data_dir, tiny_tokenizer_path):
-  """evaluate.ctc_logprobs returns each utterance's own valid frames (equal
-  to running it alone); CTC preselection ranks with them and needs a CTC head."""
+def ctc_setup(tiny_data_dir, tiny_tokenizer_path):
+  """Three tiny test requests, a tiny pointer model with a CTC head, identity
+  normalization, the tokenizer, the split's name pool and the source spec."""
   from asr.data import sources, tokenizer
   from asr.evaluation import evaluate
   from experiments import tiny
@@ -121,13 +121,22 @@ def test_ctc_preselection_plumbing(tiny_data_dir, tiny_tokenizer_path):
   mel = utts[0].feats.shape[1]
   model, params = _ctc_model(tok.vocab_size, mel)
   norm = (np.zeros(mel, np.float32), np.ones(mel, np.float32))
+  pool = sources.name_pool(sources.open_source(spec, tiny_data_dir))
+  return model, params, norm, utts, tok, pool, spec
+
+
+def test_ctc_preselection_plumbing(tiny_data_dir, tiny_tokenizer_path):
+  """evaluate.ctc_logprobs returns each utterance's own valid frames (equal
+  to running it alone); CTC preselection ranks with them and needs a CTC head."""
+  from asr.evaluation import evaluate
+  model, params, norm, utts, tok, pool, _ = ctc_setup(tiny_data_dir, tiny_tokenizer_path)
+  mel = utts[0].feats.shape[1]
   lps = evaluate.ctc_logprobs(model, params, norm, utts)
   for u, lp in zip(utts, lps):
     alone = evaluate.ctc_logprobs(model, params, norm, [u])[0]
     assert lp.shape == alone.shape and lp.shape[1] == tok.vocab_size
     np.testing.assert_allclose(lp, alone, atol=2e-4)
     np.testing.assert_allclose(np.exp(lp).sum(-1), 1.0, atol=1e-4)
-  pool = sources.name_pool(sources.open_source(spec, tiny_data_dir))
   lists = evaluate.biasing_lists(utts, 3, pool)
   ranked = evaluate.rank_lists(model, params, norm, utts, tok, lists, "ctc")
   assert [sorted(r) for r in ranked] == [sorted(l) for l in lists]

@@ -5,7 +5,7 @@ probable, against decodes of each tree run on their own."""
 import numpy as np
 import pytest
 
-from tests.biasing.test_kws import _ctc_model, pointer_recognizer
+from tests.biasing.test_kws import ctc_setup, pointer_recognizer
 
 
 def test_verify_variants():
@@ -18,18 +18,8 @@ def test_verify_variants():
 
 @pytest.fixture(scope="module")
 def setup(tiny_data_dir, tiny_tokenizer_path):
-  from asr.data import sources, tokenizer
   from asr.evaluation import evaluate
-  from experiments import tiny
-  tok = tokenizer.Tokenizer(tiny_tokenizer_path)
-  config = tiny.get_config()
-  config.data.data_dir = tiny_data_dir
-  spec = "tfds:voice_assistant/tiny:test"
-  utts = evaluate.load_utterances(config, spec, tok, limit=3)
-  mel = utts[0].feats.shape[1]
-  model, params = _ctc_model(tok.vocab_size, mel)
-  norm = (np.zeros(mel, np.float32), np.ones(mel, np.float32))
-  pool = sources.name_pool(sources.open_source(spec, tiny_data_dir))
+  model, params, norm, utts, tok, pool, _ = ctc_setup(tiny_data_dir, tiny_tokenizer_path)
   lists = evaluate.biasing_lists(utts, 3, pool)
   return evaluate, model, params, norm, utts, tok, lists, pool
 
