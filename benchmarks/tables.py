@@ -185,11 +185,12 @@ def biasing(rows: list[dict]) -> str:
                                     c.get("shallow_preselect", 0), c.get("pointer_window"),
                                     c.get("attention_list", "all"),
                                     c.get("preselect_min_score"), c.get("pointer_verify", 0),
-                                    c.get("verify_joint", 0), c.get("verify_margin", 0.0)))
+                                    c.get("verify_joint", 0), c.get("verify_margin", 0.0),
+                                    tuple(c.get("modes") or ())))
   out = []
   for key, d in latest.items():
     (workdir, split, preselect, rank, shallow_k, window, att_list, min_score, verify, joint,
-     margin) = key
+     margin, _) = key
     c, m = d["config"], d["metrics"]
     tune = ""
     how = {"spelling": "spelled most like the first pass's 1-best",
@@ -211,6 +212,11 @@ def biasing(rows: list[dict]) -> str:
                  f"probable hypothesis kept (a phrase must gain more than {margin:g} nats)")
     if shallow_k:
       tune += f"; shallow fusion over the {shallow_k} phrases {how}"
+    if any(m in ("shallow", "both") for m in c.get("modes") or ()) and not c.get(
+        "context_score_tuning") and c.get("context_score") is not None:
+      tune += f"; shallow-fusion bonus {c['context_score']:g} per token"
+      if verify and "both" in c["modes"]:
+        tune += " (both rows: over each tried tree's phrases)"
     if c.get("context_score_tuning"):
       tune = (f"; shallow-fusion bonus {c['context_score']} per token, chosen on validation from "
               + ", ".join(f"{t['context_score']:g} (WER {_pct(t['wer'])})"
