@@ -37,6 +37,13 @@ class Recognizer:
     scores = [s for _, s in phrases]
     return cg.ContextGraph.from_phrases(texts, self.tokenizer.encode, context_score, scores)
 
+  def _tree_graph(self, phrases, context_score: float):
+    """A function of a pointer tree's phrases -> the shallow-fusion graph of
+    those phrases (their own scores kept); list verification fuses each tried
+    tree's phrases only, as ``evaluate_utterances`` does in the both mode."""
+    scores = dict(phrases)
+    return lambda tree: self.graph([(p, scores[p]) for p in tree], context_score)
+
   def transcribe(self, audio: np.ndarray, phrases=(), beam: int = 4, nbest: int = 4,
                  context_score: float = 2.0, shallow: bool = True,
                  attention: bool = True, pointer_preselect: int = 0,
@@ -53,7 +60,8 @@ class Recognizer:
     (``preselect_min_score``, ``pointer_window``, ``attention_list`` as in
     :func:`asr.evaluation.evaluate.evaluate_utterances`); ``pointer_verify``,
     ``verify_joint``, ``verify_margin``: list verification over the ranked
-    phrases (:func:`asr.evaluation.evaluate.verify_decode`). The search uses
+    phrases (:func:`asr.evaluation.evaluate.verify_decode`; with ``shallow``
+    each tried tree fuses its own phrases). The search uses
     the config's tuned ``eval`` settings (label_bonus, max_symbols, ilm_weight).
     Returns {"text", "nbest": [{"text", "score"}]}, with verification also
     "verify": {"tree", "gain"}.
@@ -76,7 +84,9 @@ class Recognizer:
         hyps, verified = evaluate.verify_decode(
             self.model, self.params, self.norm, [utt], self.tokenizer,
             evaluate.verify_variants(ranked, pointer_verify, verify_joint), lists,
-            attention_list, verify_margin, ranked, pointer_window, graphs, **search)
+            attention_list, verify_margin, ranked, pointer_window,
+            tree_graph=None if graphs is None else self._tree_graph(phrases, context_score),
+            **search)
         res = hyps[0]
       tree_lists = [ranked[0][:pointer_preselect]]
       if pointer_window is not None:

@@ -108,5 +108,10 @@ def test_recognizer_transcribe_verifies(tiny_data_dir, tiny_tokenizer_path):
   out = rec.transcribe(audio, phrases, pointer_verify=1, verify_margin=1e9, **kw)
   assert out["verify"] == {"tree": [], "gain": 0.0} and out["text"] == empty["text"]
   assert "verify" not in one
+  # With shallow fusion each tried tree fuses its own phrases: an unreachable
+  # margin leaves the empty tree's decode, which fuses nothing.
+  out = rec.transcribe(audio, phrases, beam=2, pointer_preselect=1, pointer_verify=1,
+                       verify_margin=1e9)
+  assert out["verify"]["tree"] == [] and out["text"] == empty["text"]
   with pytest.raises(ValueError, match="pointer_verify needs"):
     rec.transcribe(audio, phrases, beam=2, pointer_verify=1)
