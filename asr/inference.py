@@ -88,10 +88,11 @@ class Recognizer:
             tree_graph=None if graphs is None else self._tree_graph(phrases, context_score),
             **search)
         res = hyps[0]
-      tree_lists = [ranked[0][:pointer_preselect]]
-      if pointer_window is not None:
-        windows = evaluate.keyword_windows(ranked, tree_lists, pointer_window)
-      lists = evaluate.attention_lists(lists, tree_lists, attention_list)
+      else:
+        tree_lists = [ranked[0][:pointer_preselect]]
+        if pointer_window is not None:
+          windows = evaluate.keyword_windows(ranked, tree_lists, pointer_window)
+        lists = evaluate.attention_lists(lists, tree_lists, attention_list)
     if verified is None:
       res = evaluate.decode_utterances(self.model, self.params, self.norm, [utt], self.tokenizer,
                                        graphs=graphs, lists=lists, tree_lists=tree_lists,

@@ -292,7 +292,7 @@ def verify_variants(ranked: Sequence[Sequence[str]], m: int, joint: int = 0
 
 
 def verify_decode(model, params, norm, utts, tokenizer, variants, att_lists, attention_list,
-                  margin: float = 0.0, ranked=None, window: int | None = None, graphs=None,
+                  margin: float = 0.0, ranked=None, window: int | None = None,
                   tree_graph=None, **decode_kw) -> tuple[list[dict], list[dict]]:
   """List verification: decodes each utterance once per pointer tree of
   ``variants[i]`` (:func:`verify_variants`; the first is the empty tree) and
@@ -303,9 +303,9 @@ def verify_decode(model, params, norm, utts, tokenizer, variants, att_lists, att
   the audio holds lets the pointer raise the probability of its spelling; a
   distractor alone in the tree gains little or loses. ``window`` (with a ctc
   ``ranked``): each tree's pointer windows from its phrases' keyword
-  segments; shallow fusion (``logp`` leaves its bonus out): ``graphs``,
-  per-utterance graphs, or ``tree_graph``, a function of a tree's phrases
-  giving its graph (each tree then fuses only its own phrases).
+  segments; ``tree_graph``: shallow fusion, a function of a tree's phrases
+  giving its graph (each tree fuses only its own phrases; ``logp`` leaves
+  the bonus out).
   ``decode_kw``: :func:`decode_utterances` arguments (beam, ...).
   Returns (hypotheses, per-utterance {"tree", "gain"})."""
   owner, ex_trees = [], []
@@ -324,8 +324,7 @@ def verify_decode(model, params, norm, utts, tokenizer, variants, att_lists, att
                   for i, t in zip(owner, ex_trees)]
   ex = decode_utterances(model, params, norm, ex_utts, tokenizer, lists=ex_att,
                          tree_lists=ex_trees, ptr_windows=ex_windows,
-                         graphs=([tree_graph(t) for t in ex_trees] if tree_graph is not None
-                                 else None if graphs is None else [graphs[i] for i in owner]),
+                         graphs=None if tree_graph is None else [tree_graph(t) for t in ex_trees],
                          **decode_kw)
   best: dict[int, tuple] = {}  # the most probable non-empty tree
   base: dict[int, tuple] = {}  # the empty tree
