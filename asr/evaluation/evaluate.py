@@ -318,10 +318,9 @@ def verify_decode(model, params, norm, utts, tokenizer, variants, att_lists, att
       [att_lists[i] for i in owner], ex_trees, attention_list)
   ex_windows = None
   if window is not None:
-    from asr.biasing import kws  # pylint: disable=g-import-not-at-top
-    segs = ranked.segments
-    ex_windows = [kws.windows([segs[i][p] for p in t], segs[i]["_frames"], window)
-                  for i, t in zip(owner, ex_trees)]
+    ex_ranked = RankedLists()
+    ex_ranked.segments = [ranked.segments[i] for i in owner]
+    ex_windows = keyword_windows(ex_ranked, ex_trees, window)
   ex = decode_utterances(model, params, norm, ex_utts, tokenizer, lists=ex_att,
                          tree_lists=ex_trees, ptr_windows=ex_windows,
                          graphs=None if tree_graph is None else [tree_graph(t) for t in ex_trees],
