@@ -45,7 +45,6 @@ def get_config():
   c = small.fused_loss(medium_mid.get_config())  # the pointer needs the fused loss
   c.model.biasing.enabled = True
   c.model.biasing.pointer = True
-  c.model.biasing.pointer_dim = 64
   c.data.context.max_distractors = 8
   c.data.context.keep_prob = 0.7
   c.data.context.max_pointer_cands = 32
