@@ -90,6 +90,7 @@ def main(argv):
   if rec.model.cfg.biasing.pointer and FLAGS.pointer_ablation:
     modes += [f"{m}-noptr" for m in modes if m == "attention" and f"{m}-noptr" not in modes]
   no_entity = [i for i, u in enumerate(utts) if not u.entities]
+  cohort = biasing_flags.cohort(FLAGS, config, rec.model, rec.params, rec.norm, rec.tokenizer)
   context_score, tuning = FLAGS.context_score, []
   if FLAGS.tune_context_score:
     tspec = state_lib.split_spec(config, FLAGS.tune_split)
@@ -100,7 +101,7 @@ def main(argv):
       m = evaluate.evaluate_utterances(rec.model, rec.params, rec.norm, tutts, rec.tokenizer,
                                        beam=FLAGS.beam, biasing=tmode, distractors=100,
                                        pool=tpool, context_score=cs,
-                                       **biasing_flags.kwargs(FLAGS))["metrics"]
+                                       **biasing_flags.kwargs(FLAGS, cohort))["metrics"]
       tuning.append({"context_score": cs, "mode": tmode, "wer": m["wer"], "u_wer": m["u_wer"],
                      "b_wer": m["b_wer"]})
       print("tuning", tuning[-1], flush=True)
@@ -114,7 +115,7 @@ def main(argv):
                                          beam=FLAGS.beam, biasing=mode.removesuffix("-noptr"),
                                          distractors=n, pool=pool, context_score=context_score,
                                          pointer=not mode.endswith("-noptr"),
-                                         **biasing_flags.kwargs(FLAGS))
+                                         **biasing_flags.kwargs(FLAGS, cohort))
       m = res["metrics"]
       ne = wer.aggregate(wer.score_utterance(utts[i].text, res["utterances"][i]["hyp"],
                                              utts[i].context) for i in no_entity)
@@ -156,6 +157,8 @@ def main(argv):
       "pointer_window": FLAGS.pointer_window,
       "pointer_verify": FLAGS.pointer_verify, "verify_joint": FLAGS.verify_joint,
       "verify_margin": FLAGS.verify_margin,
+      "kws_cohort": ({"utterances": FLAGS.kws_cohort, "weight": FLAGS.kws_cohort_weight,
+                      "power": FLAGS.kws_cohort_power} if cohort is not None else None),
       "step": rec.step})
   print(path)
 

@@ -186,11 +186,12 @@ def biasing(rows: list[dict]) -> str:
                                     c.get("attention_list", "all"),
                                     c.get("preselect_min_score"), c.get("pointer_verify", 0),
                                     c.get("verify_joint", 0), c.get("verify_margin", 0.0),
-                                    tuple(c.get("modes") or ())))
+                                    tuple(c.get("modes") or ()),
+                                    json.dumps(c.get("kws_cohort"), sort_keys=True)))
   out = []
   for key, d in latest.items():
     (workdir, split, preselect, rank, shallow_k, window, att_list, min_score, verify, joint,
-     margin, _) = key
+     margin, _, _) = key
     c, m = d["config"], d["metrics"]
     tune = ""
     how = {"spelling": "spelled most like the first pass's 1-best",
@@ -198,6 +199,10 @@ def biasing(rows: list[dict]) -> str:
            "ctc": "best matched by CTC keyword spotting on the audio"}[rank]
     if min_score is not None:
       how += f" (per-wordpiece keyword score >= {min_score:g})"
+    if c.get("kws_cohort"):
+      k = c["kws_cohort"]
+      how += (f", ranked by scores calibrated against {k['utterances']} training utterances "
+              f"(cohort weight {k['weight']:g}, power {k['power']:g})")
     if preselect:
       tune += (f"; {'' if rank == 'ctc' else 'two-pass '}pointer: its tree holds the "
                f"{preselect} phrases {how} (attention and both rows)")

@@ -64,11 +64,12 @@ def main(argv):
   # The config's tuned search settings; flags that are set override them.
   search = evaluate.search_settings(config)
   search.update({k: getattr(FLAGS, k) for k in search if getattr(FLAGS, k) is not None})
+  cohort = biasing_flags.cohort(FLAGS, config, model, params, norm, tok)
   res = evaluate.evaluate_utterances(
       model, params, norm, utts, tok, beam=beam, batch_frames=config.eval.batch_frames,
       biasing=FLAGS.biasing, distractors=FLAGS.distractors, pool=pool,
       context_score=FLAGS.context_score, nbest=FLAGS.nbest,
-      pointer=FLAGS.pointer, **biasing_flags.kwargs(FLAGS), **search)
+      pointer=FLAGS.pointer, **biasing_flags.kwargs(FLAGS, cohort), **search)
   res["metrics"].update(source=spec, workdir=os.path.abspath(FLAGS.workdir), step=step,
                         num_utterances=len(utts))
   if FLAGS.output:

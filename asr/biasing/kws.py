@@ -23,6 +23,22 @@ lengths vary per utterance, and the pass costs 0.02-0.04 s per utterance for
 100-1,000 phrases. Ranked per wordpiece, it puts the spoken name in the top 3
 for 64-69 % of names at N = 100 (text similarity to a first pass: 30-35 %);
 ``benchmarks.preselect``, BUILD.md "Context biasing".
+
+Cohort normalization (:class:`Cohort`). Raw keyword scores are not comparable
+across phrases: a short, common-sounding name ("simo", "lino") finds a
+cheap segment in almost any utterance and outranks the spoken name in list
+after list (a "hub"). As in score normalization for keyword spotting and
+speaker verification (Z-/T-norm), each phrase's score is calibrated against
+what it scores on background audio that does not say it: a fixed cohort of
+training utterances, scored once per phrase and cached, so a device would do
+it once per contact list. The ranking key becomes
+
+  score / L^power - weight * mean_{cohort c} score_c / L^power
+
+(L = the phrase's wordpieces). On 300 validation requests of
+``catt_pointer_medium_mid`` (cohort of 60 training utterances, weight 0.75,
+power 0.5, chosen there) the spoken name's top-3 recall rose from 68 to 84 %
+at N = 100 and from 36 to 64 % at N = 1,000.
 """
 
 from typing import Sequence
@@ -91,27 +107,81 @@ def phrase_scores(logp: np.ndarray, tokens: np.ndarray, lengths: np.ndarray,
   return (out, seg) if return_segments else out
 
 
+def _pad(ids: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
+  """Wordpiece id lists -> tokens [N, L] (zero-padded), lengths [N]."""
+  lengths = np.array([len(x) for x in ids], np.int64)
+  tokens = np.zeros((len(ids), max(1, int(lengths.max(initial=0)))), np.int64)
+  for i, x in enumerate(ids):
+    tokens[i, :len(x)] = x
+  return tokens, lengths
+
+
+class Cohort:
+  """Per-phrase score prior from background utterances (module docstring).
+
+  Args:
+    logps: CTC-head log-probabilities [T_c, V] of the cohort utterances
+      (training audio; none of them should be the one being ranked).
+    weight: how much of the cohort mean is subtracted (0: no calibration).
+    power: the score is divided by L^power (L = wordpieces) before both the
+      cohort mean and the subtraction.
+  """
+
+  def __init__(self, logps: Sequence[np.ndarray], weight: float = 0.75, power: float = 0.5,
+               blank_id: int = 0):
+    if not len(logps):
+      raise ValueError("a keyword-spotting cohort needs at least one utterance")
+    self.logps = [np.asarray(lp) for lp in logps]
+    self.weight, self.power, self.blank_id = float(weight), float(power), blank_id
+    self._prior: dict[tuple[int, ...], float] = {}
+
+  def __len__(self) -> int:
+    return len(self.logps)
+
+  def prior(self, ids: Sequence[Sequence[int]]) -> np.ndarray:
+    """[N] mean over the cohort of each phrase's score / L^power (cached)."""
+    keys = [tuple(int(t) for t in x) for x in ids]
+    new = sorted({k for k in keys if k not in self._prior and k})
+    if new:
+      tokens, lengths = _pad(new)
+      total, count = np.zeros(len(new)), np.zeros(len(new))
+      for lp in self.logps:
+        sc = phrase_scores(lp, tokens, lengths, self.blank_id)
+        fits = sc > NEG  # a phrase too long for an utterance leaves it out of its mean
+        total += np.where(fits, sc, 0.0)
+        count += fits
+      mean = np.where(count > 0, total / np.maximum(count, 1), 0.0)
+      self._prior.update(zip(new, (mean / lengths.astype(np.float64) ** self.power).tolist()))
+    return np.array([self._prior.get(k, 0.0) for k in keys])
+
+  def calibrate(self, scores: np.ndarray, ids: Sequence[Sequence[int]]) -> np.ndarray:
+    """[N] ranking keys of raw :func:`phrase_scores` ``scores`` [N]."""
+    lengths = np.maximum(np.array([len(x) for x in ids], np.float64), 1.0)
+    return scores / lengths ** self.power - self.weight * self.prior(ids)
+
+
 def rank_phrases(logp: np.ndarray, phrases: Sequence[str], encode_fn,
                  normalize: bool = False, blank_id: int = 0,
-                 min_score: float | None = None, return_segments: bool = False) -> list:
+                 min_score: float | None = None, return_segments: bool = False,
+                 cohort: Cohort | None = None) -> list:
   """``phrases`` by :func:`phrase_scores` on ``logp`` [T, V], best first;
   ``encode_fn`` maps a phrase to its wordpiece ids; ``normalize`` divides each
   score by the phrase's wordpiece count; phrases scoring below ``min_score``
-  (after normalization) are left out. Ties keep list order. With
-  ``return_segments``: (phrase, (first frame, last frame)) pairs."""
+  (after normalization) are left out. With a ``cohort`` the order follows its
+  calibrated keys instead (:meth:`Cohort.calibrate`); ``min_score`` still
+  gates the (normalized) raw score, the acoustic evidence itself. Ties keep
+  list order. With ``return_segments``: (phrase, (first frame, last frame))
+  pairs."""
   if not phrases:
     return []
   ids = [list(encode_fn(p)) for p in phrases]
-  lengths = np.array([len(x) for x in ids])
-  tokens = np.zeros((len(ids), max(1, lengths.max())), np.int64)
-  for i, x in enumerate(ids):
-    tokens[i, :len(x)] = x
+  tokens, lengths = _pad(ids)
   scores, seg = phrase_scores(logp, tokens, lengths, blank_id, return_segments=True)
-  if normalize:
-    scores = scores / np.maximum(lengths, 1)
-  order = sorted(range(len(phrases)), key=lambda i: -scores[i])
+  gate = scores / np.maximum(lengths, 1) if normalize else scores
+  key = gate if cohort is None else cohort.calibrate(scores, ids)
+  order = sorted(range(len(phrases)), key=lambda i: -key[i])
   if min_score is not None:
-    order = [i for i in order if scores[i] >= min_score]
+    order = [i for i in order if gate[i] >= min_score]
   if return_segments:
     return [(phrases[i], (int(seg[i, 0]), int(seg[i, 1]))) for i in order]
   return [phrases[i] for i in order]

@@ -1,7 +1,8 @@
 """Biasing-list decoding flags shared by ``launch.evaluate`` and ``benchmarks.biasing``.
 
 Each launcher calls :func:`define` once at import and passes
-``**kwargs(FLAGS)`` to :func:`asr.evaluation.evaluate.evaluate_utterances`.
+``**kwargs(FLAGS, cohort(FLAGS, ...))`` to
+:func:`asr.evaluation.evaluate.evaluate_utterances`.
 """
 
 from absl import flags
@@ -42,8 +43,25 @@ def define():
                        "together as one tree.")
   flags.DEFINE_float("verify_margin", 0.0, "--pointer_verify: a non-empty tree must beat the "
                      "empty tree's log-probability by more than this many nats.")
+  flags.DEFINE_integer("kws_cohort", 0, "--pointer_rank=ctc: > 0 calibrates each phrase's "
+                       "keyword score against its mean over this many training utterances "
+                       "(asr.biasing.kws.Cohort; 0: raw per-wordpiece scores).")
+  flags.DEFINE_float("kws_cohort_weight", 0.75, "--kws_cohort: share of the cohort mean "
+                     "subtracted.")
+  flags.DEFINE_float("kws_cohort_power", 0.5, "--kws_cohort: scores are divided by "
+                     "wordpieces ** this before calibration.")
 
 
-def kwargs(values) -> dict:
-  """The flags' values as keyword arguments of evaluate_utterances."""
-  return {k: getattr(values, k) for k in NAMES}
+def cohort(values, config, model, params, norm, tokenizer):
+  """The --kws_cohort Cohort of a restored model (None when the flag is 0)."""
+  if not values.kws_cohort:
+    return None
+  from asr.evaluation import evaluate  # pylint: disable=g-import-not-at-top
+  return evaluate.keyword_cohort(config, model, params, norm, tokenizer, values.kws_cohort,
+                                 values.kws_cohort_weight, values.kws_cohort_power)
+
+
+def kwargs(values, kws_cohort=None) -> dict:
+  """The flags' values (and a :func:`cohort`) as keyword arguments of
+  evaluate_utterances."""
+  return {**{k: getattr(values, k) for k in NAMES}, "kws_cohort": kws_cohort}

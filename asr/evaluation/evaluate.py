@@ -111,6 +111,20 @@ def ctc_logprobs(model, params, norm, utts, batch_frames: int = 20000) -> list[n
   return out  # type: ignore[return-value]
 
 
+def keyword_cohort(config, model, params, norm, tokenizer, num: int, weight: float = 0.75,
+                   power: float = 0.5, split: str = "train"):
+  """A :class:`asr.biasing.kws.Cohort` of the first ``num`` utterances of the
+  run's ``split`` (its training audio by default: never the audio being
+  ranked), scored by the model's CTC head."""
+  from asr.biasing import kws  # pylint: disable=g-import-not-at-top
+  from asr.training import state as state_lib  # pylint: disable=g-import-not-at-top
+  if num <= 0:
+    raise ValueError(f"a keyword-spotting cohort needs num > 0 utterances, got {num}")
+  utts = load_utterances(config, state_lib.split_spec(config, split), tokenizer, limit=num)
+  return kws.Cohort(ctc_logprobs(model, params, norm, utts, config.eval.batch_frames),
+                    weight, power)
+
+
 _encode = jax.jit(lambda model, params, f, l, c, m, w: model.apply(
     {"params": params}, f, l, c, m, w, method=transducer.Transducer.encode), static_argnums=(0,))
 
@@ -225,18 +239,21 @@ def rank_lists(model, params, norm, utts, tokenizer, lists, method: str, beam: i
                batch_frames: int = 20000, att_lists=None, label_bonus: float = 0.0,
                max_symbols: int = beam_lib.DEFAULT_MAX_SYMBOLS,
                ilm_weight: float = 0.0, min_score: float | None = None,
-               graphs=None) -> list[list[str]]:
+               graphs=None, cohort=None) -> list[list[str]]:
   """Each utterance's list, best-ranked phrase first (``method`` as
   ``pointer_rank`` in :func:`evaluate_utterances`; the text rankings decode
   a first pass with ``att_lists`` as attention biasing, pointer off, and
   ``graphs`` as shallow fusion); ``min_score`` (ctc): drop phrases below this
-  per-wordpiece score."""
+  per-wordpiece score; ``cohort`` (ctc): a :class:`asr.biasing.kws.Cohort`
+  whose calibrated scores order the list."""
+  if cohort is not None and method != "ctc":
+    raise ValueError(f"a keyword-spotting cohort needs pointer_rank='ctc', not {method!r}")
   if method == "ctc":
     from asr.biasing import kws  # pylint: disable=g-import-not-at-top
     lps = ctc_logprobs(model, params, norm, utts, batch_frames)
     ids = pipeline.PhraseTokens(tokenizer, max_len=10**6).ids  # cached encode
     pairs = [kws.rank_phrases(lp, l, ids, normalize=True, min_score=min_score,
-                              return_segments=True) for lp, l in zip(lps, lists)]
+                              return_segments=True, cohort=cohort) for lp, l in zip(lps, lists)]
     out = RankedLists([p for p, _ in r] for r in pairs)
     out.segments = [{**dict(r), "_frames": len(lp)} for r, lp in zip(pairs, lps)]
     return out
@@ -354,7 +371,8 @@ def evaluate_utterances(model, params, norm, utts, tokenizer, beam: int = 0,
                         preselect_min_score: float | None = None,
                         attention_list: str = "all",
                         pointer_window: int | None = None, pointer_verify: int = 0,
-                        verify_joint: int = 0, verify_margin: float = 0.0) -> dict:
+                        verify_joint: int = 0, verify_margin: float = 0.0,
+                        kws_cohort=None) -> dict:
   """Decodes and scores; returns {"metrics": {...}, "utterances": [...]}.
 
   ``pointer``, ``pointer_root_scale``: as in :func:`decode_utterances`.
@@ -384,6 +402,9 @@ def evaluate_utterances(model, params, norm, utts, tokenizer, beam: int = 0,
   together; a tree is kept when its hypothesis is more probable than the
   empty tree's by more than ``verify_margin`` nats (M + 1 or M + 2 decodes);
   in the both mode each tree's decode fuses its own phrases only.
+  ``kws_cohort`` (ctc): a :class:`asr.biasing.kws.Cohort` (see
+  :func:`keyword_cohort`) that calibrates the keyword scores per phrase
+  before ranking; ``preselect_min_score`` still gates the raw scores.
   All passes are timed.
   ``ilm_weight``: internal-LM subtraction in the beam search (BeamSearch).
   """
@@ -409,7 +430,7 @@ def evaluate_utterances(model, params, norm, utts, tokenizer, beam: int = 0,
   if two_pass or shallow_k:
     ranked = rank_lists(model, params, norm, utts, tokenizer, lists, pointer_rank, beam,
                         batch_frames, att_lists, label_bonus, max_symbols, ilm_weight,
-                        preselect_min_score, graphs)
+                        preselect_min_score, graphs, kws_cohort)
   tree_lists = [r[:pointer_preselect] for r in ranked] if two_pass else None
   windows = None
   if two_pass and pointer_window is not None:
@@ -465,6 +486,9 @@ def evaluate_utterances(model, params, norm, utts, tokenizer, beam: int = 0,
                  pointer_window=pointer_window if windows is not None else None,
                  preselect_min_score=preselect_min_score if ranked is not None else None,
                  pointer_rank=pointer_rank if ranked is not None else None,
+                 kws_cohort=(None if ranked is None or kws_cohort is None else
+                             {"utterances": len(kws_cohort), "weight": kws_cohort.weight,
+                              "power": kws_cohort.power}),
                  pointer_verify=pointer_verify if verified is not None else 0,
                  verify_joint=verify_joint if verified is not None else 0,
                  verify_margin=verify_margin if verified is not None else None)

@@ -90,6 +90,57 @@ def test_rank_per_wordpiece_normalization():
   assert kws.rank_phrases(logp, ["short", "long"], ids.__getitem__, normalize=True)[0] == "long"
 
 
+def _peaked(peaks, v=8):
+  logp = np.log(np.full((len(peaks), v), 0.02))
+  for t, k in enumerate(peaks):
+    logp[t, k] = np.log(0.86)
+  return logp - np.log(np.exp(logp).sum(-1, keepdims=True))
+
+
+def test_cohort_prior_is_the_mean_background_score():
+  """The prior is the mean over cohort utterances of score / L^power, cached;
+  an utterance too short for a phrase is left out of its mean."""
+  cohort_lps = [_peaked([0, 4, 0]), _peaked([3, 0, 0, 5, 0]), _peaked([6])]
+  ids = [[4], [3, 5], [2, 2, 2]]
+  tokens, lengths = _pad(ids)
+  per_utt = np.stack([kws.phrase_scores(lp, tokens, lengths) for lp in cohort_lps])
+  c = kws.Cohort(cohort_lps, weight=0.5, power=0.5)
+  # [3, 5] does not fit the 1-frame third utterance, [2, 2, 2] (5 frames) only the second.
+  assert per_utt[2, 1] == kws.NEG and (per_utt[[0, 2], 2] == kws.NEG).all()
+  want = [per_utt[:, 0].mean() / 1.0, per_utt[:2, 1].mean() / np.sqrt(2),
+          per_utt[1, 2] / np.sqrt(3)]
+  np.testing.assert_allclose(c.prior(ids), want, rtol=1e-12)
+  assert len(c._prior) == 3
+  np.testing.assert_allclose(c.prior([[3, 5]]), want[1:2])  # from the cache
+  raw = np.array([-1.0, -2.0, -3.0])
+  np.testing.assert_allclose(c.calibrate(raw, ids),
+                             raw / np.sqrt([1, 2, 3]) - 0.5 * np.array(want))
+  with pytest.raises(ValueError, match="at least one"):
+    kws.Cohort([])
+
+
+def test_cohort_demotes_a_phrase_that_matches_everywhere():
+  """A 'hub' phrase that scores well on any audio loses to the phrase this
+  utterance says once its background score is subtracted; min_score still
+  gates the raw per-wordpiece score."""
+  hub, name = [1], [4, 5, 6]
+  utt = _peaked([1, 0, 4, 5, 3, 0])  # says the hub exactly, the name with one frame off
+  background = [_peaked([1, 0, 2, 0]), _peaked([0, 1, 3]), _peaked([2, 1, 0, 7])]
+  ids = {"hub": hub, "name": name}
+  plain = kws.rank_phrases(utt, ["hub", "name"], ids.__getitem__, normalize=True)
+  assert plain == ["hub", "name"]
+  cohort = kws.Cohort(background, weight=1.0, power=1.0)
+  assert kws.rank_phrases(utt, ["hub", "name"], ids.__getitem__, normalize=True,
+                          cohort=cohort) == ["name", "hub"]
+  # weight 0, power 1 is the plain per-wordpiece ranking.
+  assert kws.rank_phrases(utt, ["hub", "name"], ids.__getitem__, normalize=True,
+                          cohort=kws.Cohort(background, weight=0.0, power=1.0)) == plain
+  name_score = kws.phrase_scores(utt, *_pad([name]))[0] / 3
+  gated = kws.rank_phrases(utt, ["hub", "name"], ids.__getitem__, normalize=True,
+                           cohort=cohort, min_score=name_score / 2)
+  assert gated == ["hub"]  # the name's raw score is below the gate, whatever its rank
+
+
 def test_bad_shapes_are_rejected():
   with pytest.raises(ValueError, match="logp must be"):
     kws.phrase_scores(np.zeros(4), np.zeros((1, 1), int), np.ones(1, int))
@@ -152,7 +203,20 @@ def test_ctc_preselection_plumbing(tiny_data_dir, tiny_tokenizer_path):
                                      preselect_min_score=-50.0)
   m = res["metrics"]
   assert m["pointer_window"] == 1 and m["attention_list"] == "empty"
-  assert m["preselect_min_score"] == -50.0
+  assert m["preselect_min_score"] == -50.0 and m["kws_cohort"] is None
+  from experiments import tiny
+  config = tiny.get_config()
+  config.data.data_dir = tiny_data_dir
+  cohort = evaluate.keyword_cohort(config, model, params, norm, tok, 2, weight=0.5, power=0.5)
+  assert len(cohort) == 2 and all(lp.shape[1] == tok.vocab_size for lp in cohort.logps)
+  ranked_c = evaluate.rank_lists(model, params, norm, utts, tok, lists, "ctc", cohort=cohort)
+  assert [sorted(r) for r in ranked_c] == [sorted(l) for l in lists]
+  res = evaluate.evaluate_utterances(model, params, norm, utts, tok, beam=2, biasing="attention",
+                                     distractors=3, pool=pool, pointer_preselect=2,
+                                     pointer_rank="ctc", kws_cohort=cohort)
+  assert res["metrics"]["kws_cohort"] == {"utterances": 2, "weight": 0.5, "power": 0.5}
+  with pytest.raises(ValueError, match="cohort needs pointer_rank='ctc'"):
+    evaluate.rank_lists(model, params, norm, utts, tok, lists, "spelling", cohort=cohort)
   with pytest.raises(ValueError, match="pointer_window needs"):
     evaluate.evaluate_utterances(model, params, norm, utts, tok, biasing="attention",
                                  distractors=3, pool=pool, pointer_preselect=1,
