@@ -37,8 +37,9 @@ it once per contact list. The ranking key becomes
 
 (L = the phrase's wordpieces). On 300 validation requests of
 ``catt_pointer_medium_mid`` (cohort of 60 training utterances, weight 0.75,
-power 0.5, chosen there) the spoken name's top-3 recall rose from 68 to 84 %
-at N = 100 and from 36 to 64 % at N = 1,000.
+power 0.5, chosen there) the spoken name's top-3 recall rose from 68 to 83 %
+at N = 100 and from 36 to 65 % at N = 1,000 (``benchmarks.preselect
+--kws_cohort=0,60``).
 """
 
 from typing import Sequence
