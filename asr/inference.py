@@ -49,7 +49,8 @@ class Recognizer:
                  attention: bool = True, pointer_preselect: int = 0,
                  preselect_min_score: float | None = None, pointer_window: int | None = None,
                  attention_list: str = "all", pointer_verify: int = 0,
-                 verify_joint: int = 0, verify_margin: float = 0.0) -> dict:
+                 verify_joint: int = 0, verify_margin: float = 0.0, kws_cohort: int = 0,
+                 kws_cohort_weight: float = 0.75, kws_cohort_power: float = 0.5) -> dict:
     """audio: int16 [N] at 16 kHz; phrases: [(phrase, score or None)].
 
     With phrases, ``shallow`` applies shallow fusion (context graph) and
@@ -61,7 +62,9 @@ class Recognizer:
     :func:`asr.evaluation.evaluate.evaluate_utterances`); ``pointer_verify``,
     ``verify_joint``, ``verify_margin``: list verification over the ranked
     phrases (:func:`asr.evaluation.evaluate.verify_decode`; with ``shallow``
-    each tried tree fuses its own phrases). The search uses
+    each tried tree fuses its own phrases). ``kws_cohort`` > 0 ranks by
+    keyword scores calibrated against that many training utterances of the
+    run's corpus (:meth:`keyword_cohort`, built once and kept). The search uses
     the config's tuned ``eval`` settings (label_bonus, max_symbols, ilm_weight).
     Returns {"text", "nbest": [{"text", "score"}]}, with verification also
     "verify": {"tree", "gain"}.
@@ -78,8 +81,10 @@ class Recognizer:
     if pointer_verify and not pointer_preselect:
       raise ValueError("pointer_verify needs pointer_preselect (the ranking it draws from)")
     if lists and lists[0] and pointer_preselect and self.model.cfg.biasing.pointer:
+      cohort = (self.keyword_cohort(kws_cohort, kws_cohort_weight, kws_cohort_power)
+                if kws_cohort else None)
       ranked = evaluate.rank_lists(self.model, self.params, self.norm, [utt], self.tokenizer,
-                                   lists, "ctc", min_score=preselect_min_score)
+                                   lists, "ctc", min_score=preselect_min_score, cohort=cohort)
       if pointer_verify:
         hyps, verified = evaluate.verify_decode(
             self.model, self.params, self.norm, [utt], self.tokenizer,
@@ -102,6 +107,17 @@ class Recognizer:
     if verified is not None:
       out["verify"] = verified[0]
     return out
+
+  def keyword_cohort(self, num: int, weight: float = 0.75, power: float = 0.5):
+    """The :class:`asr.biasing.kws.Cohort` of the first ``num`` training
+    utterances (:func:`asr.evaluation.evaluate.keyword_cohort`), built on first
+    use and kept with its per-phrase cache for later calls."""
+    cache = self.__dict__.setdefault("_cohorts", {})
+    key = (int(num), float(weight), float(power))
+    if key not in cache:
+      cache[key] = evaluate.keyword_cohort(self.config, self.model, self.params, self.norm,
+                                           self.tokenizer, *key)
+    return cache[key]
 
   def transcribe_file(self, path: str, phrases=(), start_s: float = 0.0, **kw) -> dict:
     audio = manifest_lib.load_audio(path, where=path)

@@ -8,7 +8,9 @@ shallow fusion, plus attention biasing when the model was trained with it.
 Pointer models with a long list: ``--pointer_preselect=K`` keeps the K phrases
 that CTC keyword spotting finds best in the audio (``--preselect_min_score``,
 ``--pointer_window``, ``--attention_list``; ``--pointer_verify`` decodes one
-tree per kept phrase and keeps the most probable; BUILD.md, "Context biasing").
+tree per kept phrase and keeps the most probable; ``--kws_cohort=N`` calibrates
+the keyword scores against N training utterances of the run's corpus;
+BUILD.md, "Context biasing").
 """
 
 import json
@@ -39,6 +41,11 @@ flags.DEFINE_integer("pointer_verify", 0, "With --pointer_preselect: list verifi
 flags.DEFINE_integer("verify_joint", 0, "--pointer_verify: also the J (> 1) best phrases together.")
 flags.DEFINE_float("verify_margin", 0.0, "--pointer_verify: nats a phrase must gain over the "
                    "empty tree.")
+flags.DEFINE_integer("kws_cohort", 0, "With --pointer_preselect: > 0 calibrates each phrase's "
+                     "keyword score against this many training utterances (needs the run's "
+                     "corpus; asr.biasing.kws.Cohort).")
+flags.DEFINE_float("kws_cohort_weight", 0.75, "--kws_cohort: share of the cohort mean subtracted.")
+flags.DEFINE_float("kws_cohort_power", 0.5, "--kws_cohort: scores divided by wordpieces ** this.")
 flags.mark_flags_as_required(["workdir"])
 FLAGS = flags.FLAGS
 
@@ -64,7 +71,10 @@ def main(argv):
                               attention_list=FLAGS.attention_list,
                               pointer_verify=FLAGS.pointer_verify,
                               verify_joint=FLAGS.verify_joint,
-                              verify_margin=FLAGS.verify_margin)
+                              verify_margin=FLAGS.verify_margin,
+                              kws_cohort=FLAGS.kws_cohort,
+                              kws_cohort_weight=FLAGS.kws_cohort_weight,
+                              kws_cohort_power=FLAGS.kws_cohort_power)
     print(json.dumps(out, ensure_ascii=False), flush=True)
 
 

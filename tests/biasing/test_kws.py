@@ -334,6 +334,20 @@ def test_recognizer_transcribe_preselects_by_keyword_spotting(tiny_data_dir, tin
   assert out["text"] and " ".join([top] * 50).startswith(out["text"]), (out["text"], top)
   with pytest.raises(ValueError, match="attention_list"):
     rec.transcribe(audio, phrases, beam=2, pointer_preselect=1, attention_list="some")
+  # A cohort of training utterances: built once, kept, and its calibrated top
+  # phrase is the one the transcript spells.
+  from asr.data import pipeline
+  from asr.evaluation import evaluate
+  cohort = rec.keyword_cohort(2, 1.0, 1.0)
+  assert rec.keyword_cohort(2, 1.0, 1.0) is cohort and len(cohort) == 2
+  lp = evaluate.ctc_logprobs(rec.model, rec.params, rec.norm, [pipeline._prepare_fn(  # pylint: disable=protected-access
+      None, None, rec.norm[0].shape[0], 1, rec.config.data.get("cmvn", "global"))(
+          {"id": "u", "audio": audio, "text": "", "context": []})])[0]
+  top_c = kws.rank_phrases(lp, [p for p, _ in phrases], rec.tokenizer.encode, normalize=True,
+                           cohort=cohort)[0]
+  out = rec.transcribe(audio, phrases, beam=2, shallow=False, pointer_preselect=1,
+                       kws_cohort=2, kws_cohort_weight=1.0, kws_cohort_power=1.0)
+  assert out["text"] and " ".join([top_c] * 50).startswith(out["text"]), (out["text"], top_c)
 
 
 def test_windows_gate_where_shallow_fusion_may_begin():
