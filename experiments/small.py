@@ -41,6 +41,9 @@ beyond the budget keeps the learning rate higher through the run (at step
 3,000 ~1.3e-3 instead of ~1.0e-3, and ~11 % of the peak left at the stop):
 ``num_steps = 6600`` since. A 3e-3 peak with that horizon
 (``workdirs/small_lr3``) ended worse: validation 44.2 % (U-WER 32.9 %).
+The quickstart on a fresh clone with this recipe (2026-11-27, ``32f8161``):
+6,050 steps in 30.1 min at ~70 utterances/s, validation 42.1 % (U-WER
+30.0 %); after its ``catt_small`` stage test greedy 40.1 % (U-WER 28.9 %).
 """
 
 from experiments import default
