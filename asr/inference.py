@@ -10,6 +10,7 @@ from typing import Sequence
 import numpy as np
 
 from asr.biasing import context_graph as cg
+from asr.biasing import kws
 from asr.data import manifest as manifest_lib
 from asr.data import pipeline
 from asr.evaluation import evaluate
@@ -50,7 +51,8 @@ class Recognizer:
                  preselect_min_score: float | None = None, pointer_window: int | None = None,
                  attention_list: str = "all", pointer_verify: int = 0,
                  verify_joint: int = 0, verify_margin: float = 0.0, kws_cohort: int = 0,
-                 kws_cohort_weight: float = 0.75, kws_cohort_power: float = 0.5) -> dict:
+                 kws_cohort_weight: float = kws.COHORT_WEIGHT,
+                 kws_cohort_power: float = kws.COHORT_POWER) -> dict:
     """audio: int16 [N] at 16 kHz; phrases: [(phrase, score or None)].
 
     With phrases, ``shallow`` applies shallow fusion (context graph) and
@@ -108,7 +110,8 @@ class Recognizer:
       out["verify"] = verified[0]
     return out
 
-  def keyword_cohort(self, num: int, weight: float = 0.75, power: float = 0.5):
+  def keyword_cohort(self, num: int, weight: float = kws.COHORT_WEIGHT,
+                     power: float = kws.COHORT_POWER):
     """The :class:`asr.biasing.kws.Cohort` of the first ``num`` training
     utterances (:func:`asr.evaluation.evaluate.keyword_cohort`), built on first
     use and kept with its per-phrase cache for later calls."""

@@ -21,7 +21,8 @@ import time
 
 from absl import app
 from absl import flags
-import numpy as np
+
+from asr.biasing import kws
 
 flags.DEFINE_string("workdir", None, "A trained workdir.")
 flags.DEFINE_string("split", "validation", "Split of the run's corpus or a manifest.")
@@ -31,8 +32,8 @@ flags.DEFINE_list("ks", ["1", "2", "3", "5", "8", "16"], "Recall cut-offs K.")
 flags.DEFINE_integer("beam", 4, "Beam of the first pass (text rankings).")
 flags.DEFINE_list("kws_cohort", ["0"], "ctc: cohort sizes to compare (0: raw scores; > 0: "
                   "calibrated against that many training utterances).")
-flags.DEFINE_float("kws_cohort_weight", 0.75, "Share of the cohort mean subtracted.")
-flags.DEFINE_float("kws_cohort_power", 0.5, "Scores divided by wordpieces ** this before "
+flags.DEFINE_float("kws_cohort_weight", kws.COHORT_WEIGHT, "Share of the cohort mean subtracted.")
+flags.DEFINE_float("kws_cohort_power", kws.COHORT_POWER, "Scores divided by wordpieces ** this before "
                    "calibration.")
 flags.DEFINE_integer("limit", 400, "Utterances (0: all).")
 flags.DEFINE_string("data_dir", None, "Override the run's data_dir.")
@@ -42,7 +43,6 @@ FLAGS = flags.FLAGS
 
 def main(argv):
   del argv
-  from asr.biasing import kws  # pylint: disable=g-import-not-at-top
   from asr.data import sources  # pylint: disable=g-import-not-at-top
   from asr.evaluation import evaluate  # pylint: disable=g-import-not-at-top
   from benchmarks import common  # pylint: disable=g-import-not-at-top

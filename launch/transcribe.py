@@ -18,6 +18,8 @@ import json
 from absl import app
 from absl import flags
 
+from asr.evaluation import biasing_flags
+
 flags.DEFINE_string("workdir", None, "Training workdir.")
 flags.DEFINE_string("context_file", None, "Biasing phrases, one a line, optional ':score'.")
 flags.DEFINE_integer("beam", 4, "Beam size.")
@@ -41,11 +43,7 @@ flags.DEFINE_integer("pointer_verify", 0, "With --pointer_preselect: list verifi
 flags.DEFINE_integer("verify_joint", 0, "--pointer_verify: also the J (> 1) best phrases together.")
 flags.DEFINE_float("verify_margin", 0.0, "--pointer_verify: nats a phrase must gain over the "
                    "empty tree.")
-flags.DEFINE_integer("kws_cohort", 0, "With --pointer_preselect: > 0 calibrates each phrase's "
-                     "keyword score against this many training utterances (needs the run's "
-                     "corpus; asr.biasing.kws.Cohort).")
-flags.DEFINE_float("kws_cohort_weight", 0.75, "--kws_cohort: share of the cohort mean subtracted.")
-flags.DEFINE_float("kws_cohort_power", 0.5, "--kws_cohort: scores divided by wordpieces ** this.")
+biasing_flags.define_cohort()  # --kws_cohort (needs the run's corpus), _weight, _power
 flags.mark_flags_as_required(["workdir"])
 FLAGS = flags.FLAGS
 

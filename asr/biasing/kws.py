@@ -47,6 +47,10 @@ from typing import Sequence
 import numpy as np
 
 NEG = -1e30
+# Cohort calibration defaults (chosen on catt_pointer_medium_mid's validation;
+# module docstring): share of the cohort mean subtracted, length exponent.
+COHORT_WEIGHT = 0.75
+COHORT_POWER = 0.5
 
 
 def phrase_scores(logp: np.ndarray, tokens: np.ndarray, lengths: np.ndarray,
@@ -128,8 +132,8 @@ class Cohort:
       cohort mean and the subtraction.
   """
 
-  def __init__(self, logps: Sequence[np.ndarray], weight: float = 0.75, power: float = 0.5,
-               blank_id: int = 0):
+  def __init__(self, logps: Sequence[np.ndarray], weight: float = COHORT_WEIGHT,
+               power: float = COHORT_POWER, blank_id: int = 0):
     if not len(logps):
       raise ValueError("a keyword-spotting cohort needs at least one utterance")
     self.logps = [np.asarray(lp) for lp in logps]

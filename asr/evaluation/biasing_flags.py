@@ -7,6 +7,8 @@ Each launcher calls :func:`define` once at import and passes
 
 from absl import flags
 
+from asr.biasing import kws
+
 NAMES = ("pointer_root_scale", "pointer_preselect", "pointer_rank", "preselect_min_score",
          "attention_list", "pointer_window", "shallow_preselect", "pointer_verify", "verify_joint",
          "verify_margin")
@@ -43,12 +45,18 @@ def define():
                        "together as one tree.")
   flags.DEFINE_float("verify_margin", 0.0, "--pointer_verify: a non-empty tree must beat the "
                      "empty tree's log-probability by more than this many nats.")
-  flags.DEFINE_integer("kws_cohort", 0, "--pointer_rank=ctc: > 0 calibrates each phrase's "
-                       "keyword score against its mean over this many training utterances "
-                       "(asr.biasing.kws.Cohort; 0: raw per-wordpiece scores).")
-  flags.DEFINE_float("kws_cohort_weight", 0.75, "--kws_cohort: share of the cohort mean "
-                     "subtracted.")
-  flags.DEFINE_float("kws_cohort_power", 0.5, "--kws_cohort: scores are divided by "
+  define_cohort()
+
+
+def define_cohort():
+  """Defines --kws_cohort, --kws_cohort_weight, --kws_cohort_power (also used
+  alone by ``launch.transcribe``)."""
+  flags.DEFINE_integer("kws_cohort", 0, "CTC keyword-spotting preselection: > 0 calibrates each "
+                       "phrase's keyword score against its mean over this many training "
+                       "utterances (asr.biasing.kws.Cohort; 0: raw per-wordpiece scores).")
+  flags.DEFINE_float("kws_cohort_weight", kws.COHORT_WEIGHT, "--kws_cohort: share of the cohort "
+                     "mean subtracted.")
+  flags.DEFINE_float("kws_cohort_power", kws.COHORT_POWER, "--kws_cohort: scores are divided by "
                      "wordpieces ** this before calibration.")
 
 

@@ -21,6 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from asr.biasing import context_graph as cg
+from asr.biasing import kws
 from asr.data import features as features_lib
 from asr.data import pipeline
 from asr.data import sources
@@ -111,12 +112,12 @@ def ctc_logprobs(model, params, norm, utts, batch_frames: int = 20000) -> list[n
   return out  # type: ignore[return-value]
 
 
-def keyword_cohort(config, model, params, norm, tokenizer, num: int, weight: float = 0.75,
-                   power: float = 0.5, split: str = "train"):
+def keyword_cohort(config, model, params, norm, tokenizer, num: int,
+                   weight: float = kws.COHORT_WEIGHT, power: float = kws.COHORT_POWER,
+                   split: str = "train"):
   """A :class:`asr.biasing.kws.Cohort` of the first ``num`` utterances of the
   run's ``split`` (its training audio by default: never the audio being
   ranked), scored by the model's CTC head."""
-  from asr.biasing import kws  # pylint: disable=g-import-not-at-top
   from asr.training import state as state_lib  # pylint: disable=g-import-not-at-top
   if num <= 0:
     raise ValueError(f"a keyword-spotting cohort needs num > 0 utterances, got {num}")
@@ -249,7 +250,6 @@ def rank_lists(model, params, norm, utts, tokenizer, lists, method: str, beam: i
   if cohort is not None and method != "ctc":
     raise ValueError(f"a keyword-spotting cohort needs pointer_rank='ctc', not {method!r}")
   if method == "ctc":
-    from asr.biasing import kws  # pylint: disable=g-import-not-at-top
     lps = ctc_logprobs(model, params, norm, utts, batch_frames)
     ids = pipeline.PhraseTokens(tokenizer, max_len=10**6).ids  # cached encode
     pairs = [kws.rank_phrases(lp, l, ids, normalize=True, min_score=min_score,
@@ -286,7 +286,6 @@ def keyword_windows(ranked: "RankedLists", tree_lists: Sequence[Sequence[str]],
   """Per-utterance pointer windows (BeamSearch ``ptr_windows``): the encoder
   frames within ``slack`` of the keyword segments of ``tree_lists``'
   phrases, from a ctc ranking (:func:`rank_lists`)."""
-  from asr.biasing import kws  # pylint: disable=g-import-not-at-top
   segs = ranked.segments
   if segs is None:
     raise ValueError("keyword windows need a ctc ranking (its keyword segments)")
