@@ -57,17 +57,22 @@ def measure(rec, threshold, utts_cache) -> dict:
                                                rec.tokenizer, limit=FLAGS.limit)
   utts = utts_cache[key]
   e = model.cfg.encoder
-  res = evaluate.evaluate_utterances(model, rec.params, rec.norm, utts, rec.tokenizer,
-                                     beam=FLAGS.beam)["metrics"]
+  out = evaluate.evaluate_utterances(model, rec.params, rec.norm, utts, rec.tokenizer,
+                                     beam=FLAGS.beam)
+  res = out["metrics"]
   flops = branching.encoder_flops(e, model.cfg.num_mel_bins)
   frames_per_s = 100.0 / e.subsample_factor
   chunks_per_s = frames_per_s / e.chunk_size
   compiled = routing.compiled_flops(model, rec.params)
   sub = utts[:FLAGS.timing_utterances]
+  br_cfg = config.model.encoder.get("branching") or {}
   row = {"workdir": rec.workdir, "step": rec.step, "lambda": _lambda(config),
+         "cost_target": float(br_cfg.get("cost_target", 0.0)),
          "threshold": e.branching.threshold if e.branching.enabled else None,
          "wer": res["wer"], "u_wer": res["u_wer"], "b_wer": res["b_wer"],
-         "num_utterances": len(utts), "branching": e.branching.enabled}
+         "num_utterances": len(utts), "branching": e.branching.enabled,
+         "cross_chunk": bool(e.branching.enabled and e.branching.cross_chunk),
+         "per_utt": {u["id"]: (u["errors"], u["num_words"]) for u in out["utterances"]}}
   if e.branching.enabled:
     st = routing.routing_stats(model, rec.params, rec.norm, utts)
     f = st["frac_expensive"]
@@ -139,6 +144,7 @@ def plot(rows: list[dict], reference: dict | None, output: str) -> str:
 def main(argv):
   del argv
   from asr import inference  # pylint: disable=g-import-not-at-top
+  from asr.evaluation import wer as wer_lib  # pylint: disable=g-import-not-at-top
   from benchmarks import common  # pylint: disable=g-import-not-at-top
   cache = {}
   rows = []
@@ -149,17 +155,27 @@ def main(argv):
       raise ValueError(f"{wd} is not a branching model (use it as --reference)")
     for thr in ([float(t) for t in FLAGS.thresholds] or [None]):
       row = measure(rec, thr, cache)
-      print({k: v for k, v in row.items() if k not in ("timing", "compiled_chunk_flops")}, flush=True)
+      print({k: v for k, v in row.items() if k not in ("timing", "compiled_chunk_flops", "per_utt")},
+            flush=True)
       rows.append(row)
   reference = None
   if FLAGS.reference:
     rec = inference.Recognizer.from_workdir(FLAGS.reference)
     rec.workdir = FLAGS.reference
     reference = measure(rec, None, cache)
-    print("reference", reference, flush=True)
+    print("reference", {k: v for k, v in reference.items() if k != "per_utt"}, flush=True)
+    base_utt = reference.pop("per_utt")
     for r in rows:
       r["wer_rel_reference"] = (r["wer"] - reference["wer"]) / max(reference["wer"], 1e-9)
       r["flops_rel_reference"] = r["compiled_flops_per_s"] / reference["compiled_flops_per_s"]
+      per_utt = r["per_utt"]
+      ids = sorted(set(per_utt) & set(base_utt))
+      if sum(base_utt[i][0] for i in ids):  # paired, same utterances
+        r["bootstrap"] = wer_lib.paired_bootstrap(
+            [base_utt[i][0] for i in ids], [per_utt[i][0] for i in ids],
+            [base_utt[i][1] for i in ids])
+  for r in rows:
+    r.pop("per_utt")
   path = common.write_result("branching", {"rows": rows, "reference": reference}, {
       "workdirs": FLAGS.workdirs, "reference": FLAGS.reference, "split": FLAGS.split,
       "beam": FLAGS.beam, "limit": FLAGS.limit, "thresholds": FLAGS.thresholds,

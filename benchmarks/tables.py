@@ -469,28 +469,44 @@ def streaming_speed(rows: list[dict]) -> str:
 
 
 def branching(rows: list[dict]) -> str:
-  """The latest branching sweep: compute against WER per lambda / threshold."""
+  """The latest branching sweep per (workdirs, reference): compute against
+  WER per lambda / threshold."""
   if not rows:
     return "(no results yet)"
-  d = rows[-1]
-  c, m = d["config"], d["metrics"]
-  ref = m.get("reference")
-  out = [f"Split `{c['split']}`, beam {c['beam']}; {_machine(d)}; {_prov(d)}", ""]
-  if ref:
-    out.insert(1, f"Reference `{c['reference']}`: WER {_pct(ref['wer'])} %, "
-               f"{ref['compiled_flops_per_s'] / 1e6:.1f} MFLOPs per audio second, "
-               f"{ref['ms_per_audio_s']:.1f} ms per audio second.")
-  out += ["| model | λ | threshold | expensive chunks % | MFLOPs / audio s | compute saving "
-          "| ms / audio s (all expensive) | wall saving | WER % | WER vs reference | utts |",
-          "|---|---|---|---|---|---|---|---|---|---|---|"]
-  for r in m["rows"]:
-    out.append(
-        f"| `{r['workdir'].rstrip('/').split('/')[-1]}` | {r['lambda']:g} | {r['threshold']:g} "
-        f"| {_pct(r['frac_expensive'])} | {r['compiled_flops_per_s'] / 1e6:.1f} "
-        f"| {_pct(r['compute_saving'])} % | {r['ms_per_audio_s']:.1f} "
-        f"({r['ms_per_audio_s_all_expensive']:.1f}) | {_pct(r['wall_saving'])} % "
-        f"| {_pct(r['wer'])} | {_rel_pct(r.get('wer_rel_reference'))} | {r['num_utterances']} |")
-  return "\n".join(out)
+  latest = _latest(rows, lambda c: (tuple(c["workdirs"]), c.get("reference")))
+  out = []
+  for d in latest.values():
+    c, m = d["config"], d["metrics"]
+    ref = m.get("reference")
+    out += [f"Split `{c['split']}`, beam {c['beam']}; {_machine(d)}; {_prov(d)}", ""]
+    if ref:
+      out.insert(-1, f"Reference `{c['reference']}`: WER {_pct(ref['wer'])} %, "
+                 f"{ref['compiled_flops_per_s'] / 1e6:.1f} MFLOPs per audio second, "
+                 f"{ref['ms_per_audio_s']:.1f} ms per audio second.")
+    boot = any("bootstrap" in r for r in m["rows"])
+    cross = any("cross_chunk" in r for r in m["rows"])
+    out += ["| model " + ("| expensive blocks " if cross else "")
+            + "| λ | threshold | expensive chunks % | MFLOPs / audio s | compute saving "
+            "| ms / audio s (all expensive) | wall saving | WER % | WER vs reference "
+            + ("| 95 % interval (paired bootstrap) " if boot else "") + "| utts |",
+            "|---|" + ("---|" if cross else "") + "---|---|---|---|---|---|---|---|---|"
+            + ("---|" if boot else "") + "---|"]
+    for r in m["rows"]:
+      b = r.get("bootstrap")
+      out.append(
+          f"| `{r['workdir'].rstrip('/').split('/')[-1]}` "
+          + (f"| {'cross-chunk' if r.get('cross_chunk') else 'chunk-local'} " if cross else "")
+          + f"| {r['lambda']:g}" + (f" (budget {r['cost_target']:g})" if r.get("cost_target") else "")
+          + f" | {r['threshold']:g} "
+          f"| {_pct(r['frac_expensive'])} | {r['compiled_flops_per_s'] / 1e6:.1f} "
+          f"| {_pct(r['compute_saving'])} % | {r['ms_per_audio_s']:.1f} "
+          f"({r['ms_per_audio_s_all_expensive']:.1f}) | {_pct(r['wall_saving'])} % "
+          f"| {_pct(r['wer'])} | {_rel_pct(r.get('wer_rel_reference'))} "
+          + ((f"| {_rel_pct(b['ci_low'])} .. {_rel_pct(b['ci_high'])} " if b else "| - ")
+             if boot else "")
+          + f"| {r['num_utterances']} |")
+    out.append("")
+  return "\n".join(out).rstrip()
 
 
 def stream_context(rows: list[dict]) -> str:

@@ -83,7 +83,11 @@ def get_config():
   # branch (expensive_layers chunk-local Conformer blocks) or a cheap one.
   br = e.branching = ml_collections.ConfigDict()
   br.enabled = False
-  br.expensive_layers = 2  # Conformer blocks of the expensive branch (no cross-chunk state)
+  br.expensive_layers = 2  # Conformer blocks of the expensive branch
+  # False: the expensive blocks are chunk-local (no cross-chunk state); True: they
+  # keep attention/convolution caches, which skipped chunks fill with keys/values
+  # projected from the trunk output (asr/models/branching.py).
+  br.cross_chunk = False
   br.cheap_rank = 32  # rank of the cheap branch's residual low-rank feed-forward layer
   br.router_hidden = 32  # hidden units of the router MLP on the chunk-mean trunk output
   br.router_init_bias = 0.0  # initial logit margin of the expensive branch (>0: start mostly expensive)
@@ -92,6 +96,10 @@ def get_config():
   # lambda: loss += cost_weight * expected encoder compute relative to
   # all-expensive (in (0, 1]; the RNN-T loss is in nats per label).
   br.cost_weight = 0.0
+  # > 0: a compute budget instead: loss += cost_weight * max(0, cost -
+  # cost_target), so the router is pushed down to the budget (e.g. 0.6 = 40 %
+  # less encoder compute) and no further; 0 = the plain linear term above.
+  br.cost_target = 0.0
   p = m.predictor = ml_collections.ConfigDict()
   p.kind = "lstm"  # lstm | stateless
   p.embed_dim = 128
@@ -138,6 +146,11 @@ def get_config():
   t.b1 = 0.9
   t.b2 = 0.98
   t.clip_norm = 5.0  # global gradient-norm clipping
+  # Exponential moving average of the parameters (Polyak averaging), kept in
+  # the train state; > 0: validation, evaluation, export and warm starts
+  # use the average, decay_t = min(ema_decay, (1 + t) / (10 + t)) at step t
+  # (the average of the last ~1 / (1 - ema_decay) steps). 0 = off.
+  t.ema_decay = 0.0
   # RNN-T loss: "fused" evaluates the joint in time slices of loss_time_chunk
   # frames and recomputes them in the backward pass (memory ~ 1/slices);
   # "full" materializes [B, T', U+1, V] (faster when it fits); "pruned"

@@ -10,6 +10,17 @@ per chunk of ``chunk_size`` encoder frames, one of two branches:
   for later chunks: the skip is exact in streaming, and the streaming run
   still equals the masked full-utterance run (tested). Cross-chunk context
   reaches the routed stage through the trunk.
+  With ``cross_chunk`` the expensive blocks instead attend ``left_context``
+  frames back and convolve across chunk boundaries, as the trunk does, from
+  their own key/value and convolution caches. A chunk that takes the cheap
+  branch still leaves something in those caches, so that later expensive
+  chunks see a full left context: in each expensive block, keys and values
+  projected from its *trunk output* (the block's attention LayerNorm and
+  key/value matrices only: 2 D^2 multiply-adds per frame and block, against
+  ~23 D^2 plus attention for the whole block) and zero convolution inputs. The full-utterance run
+  builds the same keys (``SelfAttention``'s ``fallback``), so streaming
+  still equals it (tested), and every chunk expensive is exactly the plain
+  encoder of ``num_layers + expensive_layers`` blocks.
 * **cheap**: a residual low-rank feed-forward layer
   (``x + W_up swish(W_down LN(x))``, rank ``cheap_rank``).
 
@@ -35,7 +46,10 @@ taking the expensive branch is
 p = mean router probability of "expensive" over the batch's valid chunks.
 ``cost`` is in (0, 1]; the loss adds ``cost_weight * cost`` (lambda; the
 RNN-T loss is in nats per label), so lambda trades nats per label against the
-fraction of the full encoder's compute.
+fraction of the full encoder's compute. With ``cost_target`` > 0 the term is
+a budget instead, ``cost_weight * max(0, cost - cost_target)``: the linear
+term's operating point moves abruptly with lambda (a router either keeps most
+chunks expensive or gives up on the branch), while a budget names it.
 """
 
 import dataclasses
@@ -64,6 +78,14 @@ class BranchingConfig:
       without retraining).
     cost_weight: lambda, the weight of the relative compute cost in the loss
       (read by the training step; the model ignores it).
+    cost_target: > 0 turns the cost term into a budget: the loss adds
+      ``cost_weight * max(0, cost - cost_target)`` (:func:`cost_penalty`),
+      so a strong lambda pushes the router down to the target relative
+      cost and no further; 0 = the linear ``cost_weight * cost``.
+    cross_chunk: off = chunk-local expensive blocks (no state across
+      chunks); on = they keep attention/convolution caches, filled by
+      skipped chunks with keys/values projected from the trunk output
+      (module docstring).
   """
   enabled: bool = False
   expensive_layers: int = 2
@@ -73,6 +95,8 @@ class BranchingConfig:
   gumbel_tau: float = 1.0
   threshold: float = 0.5
   cost_weight: float = 0.0
+  cost_target: float = 0.0
+  cross_chunk: bool = False
 
 
 class CheapBranch(nn.Module):
@@ -159,12 +183,24 @@ def encoder_flops(cfg, num_bins: int = 80) -> dict:
   if br.enabled:
     d = cfg.dim
     out["router"] = (2 * d * br.router_hidden + 2 * br.router_hidden * 2) / max(c, 1) + d
-    out["expensive"] = br.expensive_layers * _block_flops(cfg, (c + 1) / 2)
-    out["cheap"] = float(2 * 2 * d * br.cheap_rank)
+    if br.cross_chunk:
+      # Attention over the left context; a skipped chunk still projects
+      # keys and values (2 D x D matrices) in every expensive block.
+      out["expensive"] = br.expensive_layers * _block_flops(cfg, keys_trunk)
+      out["cheap"] = float(2 * 2 * d * br.cheap_rank) + br.expensive_layers * 2 * 2 * d * d
+    else:
+      out["expensive"] = br.expensive_layers * _block_flops(cfg, (c + 1) / 2)
+      out["cheap"] = float(2 * 2 * d * br.cheap_rank)
   out["fixed"] = sub + trunk + out["router"]
   out["full"] = out["fixed"] + out["expensive"]
   out["min"] = out["fixed"] + out["cheap"]
   return out
+
+
+def cost_penalty(cost, target: float):
+  """The compute term that lambda weighs: ``cost`` itself (target 0) or, with
+  a budget ``target`` in (0, 1), only the excess ``max(0, cost - target)``."""
+  return cost if target <= 0 else jax.nn.relu(cost - target)
 
 
 def relative_cost(cfg, p, num_bins: int = 80):

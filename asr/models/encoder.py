@@ -18,9 +18,10 @@ The same parameters run two ways that give equal outputs (tested):
 Two optional extensions, both off by default:
 
 * **Branching** (``cfg.branching``, :mod:`asr.models.branching`): a routed
-  stage after the blocks sends each chunk to an expensive (chunk-local
-  Conformer blocks) or a cheap (low-rank feed-forward) branch; in ``stream``
-  a cheap chunk does not execute the expensive blocks (``lax.cond``).
+  stage after the blocks sends each chunk to an expensive (Conformer blocks,
+  chunk-local or, with ``cross_chunk``, with their own caches) or a cheap
+  (low-rank feed-forward) branch; in ``stream`` a cheap chunk does not
+  execute the expensive blocks (``lax.cond``).
 * **Stream context** (``wake`` arguments): the wake-word segment's features
   run through the encoder before the request, so the request's first chunks
   attend to (and convolve over) the context frames, as a streaming device
@@ -263,17 +264,25 @@ class SelfAttention(nn.Module):
   dropout: float
 
   @nn.compact
-  def __call__(self, x, positions, mask, train: bool, cache=None):
+  def __call__(self, x, positions, mask, train: bool, cache=None, fallback=None):
     """x: [B, T, D]; positions: [B, T]; mask: [B, T, S] over keys
-    [cache (S - T); x]; cache: optional (k, v, pos) [B, L, H, Dh] x2, [B, L].
+    [cache (S - T); x]; cache: optional (k, v) [B, L, H, Dh] x2;
+    fallback: optional (x_fb [B, T, D], use_fb [B, T] bool): where use_fb,
+    the keys and values of a frame are projected from x_fb instead of x
+    (the branching encoder's skipped chunks, see :func:`fallback_kv`).
 
-    Returns (y [B, T, D], (k, v, pos) of x for the next cache).
+    Returns (y [B, T, D], (k, v) of x for the next cache).
     """
     b, t, _ = x.shape
     h = self.num_heads
     dh = self.dim // h
-    y = nn.LayerNorm()(x)
-    qkv = nn.DenseGeneral((3, h, dh), name="qkv")(y)
+    ln = nn.LayerNorm()
+    dense = nn.DenseGeneral((3, h, dh), name="qkv")
+    qkv = dense(ln(x))
+    if fallback is not None:
+      x_fb, use_fb = fallback
+      qkv = jnp.where(use_fb[:, :, None, None, None] & (jnp.arange(3) > 0)[:, None, None],
+                      dense(ln(x_fb)), qkv)
     q, k, v = qkv[:, :, 0], qkv[:, :, 1], qkv[:, :, 2]
     q = rotary(q, positions)
     k = rotary(k, positions)
@@ -322,7 +331,15 @@ class Block(nn.Module):
   cfg: EncoderConfig
 
   @nn.compact
-  def __call__(self, x, positions, mask, valid, train: bool, cache=None):
+  def __call__(self, x, positions, mask, valid, train: bool, cache=None, fallback=None):
+    """x: [B, T, D]; positions: [B, T]; mask: [B, T, S]; valid: [B, T];
+    cache: optional {"attn": (k, v), "conv": [B, K-1, D]}; fallback:
+    optional (x_fb, use_fb) for the frames of skipped chunks (branching
+    ``cross_chunk``): their keys and values come from x_fb and their
+    convolution input is zero, as a streaming skipped chunk leaves them.
+
+    Returns (y [B, T, D], new cache entries).
+    """
     c = self.cfg
     drop = nn.Dropout(c.dropout, deterministic=not train)
     conformer = c.kind == "conformer"
@@ -330,12 +347,13 @@ class Block(nn.Module):
       x = x + 0.5 * drop(FeedForward(c.dim, c.ffn_mult, c.dropout, name="ff1")(x, train))
     attn_cache = None if cache is None else cache["attn"]
     y, kv = SelfAttention(c.dim, c.num_heads, c.dropout, name="attn")(
-        x, positions, mask, train, attn_cache)
+        x, positions, mask, train, attn_cache, fallback)
     x = x + drop(y)
     new_cache = {"kv": kv}
     if conformer:
+      conv_valid = valid if fallback is None else valid & ~fallback[1]
       y, conv_cache = ConvModule(c.dim, c.conv_kernel, c.dropout, name="conv")(
-          x, valid, train, None if cache is None else cache["conv"])
+          x, conv_valid, train, None if cache is None else cache["conv"])
       x = x + y
       new_cache["conv"] = conv_cache
     x = x + (0.5 if conformer else 1.0) * drop(
@@ -346,14 +364,44 @@ class Block(nn.Module):
 
 
 def _expensive_blocks(cfg: EncoderConfig, block_params, x, valid):
-  """The expensive branch as a pure function of its blocks' parameters:
-  chunks x [N, C, D], valid [N, C]; attention within the chunk only."""
+  """The chunk-local expensive branch as a pure function of its blocks'
+  parameters: chunks x [N, C, D], valid [N, C]; attention within the chunk only."""
   n, t, _ = x.shape
   positions = jnp.broadcast_to(jnp.arange(t)[None], (n, t))
   mask = jnp.broadcast_to(valid[:, None, :], (n, t, t))
   for p in block_params:  # no cache: the convolution is chunk-local too
     x, _ = Block(cfg, parent=None).apply({"params": p}, x, positions, mask, valid, False)
   return x
+
+
+def fallback_kv(attn_params, x, positions):
+  """Keys and values that a chunk skipping the expensive branch leaves in one
+  expensive block's cache (branching ``cross_chunk``): the block's attention
+  LayerNorm and key/value projections applied to the trunk output x
+  [B, T, D] at ``positions`` [B, T] -> (k, v) [B, T, H, Dh] each. The same
+  as ``SelfAttention``'s ``fallback`` in the full-utterance run."""
+  y = nn.LayerNorm(parent=None).apply({"params": attn_params["LayerNorm_0"]}, x)
+  qkv = attn_params["qkv"]
+  kv = jnp.einsum("btd,dkhe->btkhe", y, qkv["kernel"][:, 1:]) + qkv["bias"][1:]
+  return rotary(kv[:, :, 0], positions), kv[:, :, 1]
+
+
+def _next_layer(cfg: EncoderConfig, layer, new):
+  """A layer's stream cache after a chunk: keys/values of the last
+  ``left_context`` frames, the convolution's last ``kernel - 1`` inputs."""
+  kv = tuple(jnp.concatenate([old, nw], axis=1)[:, -cfg.left_context:]
+             for old, nw in zip(layer["kv"], new["kv"]))
+  out = {"kv": kv}
+  if cfg.kind == "conformer":
+    out["conv"] = new["conv"]
+  return out
+
+
+def _layer_cache(cfg: EncoderConfig, layer):
+  cache = {"attn": layer["kv"]}
+  if cfg.kind == "conformer":
+    cache["conv"] = layer["conv"]
+  return cache
 
 
 def _cheap_branch(cfg: EncoderConfig, params, x):
@@ -364,17 +412,41 @@ def _cheap_branch(cfg: EncoderConfig, params, x):
 def _run_expensive(cfg: EncoderConfig, operands):
   """``lax.cond`` branch: the chunk through the expensive blocks (rows that
   chose the cheap branch are selected from it). Module-level so that tests
-  can count its executions."""
-  x, valid, decide, block_params, cheap_params = operands
-  y = _expensive_blocks(cfg, block_params, x, valid)
-  if x.shape[0] == 1:  # batch 1: the predicate is this row's decision
-    return y
-  return jnp.where(decide[:, None, None], y, _cheap_branch(cfg, cheap_params, x))
+  can count its executions. Returns (out [B, C, D], new expensive-layer
+  caches; empty unless ``cross_chunk``)."""
+  x, valid, decide = operands["x"], operands["valid"], operands["decide"]
+  blocks, cheap_params = operands["blocks"], operands["cheap"]
+  new = []
+  if cfg.branching.cross_chunk:
+    # Rows (streams) that chose the cheap branch leave fallback keys/values
+    # and zero convolution inputs, as _run_cheap does.
+    fb = None if x.shape[0] == 1 else (x, jnp.broadcast_to(~decide[:, None], valid.shape))
+    y = x
+    for p, layer in zip(blocks, operands["caches"]):
+      y, nc = Block(cfg, parent=None).apply(
+          {"params": p}, y, operands["positions"], operands["mask"], valid, False,
+          _layer_cache(cfg, layer), fb)
+      new.append(_next_layer(cfg, layer, nc))
+  else:
+    y = _expensive_blocks(cfg, blocks, x, valid)
+  if x.shape[0] > 1:  # batch 1: the predicate is this row's decision
+    y = jnp.where(decide[:, None, None], y, _cheap_branch(cfg, cheap_params, x))
+  return y, new
 
 
 def _run_cheap(cfg: EncoderConfig, operands):
-  x, _, _, _, cheap_params = operands
-  return _cheap_branch(cfg, cheap_params, x)
+  """``lax.cond`` branch: the cheap branch; with ``cross_chunk`` also the
+  fallback keys/values (and zero convolution inputs) of each expensive layer."""
+  x = operands["x"]
+  new = []
+  if cfg.branching.cross_chunk:
+    for p, layer in zip(operands["blocks"], operands["caches"]):
+      nc = {"kv": fallback_kv(p["attn"], x, operands["positions"])}
+      if cfg.kind == "conformer":
+        nc["conv"] = jnp.concatenate([layer["conv"], jnp.zeros_like(x)],
+                                     axis=1)[:, -(cfg.conv_kernel - 1):]
+      new.append(_next_layer(cfg, layer, nc))
+  return _cheap_branch(cfg, operands["cheap"], x), new
 
 
 class AnchorFilm(nn.Module):
@@ -478,7 +550,7 @@ class Encoder(nn.Module):
         request = frames >= drop
     routing = None
     if c.branching.enabled:
-      x, routing = self._routed_full(x, valid, train)
+      x, routing = self._routed_full(x, valid, train, positions, mask)
     x = self.out_ln(x)
     x = jnp.where(valid[..., None], x, 0.0)
     return x[:, drop:], out_lengths - drop, routing
@@ -498,31 +570,50 @@ class Encoder(nn.Module):
       x, _ = blk(x, positions, mask, valid, train)  # no cache: chunk-local conv too
     return x
 
-  def _routed_full(self, x, valid, train: bool):
+  def _routed_full(self, x, valid, train: bool, positions, mask):
+    """The routed stage over whole utterances: x [B, T', D] trunk output,
+    valid [B, T'], positions / mask as the trunk's. Both branches run for
+    every chunk and the decision selects (training: the straight-through
+    Gumbel sample, which mixes them)."""
     c = self.cfg
     br = c.branching
     b, t, d = x.shape
     n = -(-t // c.chunk_size)
     pad = n * c.chunk_size - t
-    xc = jnp.pad(x, ((0, 0), (0, pad), (0, 0))).reshape(b * n, c.chunk_size, d)
-    vc = jnp.pad(valid, ((0, 0), (0, pad))).reshape(b * n, c.chunk_size)
+    chunks = lambda a: jnp.pad(a, ((0, 0), (0, pad)) + ((0, 0),) * (a.ndim - 2)).reshape(
+        (b * n, c.chunk_size) + a.shape[2:])
+    xc, vc = chunks(x), chunks(valid)
     logits = self.router(xc, vc)  # [B*N, 2]
-    y = self.routed_expensive(xc, vc, train)
-    z = self.cheap(xc)
     if train:
       w = branching_lib.straight_through_gumbel(self.make_rng("dropout"), logits, br.gumbel_tau)
-      out = w[:, 1, None, None] * y + w[:, 0, None, None] * z
       expensive = w[:, 1] > 0.5
     else:
       expensive = branching_lib.p_expensive(logits) > br.threshold
+    if br.cross_chunk:
+      # Cross-chunk attention and convolution, as in the trunk; frames of
+      # chunks on the cheap branch offer keys/values projected from the
+      # trunk output and zero convolution inputs (what a skipped chunk
+      # leaves in the streaming caches).
+      exp_frames = jnp.repeat(expensive.reshape(b, n), c.chunk_size, axis=1)[:, :t]
+      y = x
+      for blk in self.exp_blocks:
+        y, _ = blk(y, positions, mask, valid, train, None, (x, ~exp_frames))
+      y = chunks(y)
+    else:
+      y = self.routed_expensive(xc, vc, train)
+    z = self.cheap(xc)
+    if train:
+      out = w[:, 1, None, None] * y + w[:, 0, None, None] * z
+    else:
       out = jnp.where(expensive[:, None, None], y, z)
     out = out.reshape(b, n * c.chunk_size, d)[:, :t]
     routing = {"logits": logits.reshape(b, n, 2), "valid": vc.any(-1).reshape(b, n),
                "expensive": expensive.reshape(b, n)}
     return out, routing
 
-  def _routed_stream(self, x, valid, force_route):
-    """One chunk x [B, C, D] -> (out, p_expensive [B], expensive [B] bool).
+  def _routed_stream(self, x, valid, force_route, positions, mask, caches):
+    """One chunk x [B, C, D] -> (out, p_expensive [B], expensive [B] bool,
+    new expensive-layer caches (``cross_chunk``; else [])).
 
     The branches run as pure functions of their parameters under
     ``jax.lax.cond``: flax's lifted ``nn.cond`` cost ~2 ms more per chunk
@@ -535,17 +626,18 @@ class Encoder(nn.Module):
     decide = (p > c.branching.threshold) if force_route is None else jnp.full(p.shape, bool(force_route))
     decide = decide & has
     params = self.variables["params"]
-    ops = (x, valid, decide,
-           [params[f"block{c.num_layers + i}"] for i in range(c.branching.expensive_layers)],
-           params["cheap"])
+    ops = {"x": x, "valid": valid, "decide": decide,
+           "blocks": [params[f"block{c.num_layers + i}"] for i in range(c.branching.expensive_layers)],
+           "cheap": params["cheap"], "positions": positions, "mask": mask, "caches": caches}
     run_exp = functools.partial(_run_expensive, c)
     run_cheap = functools.partial(_run_cheap, c)
     if force_route is not None:  # benchmarks: one branch, no cond
-      return (run_exp if force_route else run_cheap)(ops), p, decide
+      out, new = (run_exp if force_route else run_cheap)(ops)
+      return out, p, decide, new
     # Batch 1: a cheap chunk never runs the expensive blocks. Batch > 1: they
     # run when any stream's chunk needs them (a batch cannot skip per row).
-    out = jax.lax.cond(jnp.any(decide), run_exp, run_cheap, ops)
-    return out, p, decide
+    out, new = jax.lax.cond(jnp.any(decide), run_exp, run_cheap, ops)
+    return out, p, decide, new
 
   # --- streaming -----------------------------------------------------------------
 
@@ -584,16 +676,8 @@ class Encoder(nn.Module):
     for i, (blk, layer) in enumerate(zip(self.blocks, state["layers"])):
       if c.context_anchor and i in self.films:
         x = self.films[i](x, anchor, film_on)
-      cache = {"attn": layer["kv"]}
-      if c.kind == "conformer":
-        cache["conv"] = layer["conv"]
-      x, nc = blk(x, positions, mask, valid, False, cache)
-      kv = tuple(jnp.concatenate([old, new], axis=1)[:, -c.left_context:]
-                 for old, new in zip(layer["kv"], nc["kv"]))
-      nl = {"kv": kv}
-      if c.kind == "conformer":
-        nl["conv"] = nc["conv"]
-      new_layers.append(nl)
+      x, nc = blk(x, positions, mask, valid, False, _layer_cache(c, layer))
+      new_layers.append(_next_layer(c, layer, nc))
       if c.context_anchor and i == c.anchor_block:
         total, count = pooled_anchor(x, valid & in_ctx[:, None])
         new_state.update(anchor_sum=state["anchor_sum"] + total,
@@ -601,8 +685,11 @@ class Encoder(nn.Module):
                          context_left=jnp.maximum(state["context_left"] - num_valid, 0))
     new_state.update(offset=offset + num_valid, layers=new_layers)
     if c.branching.enabled:
-      x, p, decide = self._routed_stream(x, valid, force_route)
+      x, p, decide, exp_layers = self._routed_stream(x, valid, force_route, positions, mask,
+                                                     state.get("exp_layers", []))
       new_state.update(route=decide.astype(jnp.int32), p_expensive=p)
+      if c.branching.cross_chunk:
+        new_state["exp_layers"] = exp_layers
     x = self.out_ln(x)
     new_state["cache_valid"] = jnp.concatenate([cache_valid, valid], axis=1)[:, -c.left_context:]
     return jnp.where(valid[..., None], x, 0.0), new_state
@@ -626,12 +713,13 @@ def init_stream_state(cfg: EncoderConfig, batch: int, num_bins: int,
   h = cfg.num_heads
   dh = cfg.dim // h
   L = cfg.left_context
-  layers = []
-  for _ in range(cfg.num_layers):
+  def empty_layer():
     layer = {"kv": (jnp.zeros((batch, L, h, dh), dtype), jnp.zeros((batch, L, h, dh), dtype))}
     if cfg.kind == "conformer":
       layer["conv"] = jnp.zeros((batch, cfg.conv_kernel - 1, cfg.dim), dtype)
-    layers.append(layer)
+    return layer
+
+  layers = [empty_layer() for _ in range(cfg.num_layers)]
   del num_bins
   state = {
       "offset": jnp.zeros((batch,), jnp.int32),
@@ -640,6 +728,8 @@ def init_stream_state(cfg: EncoderConfig, batch: int, num_bins: int,
   }
   if cfg.branching.enabled:
     state.update(route=jnp.zeros((batch,), jnp.int32), p_expensive=jnp.zeros((batch,), dtype))
+    if cfg.branching.cross_chunk:  # the expensive blocks' own caches
+      state["exp_layers"] = [empty_layer() for _ in range(cfg.branching.expensive_layers)]
   if cfg.context_anchor:
     # context_left: encoder frames of stream context still to come (set by
     # the caller, e.g. StreamingRecognizer.accept_context); those chunks

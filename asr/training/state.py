@@ -41,6 +41,41 @@ class TrainState:
   opt_state: optax.OptState
 
 
+@flax.struct.dataclass
+class EmaTrainState(TrainState):
+  """TrainState plus the exponential moving average of the parameters
+  (``train.ema_decay > 0``); a separate class, so that runs without it keep
+  their checkpoint layout."""
+  ema: flax.core.FrozenDict
+
+
+def ema_decay_at(decay: float, step):
+  """The moving average's decay at (0-based) ``step``: ``decay`` capped by
+  (1 + step) / (10 + step), so that the first steps' random parameters leave
+  the average quickly."""
+  return jnp.minimum(decay, (1.0 + step) / (10.0 + step))
+
+
+def update_ema(ema, params, decay: float, step):
+  """ema <- d * ema + (1 - d) * params, d = ema_decay_at(decay, step)."""
+  d = ema_decay_at(decay, step)
+  return jax.tree_util.tree_map(lambda e, p: d * e + (1.0 - d) * p, ema, params)
+
+
+def eval_params(state: TrainState):
+  """The parameters a run is evaluated and exported with: the moving average
+  when kept, else the trained parameters."""
+  return getattr(state, "ema", state.params)
+
+
+def with_params(state: TrainState, params, tx) -> TrainState:
+  """A fresh state (step 0, new optimizer state; the average restarts at
+  ``params``) of the same kind as ``state``: warm starts."""
+  if isinstance(state, EmaTrainState):
+    return EmaTrainState(step=state.step, params=params, opt_state=tx.init(params), ema=params)
+  return TrainState(step=state.step, params=params, opt_state=tx.init(params))
+
+
 def make_optimizer(t: ml_collections.ConfigDict) -> tuple[optax.GradientTransformation, optax.Schedule]:
   """AdamW with linear warm-up, cosine decay and global-norm clipping.
 
@@ -58,9 +93,16 @@ def make_optimizer(t: ml_collections.ConfigDict) -> tuple[optax.GradientTransfor
   return tx, schedule
 
 
-def create_train_state(rng, mcfg: transducer.TransducerConfig, tx) -> TrainState:
+def create_train_state(rng, mcfg: transducer.TransducerConfig, tx, ema: bool = False) -> TrainState:
   params = transducer.init_params(mcfg, rng)
-  return TrainState(step=jnp.zeros((), jnp.int32), params=params, opt_state=tx.init(params))
+  step = jnp.zeros((), jnp.int32)
+  if ema:
+    return EmaTrainState(step=step, params=params, opt_state=tx.init(params), ema=params)
+  return TrainState(step=step, params=params, opt_state=tx.init(params))
+
+
+def uses_ema(config) -> bool:
+  return config.train.get("ema_decay", 0.0) > 0
 
 
 # --- workdir files: everything evaluation needs besides the checkpoint --------
@@ -138,7 +180,8 @@ def restore_for_inference(workdir: str, step: int | None = None):
   """(config, model, params, norm, tokenizer) of a training workdir.
 
   Restores the checkpoint at ``step`` (default: latest) into the exact train
-  state structure, then keeps the parameters.
+  state structure, then keeps the parameters (the moving average when the
+  run kept one, ``train.ema_decay``).
   """
   import orbax.checkpoint as ocp  # pylint: disable=g-import-not-at-top
   config = load_config(workdir)
@@ -148,14 +191,15 @@ def restore_for_inference(workdir: str, step: int | None = None):
     raise FileNotFoundError(f"{workdir}/{NORM_FILE} missing: was training started here?")
   mcfg = model_config(config, tokenizer.vocab_size)
   tx, _ = make_optimizer(config.train)
-  abstract = jax.eval_shape(lambda: create_train_state(jax.random.PRNGKey(0), mcfg, tx))
+  abstract = jax.eval_shape(lambda: create_train_state(jax.random.PRNGKey(0), mcfg, tx,
+                                                      uses_ema(config)))
   mngr = ocp.CheckpointManager(os.path.abspath(os.path.join(workdir, "checkpoints")))
   step = mngr.latest_step() if step is None else step
   if step is None:
     raise FileNotFoundError(f"no checkpoint in {workdir}/checkpoints")
   state = mngr.restore(step, args=ocp.args.StandardRestore(abstract))
   model = transducer.Transducer(mcfg)
-  return config, model, state.params, (jnp.asarray(norm[0]), jnp.asarray(norm[1])), tokenizer, step
+  return config, model, eval_params(state), (jnp.asarray(norm[0]), jnp.asarray(norm[1])), tokenizer, step
 
 
 def warm_start(params, init_workdir: str):

@@ -200,7 +200,8 @@ def train_step(state: state_lib.TrainState, batch: dict, rng, *, model, tx, mean
       cost = branching_lib.relative_cost(model.cfg.encoder, p_exp, model.cfg.num_mel_bins)
       # Every device adds 1/num_devices of the term: the psum of gradients
       # then holds it once.
-      loss = loss + branching.cost_weight * cost / jax.lax.psum(1, axis_name)
+      penalty = branching_lib.cost_penalty(cost, branching.cost_target)
+      loss = loss + branching.cost_weight * penalty / jax.lax.psum(1, axis_name)
       aux = {**aux, "router_p_expensive": p_exp, "compute_cost": cost,
              "frac_expensive": jax.lax.psum(jnp.sum(r["expensive"] * w), axis_name) / n}
     return loss, (nll, jnp.sum(nll) / global_tokens, aux)
@@ -221,6 +222,8 @@ def train_step(state: state_lib.TrainState, batch: dict, rng, *, model, tx, mean
       **extra_metrics,
   }
   new_state = state.replace(step=state.step + 1, params=params, opt_state=opt_state)
+  if isinstance(state, state_lib.EmaTrainState):
+    new_state = new_state.replace(ema=state_lib.update_ema(state.ema, params, t.ema_decay, state.step))
   return new_state, metrics
 
 
@@ -322,7 +325,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   tx, schedule = state_lib.make_optimizer(config.train)
   rng = jax.random.PRNGKey(config.seed)
   init_rng, step_rng = jax.random.split(rng)
-  state = state_lib.create_train_state(init_rng, mcfg, tx)
+  state = state_lib.create_train_state(init_rng, mcfg, tx, state_lib.uses_ema(config))
   logging.info("model parameters: %d", transducer.count_params(state.params))
 
   mngr = ocp.CheckpointManager(
@@ -335,7 +338,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     logging.info("resumed from step %d", start)
   elif config.train.get("init_from"):
     params, _, _ = state_lib.warm_start(state.params, config.train.init_from)
-    state = state_lib.TrainState(step=state.step, params=params, opt_state=tx.init(params))
+    state = state_lib.with_params(state, params, tx)
 
   p_step = jax.pmap(functools.partial(train_step, model=model, tx=tx, mean=mean, std=std, cfg=config),
                     axis_name="batch", donate_argnums=(0,))
@@ -383,10 +386,15 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
           val_utts = evaluate_lib.load_utterances(
               config, state_lib.split_spec(config, "validation"), tokenizer,
               limit=config.train.eval_utterances)
-        params = jax.tree_util.tree_map(lambda x: x[0], p_state.params)
+        params = jax.tree_util.tree_map(lambda x: x[0], state_lib.eval_params(p_state))
         res = evaluate_lib.evaluate_utterances(model, params, norm, val_utts, tokenizer, beam=0,
                                                batch_frames=config.eval.batch_frames)
         ev = {f"val_{k}": v for k, v in res["metrics"].items() if isinstance(v, (int, float))}
+        if isinstance(p_state, state_lib.EmaTrainState):  # the raw parameters too: what the average buys
+          raw = evaluate_lib.evaluate_utterances(
+              model, jax.tree_util.tree_map(lambda x: x[0], p_state.params), norm, val_utts,
+              tokenizer, beam=0, batch_frames=config.eval.batch_frames)["metrics"]
+          ev.update(val_raw_wer=raw["wer"], val_raw_u_wer=raw["u_wer"])
         writer.write(step, ev)
         logging.info("step %d validation: %s", step, ev)
         metrics.update(ev)

@@ -244,3 +244,54 @@ def test_catt_warm_started_joint_training_learns_to_attend(trained, tiny_data_di
   assert all(np.isfinite(r["loss"]) for r in rows)
   assert rows[-1]["bias_guide_loss"] < 0.8 * rows[0]["bias_guide_loss"], rows
   assert rows[-1]["bias_attn_on_name"] > rows[0]["bias_attn_on_name"], rows
+
+
+def test_update_ema_recurrence():
+  import jax.numpy as jnp
+  from asr.training import state as state_lib
+  ema, p = {"w": jnp.array([1.0, 2.0])}, {"w": jnp.array([3.0, 6.0])}
+  # Step 0: decay capped at 1/10, so the average moves 90 % of the way.
+  np.testing.assert_allclose(state_lib.update_ema(ema, p, 0.99, 0)["w"], [2.8, 5.6], rtol=1e-6)
+  # Late steps: the configured decay.
+  np.testing.assert_allclose(state_lib.update_ema(ema, p, 0.99, 10_000)["w"], [1.02, 2.04], rtol=1e-6)
+  assert float(state_lib.ema_decay_at(0.99, 0)) == pytest.approx(0.1)
+
+
+def test_ema_is_kept_evaluated_resumed_and_warm_started(tiny_data_dir, tmp_path):
+  """train.ema_decay > 0: the checkpoint holds the average next to the
+  parameters; inference and warm starts read the average; the final
+  validation reports both; a resumed run continues the average."""
+  import jax
+  import orbax.checkpoint as ocp
+  from asr.data import tokenizer as tok_lib
+  from asr.training import state as state_lib
+  from asr.training import train
+  workdir = str(tmp_path / "ema")
+  cfg = _config(tiny_data_dir, num_steps=8, log_every=4, checkpoint_every=4, eval_every=0,
+                ema_decay=0.9, learning_rate=1e-2, warmup_steps=1)
+  cfg.train.eval_utterances = 4
+  m = train.train_and_evaluate(cfg, workdir)
+  assert "val_raw_wer" in m and "val_wer" in m
+  cfg.train.num_steps = 12
+  m = train.train_and_evaluate(cfg, workdir)  # resumes at step 8
+  assert m["start_step"] == 8 and m["step"] == 12
+  tok = tok_lib.Tokenizer(os.path.join(workdir, state_lib.TOKENIZER_FILE))
+  mcfg = state_lib.model_config(cfg, tok.vocab_size)
+  tx, _ = state_lib.make_optimizer(cfg.train)
+  abstract = jax.eval_shape(lambda: state_lib.create_train_state(jax.random.PRNGKey(0), mcfg, tx, True))
+  mngr = ocp.CheckpointManager(os.path.abspath(os.path.join(workdir, "checkpoints")))
+  st = mngr.restore(12, args=ocp.args.StandardRestore(abstract))
+  assert isinstance(st, state_lib.EmaTrainState)
+  _, _, params, _, _, step = state_lib.restore_for_inference(workdir)
+  assert step == 12
+  ema = jax.tree_util.tree_leaves(st.ema)
+  for a, b in zip(jax.tree_util.tree_leaves(params), ema):
+    np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+  gap = max(float(np.abs(np.asarray(a) - np.asarray(b)).max())
+            for a, b in zip(jax.tree_util.tree_leaves(st.params), ema))
+  assert gap > 1e-4  # the average is not the last parameters
+  fresh = state_lib.create_train_state(jax.random.PRNGKey(1), mcfg, tx).params
+  warm, copied, _ = state_lib.warm_start(fresh, workdir)
+  assert copied
+  for a, b in zip(jax.tree_util.tree_leaves(warm), ema):
+    np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
