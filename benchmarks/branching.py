@@ -36,11 +36,6 @@ flags.mark_flags_as_required(["workdirs"])
 FLAGS = flags.FLAGS
 
 
-def _lambda(config) -> float | None:
-  br = config.model.encoder.get("branching")
-  return None if br is None else float(br.get("cost_weight", 0.0))
-
-
 def measure(rec, threshold, utts_cache) -> dict:
   """One (model, threshold) row."""
   from asr.evaluation import evaluate, routing  # pylint: disable=g-import-not-at-top
@@ -65,9 +60,8 @@ def measure(rec, threshold, utts_cache) -> dict:
   chunks_per_s = frames_per_s / e.chunk_size
   compiled = routing.compiled_flops(model, rec.params)
   sub = utts[:FLAGS.timing_utterances]
-  br_cfg = config.model.encoder.get("branching") or {}
-  row = {"workdir": rec.workdir, "step": rec.step, "lambda": _lambda(config),
-         "cost_target": float(br_cfg.get("cost_target", 0.0)),
+  row = {"workdir": rec.workdir, "step": rec.step, "lambda": e.branching.cost_weight,
+         "cost_target": e.branching.cost_target,
          "threshold": e.branching.threshold if e.branching.enabled else None,
          "wer": res["wer"], "u_wer": res["u_wer"], "b_wer": res["b_wer"],
          "num_utterances": len(utts), "branching": e.branching.enabled,
