@@ -40,6 +40,7 @@ def measure(rec, threshold, utts_cache) -> dict:
   """One (model, threshold) row."""
   from asr.evaluation import evaluate, routing  # pylint: disable=g-import-not-at-top
   from asr.models import branching  # pylint: disable=g-import-not-at-top
+  from asr.evaluation import wer as wer_lib  # pylint: disable=g-import-not-at-top
   from asr.training import state as state_lib  # pylint: disable=g-import-not-at-top
   config = rec.config
   if FLAGS.data_dir:
@@ -66,7 +67,7 @@ def measure(rec, threshold, utts_cache) -> dict:
          "wer": res["wer"], "u_wer": res["u_wer"], "b_wer": res["b_wer"],
          "num_utterances": len(utts), "branching": e.branching.enabled,
          "cross_chunk": bool(e.branching.enabled and e.branching.cross_chunk),
-         "per_utt": {u["id"]: (u["errors"], u["num_words"]) for u in out["utterances"]}}
+         "per_utt": wer_lib.errors_by_id(out["utterances"])}
   if e.branching.enabled:
     st = routing.routing_stats(model, rec.params, rec.norm, utts)
     f = st["frac_expensive"]
@@ -162,12 +163,9 @@ def main(argv):
     for r in rows:
       r["wer_rel_reference"] = (r["wer"] - reference["wer"]) / max(reference["wer"], 1e-9)
       r["flops_rel_reference"] = r["compiled_flops_per_s"] / reference["compiled_flops_per_s"]
-      per_utt = r["per_utt"]
-      ids = sorted(set(per_utt) & set(base_utt))
-      if sum(base_utt[i][0] for i in ids):  # paired, same utterances
-        r["bootstrap"] = wer_lib.paired_bootstrap(
-            [base_utt[i][0] for i in ids], [per_utt[i][0] for i in ids],
-            [base_utt[i][1] for i in ids])
+      boot = wer_lib.paired_bootstrap_by_id(base_utt, r["per_utt"])
+      if boot is not None:
+        r["bootstrap"] = boot
   for r in rows:
     r.pop("per_utt")
   path = common.write_result("branching", {"rows": rows, "reference": reference}, {

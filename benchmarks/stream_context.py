@@ -31,6 +31,7 @@ FLAGS = flags.FLAGS
 
 def _evaluate(rec, split, context: bool) -> dict:
   from asr.evaluation import evaluate  # pylint: disable=g-import-not-at-top
+  from asr.evaluation import wer as wer_lib  # pylint: disable=g-import-not-at-top
   from asr.training import state as state_lib  # pylint: disable=g-import-not-at-top
   config = copy.deepcopy(rec.config)
   if FLAGS.data_dir:
@@ -43,7 +44,7 @@ def _evaluate(rec, split, context: bool) -> dict:
                                      beam=FLAGS.beam)
   m = out["metrics"]
   with_ctx = sum(u.wake_feats is not None and len(u.wake_feats) > 0 for u in utts)
-  per_utt = {u["id"]: (u["errors"], u["num_words"]) for u in out["utterances"]}
+  per_utt = wer_lib.errors_by_id(out["utterances"])
   n = max(m["num_words"], 1)
   return {"per_utt": per_utt, "wer": m["wer"], "u_wer": m["u_wer"], "b_wer": m["b_wer"],
           "sub": m["substitutions"] / n, "del": m["deletions"] / n, "ins": m["insertions"] / n,
@@ -72,11 +73,9 @@ def main(argv):
       per_utt, base_utt = per[name], per["baseline"]
       row = {"split": split, "model": name, **r,
              "wer_rel_baseline": (r["wer"] - b["wer"]) / max(b["wer"], 1e-9)}
-      ids = sorted(set(per_utt) & set(base_utt))
-      if name != "baseline" and sum(base_utt[i][0] for i in ids):  # paired, same utterances
-        row["bootstrap"] = wer_lib.paired_bootstrap(
-            [base_utt[i][0] for i in ids], [per_utt[i][0] for i in ids],
-            [base_utt[i][1] for i in ids])
+      boot = None if name == "baseline" else wer_lib.paired_bootstrap_by_id(base_utt, per_utt)
+      if boot is not None:
+        row["bootstrap"] = boot
       print(row, flush=True)
       rows.append(row)
   path = common.write_result("stream_context", {"rows": rows}, {

@@ -174,3 +174,20 @@ def paired_bootstrap(errors_a: Sequence[int], errors_b: Sequence[int], words: Se
   return {"rel_change": float((b.sum() - a.sum()) / a.sum()),
           "ci_low": float(np.percentile(rel, 2.5)), "ci_high": float(np.percentile(rel, 97.5)),
           "p_b_better": float(np.mean(eb < ea))}
+
+
+def errors_by_id(utterances) -> dict:
+  """{utterance id: (word errors, reference words)} of ``evaluate_utterances``'
+  per-utterance results: the input of :func:`paired_bootstrap_by_id`."""
+  return {u["id"]: (u["errors"], u["num_words"]) for u in utterances}
+
+
+def paired_bootstrap_by_id(base: dict, other: dict, **kw) -> dict | None:
+  """:func:`paired_bootstrap` of ``other`` against ``base`` over the utterance
+  ids both hold ({id: (errors, words)}, :func:`errors_by_id`); None when the
+  base makes no errors there (the relative change is undefined)."""
+  ids = sorted(set(base) & set(other))
+  if not sum(base[i][0] for i in ids):
+    return None
+  return paired_bootstrap([base[i][0] for i in ids], [other[i][0] for i in ids],
+                          [base[i][1] for i in ids], **kw)

@@ -17,10 +17,11 @@ per chunk of ``chunk_size`` encoder frames, one of two branches:
   chunks see a full left context: in each expensive block, keys and values
   projected from its *trunk output* (the block's attention LayerNorm and
   key/value matrices only: 2 D^2 multiply-adds per frame and block, against
-  ~23 D^2 plus attention for the whole block) and zero convolution inputs. The full-utterance run
-  builds the same keys (``SelfAttention``'s ``fallback``), so streaming
-  still equals it (tested), and every chunk expensive is exactly the plain
-  encoder of ``num_layers + expensive_layers`` blocks.
+  ~23 D^2 plus attention for the whole block) and zero convolution inputs.
+  The full-utterance run builds the same keys (``SelfAttention``'s
+  ``fallback``), so streaming still equals it (tested), and every chunk
+  expensive is exactly the plain encoder of ``num_layers + expensive_layers``
+  blocks.
 * **cheap**: a residual low-rank feed-forward layer
   (``x + W_up swish(W_down LN(x))``, rank ``cheap_rank``).
 

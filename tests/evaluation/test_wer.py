@@ -140,3 +140,11 @@ def test_paired_bootstrap():
   assert paired_bootstrap(a, c, words, seed=1) == r  # deterministic in the seed
   with pytest.raises(ValueError, match="shapes"):
     paired_bootstrap(a, c[:-1], words)
+
+
+def test_paired_bootstrap_by_id_pairs_common_utterances():
+  from asr.evaluation.wer import paired_bootstrap, paired_bootstrap_by_id
+  base = {"a": (2, 5), "b": (1, 4), "c": (3, 6)}
+  other = {"b": (0, 4), "c": (3, 6), "d": (9, 9)}
+  assert paired_bootstrap_by_id(base, other) == paired_bootstrap([1, 3], [0, 3], [4, 6])
+  assert paired_bootstrap_by_id({"a": (0, 5)}, {"a": (1, 5)}) is None
