@@ -10,7 +10,8 @@ defaults. Trailing silence is the decoded audio since the last emitted label
 
 **Learned end of query** (:class:`EoqModel`, Shannon et al. 2017 /
 Maas et al. 2018 in spirit): a GRU over 80 ms frames of causally normalized
-log-mel features (8 10-ms frames mean-pooled, plus their peak energy) that
+log-mel features (8 10-ms frames mean-pooled, plus their peak energy; ``pool``
+sets the frame, e.g. 4 for 40 ms decisions) that
 predicts P(speech has ended) per frame, trained with per-frame cross-entropy
 on the corpus's ``speech_end`` times. Two operating points read the same
 output: the *speculative* threshold fires early (the device starts the
@@ -24,14 +25,15 @@ revisions it would cause through the recognizer on validation streams
 (clean, and with a competing talker mixed in as ``test_noisy``'s,
 :func:`talker_streams`): its threshold, a quiet look-ahead for the
 speculative decode, a *stability gate* (fire once the speculative result has
-held ``stable_frames`` more 80 ms steps) and a *completion gate* (fire only if
+held ``stable_frames`` more end-of-query steps) and a *completion gate* (fire only if
 a small LM finds the result complete, P(</s> | words) >= ``min_completion``).
 The final end-point may be *held* (``final_hold_frames``).
 
 Times: request time, 0 at the end of the wake word. Frame ``j`` of the
-end-of-query model covers 10-ms feature frames ``[8j, 8j + 8)``, so its value
-is known once ``0.08 (j + 1) + 0.015`` s of request audio has arrived
-(:func:`frame_times`).
+end-of-query model covers 10-ms feature frames ``[8j, 8j + 8)`` (``pool`` = 8),
+so its value is known once ``0.08 (j + 1) + 0.015`` s of request audio has
+arrived (:func:`frame_times`). Holds and stability gates count end-of-query
+frames (``pool`` x 10 ms each).
 """
 
 import dataclasses
@@ -50,7 +52,7 @@ from asr.data import cmvn as cmvn_lib
 from asr.data import features as features_lib
 
 SR = features_lib.SAMPLE_RATE
-POOL = 8  # 10-ms feature frames per end-of-query frame
+POOL = 8  # 10-ms feature frames per end-of-query frame (the default; Eoq.pool)
 FRAME_S = POOL * features_lib.HOP / SR  # 0.08 s
 FEATURE_DIM_EXTRA = 1  # peak energy of the pooled frames
 
@@ -99,32 +101,33 @@ class RuleEndpointer:
 # --- learned end-of-query model ----------------------------------------------
 
 
-def pool_features(norm_feats: np.ndarray) -> np.ndarray:
+def pool_features(norm_feats: np.ndarray, pool: int = POOL) -> np.ndarray:
   """Normalized 10-ms log-mel frames [T, F] -> end-of-query frames
-  [T // 8, F + 1]: the mean of each 8 frames and their peak mean energy."""
-  t = len(norm_feats) // POOL
+  [T // pool, F + 1]: the mean of each ``pool`` frames and their peak mean
+  energy."""
+  t = len(norm_feats) // pool
   f = norm_feats.shape[1]
-  x = np.asarray(norm_feats[:t * POOL], np.float32).reshape(t, POOL, f)
+  x = np.asarray(norm_feats[:t * pool], np.float32).reshape(t, pool, f)
   return np.concatenate([x.mean(1), x.mean(2).max(1, keepdims=True)], axis=1)
 
 
-def frame_times(num_frames: int) -> np.ndarray:
+def frame_times(num_frames: int, pool: int = POOL) -> np.ndarray:
   """Request time (s) at which each end-of-query frame's input is complete."""
   j = np.arange(num_frames)
-  return (POOL * (j + 1) - 1) * features_lib.HOP / SR + features_lib.WINDOW / SR
+  return (pool * (j + 1) - 1) * features_lib.HOP / SR + features_lib.WINDOW / SR
 
 
 def stream_features(audio: np.ndarray, prefix: np.ndarray | None, num_bins: int = 80,
-                    cmvn_block: int = 32) -> np.ndarray:
+                    cmvn_block: int = 32, pool: int = POOL) -> np.ndarray:
   """Offline end-of-query features of a request (int16 or float audio) given
-  the raw log-mel frames of its prefix: [T // 8, F + 1]; equals the streaming
-  :class:`EoqStream` (same causal CMVN, same framing)."""
+  the raw log-mel frames of its prefix: [T // pool, F + 1]; equals the
+  streaming :class:`EoqStream` (same causal CMVN, same framing)."""
   f = features_lib.log_mel(audio, num_bins)
-  return pool_features(cmvn_lib.causal_cmvn(f, prefix, cmvn_block))
+  return pool_features(cmvn_lib.causal_cmvn(f, prefix, cmvn_block), pool)
 
 
 class EoqModel(nn.Module):
-  """P(end of query) per 80 ms frame: Dense -> GRU -> Dense.
+  """P(end of query) per end-of-query frame (80 ms by default): Dense -> GRU -> Dense.
 
   Attributes:
     hidden: GRU width.
@@ -162,12 +165,12 @@ class Eoq:
   # retune_speculative; 0 = the audio so far only.
   lookahead_frames: int = 0
   # The final end-point fires once P >= final has held for this many more
-  # 80 ms frames (a hangover: a conservative final; the speculative
+  # end-of-query frames (a hangover: a conservative final; the speculative
   # end-point, which has no hold, then runs ahead by about this much).
   final_hold_frames: int = 0
   # Stability gate of the speculative end-point: once P >= speculative, it
   # fires when its (peeked) result has stayed the same for this many more
-  # 80 ms steps; 0 = at the crossing. Chosen by retune_speculative.
+  # end-of-query steps; 0 = at the crossing. Chosen by retune_speculative.
   stable_frames: int = 0
   # Completion gate (semantic end-pointing): the speculative end-point also
   # needs P(</s> | its result) >= min_completion under the language model in
@@ -176,6 +179,20 @@ class Eoq:
   # retune_speculative.
   completion_lm: str = ""
   min_completion: float = 0.0
+  # 10-ms feature frames per end-of-query frame: the model's decision period
+  # (8 = 80 ms; 4 = 40 ms) and the unit of final_hold_frames and
+  # stable_frames. Fixed at training (the model is trained on such frames).
+  pool: int = POOL
+
+  @property
+  def frame_s(self) -> float:
+    """Seconds per end-of-query frame."""
+    return self.pool * features_lib.HOP / SR
+
+  @property
+  def step_samples(self) -> int:
+    """Audio samples per end-of-query frame (a session's step)."""
+    return self.pool * features_lib.HOP
 
   def completion(self, texts: Sequence[str]) -> np.ndarray:
     """P(</s> | text) per text under ``completion_lm`` (1 without one)."""
@@ -202,7 +219,8 @@ class Eoq:
                meta["cmvn_block"], th.get("acoustic_speculative"),
                int(th.get("speculative_lookahead_frames", 0)),
                int(th.get("final_hold_frames", 0)), int(th.get("speculative_stable_frames", 0)),
-               th.get("completion_lm", ""), float(th.get("min_completion", 0.0)))
+               th.get("completion_lm", ""), float(th.get("min_completion", 0.0)),
+               int(meta.get("pool", POOL)))
 
   def save(self, workdir: str, extra: dict | None = None):
     from flax import serialization  # pylint: disable=g-import-not-at-top
@@ -210,6 +228,7 @@ class Eoq:
     with open(os.path.join(workdir, "params.msgpack"), "wb") as f:
       f.write(serialization.to_bytes(self.params))
     meta = {"hidden": self.model.hidden, "num_bins": self.num_bins, "cmvn_block": self.cmvn_block,
+            "pool": self.pool,
             "thresholds": {"speculative": self.speculative, "final": self.final,
                            "speculative_lookahead_frames": self.lookahead_frames,
                            "final_hold_frames": self.final_hold_frames,
@@ -250,7 +269,7 @@ _apply_jit = jax.jit(lambda model, params, x, carry: model.apply({"params": para
 class EoqStream:
   """Streaming end-of-query probabilities of one stream (feature buffering,
   causal CMVN, GRU carry). ``push(samples)`` returns [(t, p)] for every
-  80 ms frame that became complete, t in request seconds (when its input is
+  end-of-query frame that became complete, t in request seconds (when its input is
   complete, :func:`frame_times`)."""
 
   def __init__(self, eoq: Eoq, prefix_audio: np.ndarray | None = None):
@@ -278,16 +297,17 @@ class EoqStream:
       buf = buf[n * features_lib.HOP:]
     self.samples = buf
     self.norm = np.concatenate([self.norm, self.cmvn.push(f, flush=flush)])
-    pooled = pool_features(self.norm)
+    pool = self.eoq.pool
+    pooled = pool_features(self.norm, pool)
     if len(pooled) == 0:
       return []
-    self.norm = self.norm[len(pooled) * POOL:]
+    self.norm = self.norm[len(pooled) * pool:]
     p = np.zeros(len(pooled), np.float32)
     for i in range(len(pooled)):  # one frame per call: a single compiled shape
       logit, self.carry = _apply(self.eoq.model, self.eoq.params, pooled[None, i:i + 1],
                                  self.carry)
       p[i] = 1.0 / (1.0 + np.exp(-float(logit[0, 0])))
-    t = frame_times(self.frames + len(pooled))[self.frames:]
+    t = frame_times(self.frames + len(pooled), pool)[self.frames:]
     self.frames += len(pooled)
     return list(zip(t.tolist(), p.tolist()))
 
@@ -379,15 +399,16 @@ def extend_stream(ex: dict, after_end_s: float) -> np.ndarray:
   return np.concatenate([audio, np.tile(tail, reps)])[:want]
 
 
-def example_trace(ex: dict, after_end_s: float, num_bins: int = 80, cmvn_block: int = 32):
+def example_trace(ex: dict, after_end_s: float, num_bins: int = 80, cmvn_block: int = 32,
+                  pool: int = POOL):
   """(pooled features [T, F + 1], frame times [T], speech_end) of a stream in
   request time; the prefix (wake-word segment) gives the CMVN statistics."""
   from asr.data import pipeline  # pylint: disable=g-import-not-at-top
   audio = extend_stream(ex, after_end_s)
   start = int((ex.get("wake_end") or 0.0) * SR)
   prefix = pipeline.request_prefix(ex, num_bins)
-  feats = stream_features(audio[start:], prefix, num_bins, cmvn_block)
-  return feats, frame_times(len(feats)), float(ex["speech_end"] - start / SR)
+  feats = stream_features(audio[start:], prefix, num_bins, cmvn_block, pool)
+  return feats, frame_times(len(feats), pool), float(ex["speech_end"] - start / SR)
 
 
 def labels_for(times: np.ndarray, speech_end: float) -> np.ndarray:
@@ -396,7 +417,7 @@ def labels_for(times: np.ndarray, speech_end: float) -> np.ndarray:
 
 
 def _load_traces(spec: str, data_dir: str, limit: int, after_end_s: float, num_bins: int,
-                 cmvn_block: int):
+                 cmvn_block: int, pool: int = POOL):
   from asr.data import sources  # pylint: disable=g-import-not-at-top
   src = sources.open_source(spec, data_dir)
   out = []
@@ -404,7 +425,7 @@ def _load_traces(spec: str, data_dir: str, limit: int, after_end_s: float, num_b
     ex = src[i]
     if ex.get("speech_end") is None:
       continue
-    out.append(example_trace(ex, after_end_s, num_bins, cmvn_block))
+    out.append(example_trace(ex, after_end_s, num_bins, cmvn_block, pool))
   return out
 
 
@@ -466,18 +487,19 @@ def train_endpointer(config, workdir: str) -> dict:
   and ``endpointer.json`` (config, thresholds, validation statistics) to
   ``workdir``. Returns the summary dict."""
   d, t = config.data, config.train
+  pool = int(d.get("pool", POOL))
   t0 = time.time()
   train = _load_traces(d.train, d.data_dir, d.max_train_utterances, d.after_end_s, d.num_mel_bins,
-                       d.cmvn_block)
+                       d.cmvn_block, pool)
   val = _load_traces(d.validation, d.data_dir, d.max_val_utterances, d.after_end_s,
-                     d.num_mel_bins, d.cmvn_block)
+                     d.num_mel_bins, d.cmvn_block, pool)
   prep_s = time.time() - t0
   logging.info("prepared %d train / %d validation streams in %.0fs", len(train), len(val), prep_s)
   t0 = time.time()
   model, params, losses = train_on_traces(train, config.model.hidden, t.steps, t.batch_size,
                                           t.learning_rate, config.seed)
   train_s = time.time() - t0
-  eoq = Eoq(model, params, 0.5, 0.5, d.num_mel_bins, d.cmvn_block)
+  eoq = Eoq(model, params, 0.5, 0.5, d.num_mel_bins, d.cmvn_block, pool=pool)
   val_traces = [(times, eoq.probs(f), end) for f, times, end in val]
   hold = int(config.tune.get("final_hold_frames", 0))
   tuned = tune_thresholds(val_traces, config.tune.max_final_early,

@@ -8,7 +8,7 @@ into events (dicts, one JSON line each in ``launch.stream``):
 * ``speculative_endpoint`` (learned end-pointer only): the end-of-query
   probability crossed the speculative threshold (and, with
   ``Eoq.stable_frames`` = k > 0, the speculative result then stayed the same
-  for k more 80 ms steps, and with ``Eoq.min_completion`` > 0 a small LM
+  for k more steps, and with ``Eoq.min_completion`` > 0 a small LM
   finds it complete); carries the lattice of the
   N-best decoded so far (the pending partial chunk included) and
   ``action="start_downstream"``;
@@ -19,8 +19,10 @@ into events (dicts, one JSON line each in ``launch.stream``):
   ``"start_downstream"`` (none was). ``reason`` says what fired.
 
 Every event has ``stream`` and ``t``: request audio seconds received when it
-was decided (0 = end of the wake word). Audio is consumed in 80 ms steps at
-fixed stream offsets (ending when an end-of-query frame is complete), so
+was decided (0 = end of the wake word). Audio is consumed in steps of one
+end-of-query frame (``Eoq.pool`` x 10 ms; 80 ms by default and under the
+rule end-pointer) at fixed stream offsets (ending when an end-of-query frame
+is complete), so
 events do not depend on how the caller cuts the audio. After the final
 end-point a stream ignores further audio (``ignored_samples`` counts it).
 
@@ -38,8 +40,8 @@ import numpy as np
 from asr import endpointing
 from asr import streaming
 
-STEP = 1280  # samples per end-pointing step (80 ms)
-# Steps end when an end-of-query frame's input is complete (80 ms multiples
+STEP = 1280  # samples per end-pointing step (80 ms; Eoq.step_samples with a learned one)
+# Steps end when an end-of-query frame's input is complete (step multiples
 # plus the 25 ms window's extra 15 ms), so its decision is not delayed.
 STEP_OFFSET = 240
 
@@ -81,6 +83,7 @@ class StreamSession:
     self.rec = rec
     self.kind = endpointer
     self.eoq = eoq
+    self.step = eoq.step_samples if (endpointer == "learned") else STEP
     self.b = num_streams
     self.nbest = nbest
     self.sr = streaming.StreamingRecognizer(rec, num_streams, beam, phrases, **recognizer_kw)
@@ -127,7 +130,7 @@ class StreamSession:
     buf = np.concatenate([self.pending[stream], x])
     events = []
     while self.final[stream] is None:
-      need = STEP - (self.received[stream] - STEP_OFFSET) % STEP
+      need = self.step - (self.received[stream] - STEP_OFFSET) % self.step
       if len(buf) < need:
         break
       events += self._step(stream, buf[:need])
@@ -197,7 +200,7 @@ class StreamSession:
     return {"nbest": [{"text": h["text"], "score": h["score"]} for h in nbest]}
 
   def _maybe_speculate(self, s: int, p: float) -> dict | None:
-    """One 80 ms step of the speculative end-pointer: arms at P >= speculative,
+    """One step of the speculative end-pointer: arms at P >= speculative,
     then fires once the peeked result has held ``stable_frames`` steps and,
     with a completion gate, the LM finds it complete (P(</s>) >= min_completion)."""
     if p >= self.eoq.speculative:
@@ -301,7 +304,7 @@ def revision_curves(rec, eoq: "endpointing.Eoq", examples: Sequence[dict], grid:
   threshold): how often the speculative result would be revised, and how
   much earlier than the final end-point it fires, measured through the
   recognizer on corpus streams with ``wake_end`` and ``speech_end``, exactly
-  as :class:`StreamSession` steps: 80 ms steps, the speculative end-point
+  as :class:`StreamSession` steps (one end-of-query frame each), the speculative end-point
   armed at the first step with P >= threshold, firing at the first step from
   then on whose peeked result (``lookahead_frames`` of quiet padding) has
   held ``stable`` more steps and whose completion P(</s> | result) under
@@ -334,8 +337,9 @@ def revision_curves(rec, eoq: "endpointing.Eoq", examples: Sequence[dict], grid:
     req = clean(audio[w:])
     steps = []  # (t, max P of the step, {lookahead: text} once armed, else None)
     final, pos, run, armed = None, 0, 0, False
+    step = eoq.step_samples
     while pos < len(req) and final is None:
-      x = req[pos:pos + STEP - (pos - STEP_OFFSET) % STEP]
+      x = req[pos:pos + step - (pos - STEP_OFFSET) % step]
       pos += len(x)
       sr.accept_waveform(x)
       ps = [p for _, p in es.push(x)]

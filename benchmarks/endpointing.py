@@ -98,7 +98,7 @@ def run_split(rec, eoq, spec: str, data_dir: str) -> dict:
                                  "final_hold_frames": ep.final_hold_frames,
                                  "stable_frames": ep.stable_frames,
                                  "min_completion": ep.min_completion,
-                                 "completion_lm": ep.completion_lm}
+                                 "completion_lm": ep.completion_lm, "pool": ep.pool}
   for kind, r in rows.items():  # per-stream records for analysis
     out[kind]["streams"] = [{k: v for k, v in x.items() if k != "context"} for x in r]
   return out
@@ -167,7 +167,7 @@ def main(argv):
                      "lookahead_frames": eoq.lookahead_frames,
                      "final_hold_frames": eoq.final_hold_frames,
                      "stable_frames": eoq.stable_frames, "min_completion": eoq.min_completion,
-                     "completion_lm": eoq.completion_lm}})
+                     "completion_lm": eoq.completion_lm, "pool": eoq.pool}})
   print(path)
 
 

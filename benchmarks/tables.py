@@ -365,15 +365,18 @@ def endpointing_summary(rows: list[dict]) -> str:
     for split, r in d["metrics"]["splits"].items():
       l, u = r["learned"], r["rule"]
       th = l.get("thresholds", c["thresholds"])
+      frame_ms = 10 * th.get("pool", 8)  # end-of-query frame (holds and gates count them)
       point = f"P >= {th['speculative']:.3g}"
       if th.get("lookahead_frames"):
         point += f", look-ahead {10 * th['lookahead_frames']} ms"
       if th.get("stable_frames"):
-        point += f", stable {80 * th['stable_frames']} ms"
+        point += f", stable {frame_ms * th['stable_frames']} ms"
       if th.get("min_completion"):
         point += f", LM P(end) >= {th['min_completion']:g}"
       hold = th.get("final_hold_frames", 0)
-      final = f"P >= {th['final']:.3g}" + (f" held {80 * hold} ms" if hold else "")
+      final = f"P >= {th['final']:.3g}" + (f" held {frame_ms * hold} ms" if hold else "")
+      if frame_ms != 80:
+        final += f" ({frame_ms} ms frames)"
       name = lambda w: f"`{w.rstrip('/').split('/')[-1]}`"
       lines.append(
           f"| {name(c['workdir'])} | {name(c['endpointer_dir'])} | {point} | {final} | {split} "
@@ -390,7 +393,10 @@ def _endpointing_one(d: dict) -> str:
   th = c["thresholds"]
   first = next(iter(d["metrics"]["splits"].values()))
   hold = first.get("learned", {}).get("thresholds", {}).get("final_hold_frames", 0)
-  held = f" held {80 * hold} ms" if hold else ""
+  frame_ms = 10 * th.get("pool", 8)  # end-of-query frame (holds and gates count them)
+  held = f" held {frame_ms * hold} ms" if hold else ""
+  if frame_ms != 80:
+    held += f", {frame_ms} ms frames"
   lines = [f"Recognizer `{c['workdir']}` (step {c['step']}), end-of-query model `{c['endpointer_dir']}` "
            f"(speculative P >= {th['speculative']:.3g}, final P >= {th['final']:.3g}{held}); "
            f"{c['limit']} streams per split, lengthened to end of speech + {c['after_end_s']:g} s; "
@@ -412,7 +418,7 @@ def _endpointing_one(d: dict) -> str:
         how += f", {10 * la} ms quiet look-ahead"
       st = v.get("thresholds", {}).get("stable_frames", 0)
       if st:
-        how += f", result stable {80 * st} ms"
+        how += f", result stable {frame_ms * st} ms"
       mc = v.get("thresholds", {}).get("min_completion", 0.0)
       if mc:
         how += f", LM P(end) >= {mc:g}"

@@ -100,6 +100,11 @@ def get_config():
   # cost_target), so the router is pushed down to the budget (e.g. 0.6 = 40 %
   # less encoder compute) and no further; 0 = the plain linear term above.
   br.cost_target = 0.0
+  # > 0: loss += distill_weight * relative squared error between the cheap and
+  # the (stop-gradient) expensive branch's outputs over every valid chunk, so
+  # the cheap branch learns to stand in for the expensive one everywhere, not
+  # only from the task loss on the chunks routed to it; 0 = off.
+  br.distill_weight = 0.0
   p = m.predictor = ml_collections.ConfigDict()
   p.kind = "lstm"  # lstm | stateless
   p.embed_dim = 128

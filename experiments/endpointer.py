@@ -59,6 +59,10 @@ def get_config():
   d.after_end_s = 2.0  # streams lengthened to speech_end + this (tiled trailing noise)
   d.num_mel_bins = 80  # log-mel bins (as the recognizer)
   d.cmvn_block = 32  # causal CMVN update period in 10-ms frames (as the recognizer)
+  # 10-ms feature frames per end-of-query frame: the model's decision period
+  # (8 = 80 ms) and the unit of the holds and stability gates below
+  # (experiments/endpointer_40ms.py: 4).
+  d.pool = 8
   c.model = ml_collections.ConfigDict()
   c.model.hidden = 64  # GRU width
   c.train = t = ml_collections.ConfigDict()
@@ -77,7 +81,7 @@ def get_config():
   # so late transducer emissions come out (StreamingRecognizer.peek); the
   # re-tuning tries each and keeps the one whose threshold fires earliest.
   u.lookahead_frames = (0, 16, 32)
-  # The final end-point waits this many more 80 ms frames with P >= final (a
+  # The final end-point waits this many more end-of-query frames (80 ms) with P >= final (a
   # hangover; 0: fires at the first crossing). The final threshold is tuned
   # without it; the speculative one may then equal it (it has no hold). 1
   # (80 ms) since 2026-11-27: with 0 no speculative threshold stays within
@@ -86,7 +90,7 @@ def get_config():
   u.final_hold_frames = 1
   # Stability gates tried by the re-tuning (Eoq.stable_frames): the
   # speculative end-point, once armed by its threshold, fires when its result
-  # has held this many more 80 ms steps (0: at the crossing).
+  # has held this many more end-of-query steps (80 ms) (0: at the crossing).
   u.stable_frames = (0, 1, 2)
   # Re-tuning also on the same validation streams with a competing talker
   # mixed in as test_noisy's (endpointing.talker_streams); the chosen point

@@ -90,16 +90,22 @@ def test_eoq_training_loss_falls(tiny_data_dir):
   assert np.mean(losses[-10:]) < 0.7 * np.mean(losses[:5])
 
 
-def test_eoq_stream_equals_offline(eoq):
+@pytest.mark.parametrize("pool", [8, 4])
+def test_eoq_stream_equals_offline(eoq, pool):
+  import dataclasses
+  eoq = dataclasses.replace(eoq, pool=pool)
   prefix, audio = _audio(3, 0.6), _audio(4, 2.3)
-  off = eoq.probs(endpointing.stream_features(audio, endpointing.features_lib.log_mel(prefix)))
+  off = eoq.probs(endpointing.stream_features(audio, endpointing.features_lib.log_mel(prefix),
+                                              pool=pool))
+  assert len(off) == (len(audio) - 240) // 160 // pool  # 10-ms frames // pool
   s = endpointing.EoqStream(eoq, prefix)
   got = []
   for i in range(0, len(audio), 777):
     got += s.push(audio[i:i + 777])
   t, p = zip(*got)
   np.testing.assert_allclose(p, off[:len(p)], rtol=1e-4, atol=1e-5)
-  np.testing.assert_allclose(t, endpointing.frame_times(len(off))[:len(t)])
+  np.testing.assert_allclose(t, endpointing.frame_times(len(off), pool)[:len(t)])
+  np.testing.assert_allclose(np.diff(t), pool * 0.01, atol=1e-9)
   assert len(p) == len(off)
 
 
@@ -155,6 +161,10 @@ def test_eoq_save_load_roundtrip(eoq, tmp_path):
   back = endpointing.Eoq.load(str(tmp_path))
   assert (back.lookahead_frames, back.final_hold_frames, back.stable_frames) == (16, 2, 3)
   assert (back.completion_lm, back.min_completion) == ("workdirs/lm", 0.2)
+  assert back.pool == 8  # the default, and what models saved before the field load as
+  dataclasses.replace(eoq, pool=4).save(str(tmp_path))
+  back = endpointing.Eoq.load(str(tmp_path))
+  assert back.pool == 4 and back.frame_s == pytest.approx(0.04) and back.step_samples == 640
 
 
 # --- protocol ----------------------------------------------------------------
@@ -248,13 +258,23 @@ def test_stability_gate_waits_for_a_settled_result(rec, silent_rec, eoq):
     assert fired == (first, peeks[first])
 
 
-def test_events_do_not_depend_on_chunking(rec, eoq):
+@pytest.mark.parametrize("pool", [8, 4])
+def test_events_do_not_depend_on_chunking(rec, eoq, pool):
+  """Events are decided on the end-of-query frame grid (pool x 10 ms steps
+  ending 15 ms into the next frame), whatever the caller's chunk size."""
+  import dataclasses
+  eoq = dataclasses.replace(eoq, pool=pool)
   audio = _audio(11, 2.5)
   runs = []
   for chunk in (160, 1234, 40000):
     ev = _events(session.StreamSession(rec, "learned", eoq), audio, chunk, _audio(12, 0.4))
     runs.append([{k: v for k, v in e.items() if k != "p"} for e in ev])
   assert runs[0] == runs[1] == runs[2]
+  for e in runs[0][:-1]:  # all but the end-of-audio final sit on the grid
+    k = (e["t"] - 0.015) / (pool * 0.01)
+    assert k == pytest.approx(round(k), abs=1e-6), e
+  spec = [e for e in runs[0] if e["event"] == "speculative_endpoint"][0]
+  assert spec["t"] == pytest.approx(endpointing.frame_times(1, pool)[0])  # first frame
 
 
 def test_bad_input_is_defined(rec, eoq):
@@ -322,12 +342,14 @@ def _fake_completion(monkeypatch):
   monkeypatch.setattr(endpointing, "completion_model", lambda workdir: Fake())
 
 
-def test_revision_curves_match_the_session(rec, eoq, monkeypatch):
+@pytest.mark.parametrize("pool", [8, 4])
+def test_revision_curves_match_the_session(rec, eoq, monkeypatch, pool):
   """Every (look-ahead, gate) point of revision_curves gives the speculative
-  time and text that a StreamSession with those settings gives."""
+  time and text that a StreamSession with those settings gives (80 and 40 ms
+  end-of-query frames)."""
   import dataclasses
   _fake_completion(monkeypatch)
-  e2 = dataclasses.replace(eoq, speculative=0.0, final=1.1, completion_lm="fake")
+  e2 = dataclasses.replace(eoq, speculative=0.0, final=1.1, completion_lm="fake", pool=pool)
   exs = [{"audio": np.concatenate([_audio(40 + i, 0.5), _audio(50 + i, 1.2 + 0.3 * i)]),
           "wake_end": 0.5, "speech_end": 1.4} for i in range(3)]
   gates = [(0, 0.0), (1, 0.0), (2, 0.0), (0, 0.5), (1, 0.5)]

@@ -174,14 +174,18 @@ def test_lm_config_builds_and_steps(name):
   assert np.isfinite(float(metrics["loss"])) and int(new.step) == 1
 
 
-def test_endpointer_config_builds_and_steps(tiny_data_dir):
-  """experiments/endpointer.py (launch.train_endpointer): its own schema."""
+@pytest.mark.parametrize("name", ["endpointer", "endpointer_lm", "endpointer_40ms"])
+def test_endpointer_config_builds_and_steps(tiny_data_dir, name):
+  """experiments/endpointer*.py (launch.train_endpointer): their own schema."""
   from asr import endpointing
-  config = importlib.import_module("experiments.endpointer").get_config()
+  config = importlib.import_module(f"experiments.{name}").get_config()
   assert config.train.steps > 0 and 0 < config.tune.max_revised < 1
+  assert config.data.pool in (2, 4, 8) and config.tune.final_hold_frames >= 0
   traces = endpointing._load_traces(  # pylint: disable=protected-access
       "tfds:voice_assistant/tiny:train", tiny_data_dir, 4, config.data.after_end_s,
-      config.data.num_mel_bins, config.data.cmvn_block)
+      config.data.num_mel_bins, config.data.cmvn_block, config.data.pool)
+  f, t, _ = traces[0]
+  assert len(f) == len(t) and np.allclose(np.diff(t), config.data.pool * 0.01)
   _, params, losses = endpointing.train_on_traces(traces, config.model.hidden, 2, 4,
                                                   config.train.learning_rate, log_every=0)
   assert len(losses) == 2 and np.isfinite(losses).all()

@@ -87,6 +87,12 @@ class BranchingConfig:
       chunks); on = they keep attention/convolution caches, filled by
       skipped chunks with keys/values projected from the trunk output
       (module docstring).
+    distill_weight: > 0 adds ``distill_weight * sum |cheap - sg(expensive)|^2
+      / sum |sg(expensive)|^2`` over the valid frames of every chunk to the
+      loss (read by the training step): the cheap branch is trained to stand
+      in for the expensive one on all chunks, not only through the task loss
+      on the chunks routed to it. The expensive branch gets no gradient from
+      it.
   """
   enabled: bool = False
   expensive_layers: int = 2
@@ -98,6 +104,7 @@ class BranchingConfig:
   cost_weight: float = 0.0
   cost_target: float = 0.0
   cross_chunk: bool = False
+  distill_weight: float = 0.0
 
 
 class CheapBranch(nn.Module):

@@ -204,6 +204,11 @@ def train_step(state: state_lib.TrainState, batch: dict, rng, *, model, tx, mean
       loss = loss + branching.cost_weight * penalty / jax.lax.psum(1, axis_name)
       aux = {**aux, "router_p_expensive": p_exp, "compute_cost": cost,
              "frac_expensive": jax.lax.psum(jnp.sum(r["expensive"] * w), axis_name) / n}
+      if branching.distill_weight > 0:  # cheap branch pulled toward the expensive one
+        distill = (jax.lax.psum(jnp.sum(r["distill_err"]), axis_name)
+                   / jnp.maximum(jax.lax.psum(jnp.sum(r["distill_ref"]), axis_name), 1e-6))
+        loss = loss + branching.distill_weight * distill / jax.lax.psum(1, axis_name)
+        aux = {**aux, "distill": distill}
     return loss, (nll, jnp.sum(nll) / global_tokens, aux)
 
   (loss, (nll, rnnt_loss, extra_metrics)), grads = jax.value_and_grad(

@@ -334,3 +334,65 @@ def test_cost_penalty_is_linear_or_a_budget():
   # Under the budget the router feels no push toward the cheap branch.
   assert float(jax.grad(lambda c: branching.cost_penalty(c, 0.6))(jnp.float32(0.5))) == 0.0
   assert float(jax.grad(lambda c: branching.cost_penalty(c, 0.6))(jnp.float32(0.7))) == 1.0
+
+
+def test_distillation_term_trains_only_the_cheap_branch():
+  """The training-time distillation sums (BranchingConfig.distill_weight):
+  zero on padding chunks, positive elsewhere, and their gradient reaches the
+  cheap branch (and the trunk below it) but neither the expensive blocks
+  (stop-gradient target) nor the router."""
+  cfg = _cfg()
+  model, params, feats = _init(cfg)
+  lengths = jnp.array([101, 40])
+
+  def rel(p):
+    _, _, r = model.apply(p, feats, lengths, True, rngs={"dropout": jax.random.PRNGKey(3)},
+                          method=enc_lib.Encoder.forward)
+    return jnp.sum(r["distill_err"]) / jnp.sum(r["distill_ref"]), r
+
+  (d, r), g = jax.value_and_grad(rel, has_aux=True)(params)
+  valid = np.asarray(r["valid"])
+  assert not valid.all()  # the short utterance leaves padding chunks
+  err, ref = np.asarray(r["distill_err"]), np.asarray(r["distill_ref"])
+  assert (err[~valid] == 0).all() and (ref[~valid] == 0).all()
+  assert (err[valid] > 0).all() and (ref[valid] > 0).all() and float(d) > 0
+  absmax = lambda tree: max(float(jnp.abs(x).max()) for x in jax.tree_util.tree_leaves(tree))
+  gp = g["params"]
+  assert absmax(gp["cheap"]) > 0 and absmax(gp["block0"]) > 0
+  for i in range(cfg.branching.expensive_layers):
+    assert absmax(gp[f"block{cfg.num_layers + i}"]) == 0
+  assert absmax(gp["router"]) == 0
+  # Inference returns no distillation sums.
+  _, _, r_eval = model.apply(params, feats, lengths, method=enc_lib.Encoder.forward)
+  assert "distill_err" not in r_eval
+
+
+def test_distill_weight_adds_its_term_to_the_training_loss(tiny_data_dir, tiny_tokenizer_path):
+  """One real training step of branching_tiny with distill_weight w: the loss
+  is the w = 0 loss plus w times the logged relative error."""
+  import functools
+  from asr.data import pipeline, sources, tokenizer
+  from asr.models import transducer
+  from asr.training import state as state_lib
+  from asr.training import train
+  from experiments import branching_tiny
+  tok = tokenizer.Tokenizer(tiny_tokenizer_path)
+  src = sources.open_source("tfds:voice_assistant/tiny:train", tiny_data_dir)
+  utts = pipeline.prepare_utterances(src, tok, 0.3, limit=2)
+  bucket = pipeline.Bucket(max(len(u.feats) for u in utts) // 32 * 32 + 32, 16, 2, (0, 1))
+  batch = train.shard(pipeline.collate(utts, [0, 1], bucket), 1)
+  metrics = {}
+  for w in (0.0, 0.5):
+    config = branching_tiny.get_config()
+    config.model.encoder.branching.distill_weight = w
+    mcfg = state_lib.model_config(config, tok.vocab_size)
+    model = transducer.Transducer(mcfg)
+    tx, _ = state_lib.make_optimizer(config.train)
+    st = train.replicate(state_lib.create_train_state(jax.random.PRNGKey(0), mcfg, tx))
+    step = jax.pmap(functools.partial(train.train_step, model=model, tx=tx, mean=jnp.zeros(80),
+                                      std=jnp.ones(80), cfg=config), axis_name="batch")
+    _, m = step(st, batch, train.replicate(jax.random.PRNGKey(0)))
+    metrics[w] = {k: float(v[0]) for k, v in m.items()}
+  assert "distill" not in metrics[0.0] and metrics[0.5]["distill"] > 0
+  assert metrics[0.5]["loss"] == pytest.approx(
+      metrics[0.0]["loss"] + 0.5 * metrics[0.5]["distill"], rel=1e-5, abs=1e-5)
