@@ -570,8 +570,11 @@ def retune_speculative(config, workdir: str, rec, limit: int = 200) -> dict:
   src = sources.open_source(config.data.validation, config.data.data_dir)
   usable = lambda e: e.get("speech_end") is not None and e.get("wake_end") is not None
   exs = [e for e in (src[i] for i in range(min(limit, len(src)))) if usable(e)]
-  grid = [float(g) for g in np.round(np.concatenate(
-      [np.linspace(0.5, 0.95, 10), [0.97, 0.98, 0.99, 0.995, 0.998, 0.999]]), 4)]
+  # The final threshold itself is a candidate: with a held final end-point the
+  # speculative one may fire at its first crossing (lead = the hold).
+  grid = sorted({float(g) for g in np.round(np.concatenate(
+      [np.linspace(0.5, 0.95, 10), [0.97, 0.98, 0.99, 0.995, 0.998, 0.999]]), 4)}
+                | {float(eoq.final)})
   lookaheads = [int(x) for x in config.tune.get("lookahead_frames", (0,))]
   lm = config.tune.get("completion_lm", "")
   eoq.completion_lm = lm

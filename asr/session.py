@@ -245,6 +245,19 @@ class StreamSession:
     return all(f is not None for f in self.final)
 
 
+def decode_whole_stream(rec, request: np.ndarray, prefix: np.ndarray | None = None,
+                        beam: int = 4) -> str:
+  """The recognizer's result on a whole request without end-pointing: what a
+  :class:`StreamSession` finalizes at the end of the audio when no end-point
+  fired. ``prefix`` (the wake-word segment) seeds the causal CMVN and, for
+  stream-context models, the encoder context, as ``accept_prefix`` does."""
+  sr = streaming.StreamingRecognizer(rec, 1, beam=beam)
+  if prefix is not None and len(prefix):
+    sr.accept_wake(prefix)
+  sr.accept_waveform(request)
+  return _words(sr.finalize()[0])
+
+
 def simulate(sess: StreamSession, audios: Sequence[np.ndarray], chunk_ms: float = 40.0,
              realtime: bool = False, prefixes: Sequence[np.ndarray | None] | None = None,
              emit=None) -> list[dict]:

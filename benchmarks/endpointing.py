@@ -18,7 +18,7 @@ and the request is fed through :class:`asr.session.StreamSession` in
   seconds; compute time is measured by ``benchmarks/streaming_speed.py``);
 * early rate (fired before the end of speech) and cut-off rate (fired before
   the end of speech *and* the final hypothesis has fewer words than the
-  decode of the whole stream);
+  streaming decode of the whole request after its wake-word prefix);
 * revised share: speculative results followed by ``reset_downstream``;
 * user-perceived latency, end of speech -> downstream result, with a
   downstream (NLU/response) time of ``downstream_ms``: without speculation
@@ -55,21 +55,19 @@ def _q(x, q):
 
 def run_split(rec, eoq, spec: str, data_dir: str) -> dict:
   from asr import endpointing, session  # pylint: disable=g-import-not-at-top
-  from asr.data import pipeline, sources  # pylint: disable=g-import-not-at-top
-  from asr.evaluation import evaluate  # pylint: disable=g-import-not-at-top
-  from asr.models import encoder as encoder_lib  # pylint: disable=g-import-not-at-top
+  from asr.data import sources  # pylint: disable=g-import-not-at-top
   src = sources.open_source(spec, data_dir)
   n = min(FLAGS.limit or len(src), len(src))
   exs = [src[i] for i in range(n)]
   exs = [e for e in exs if e.get("speech_end") is not None and e.get("wake_end") is not None]
   audios = [endpointing.extend_stream(e, FLAGS.after_end_s) for e in exs]
-  # Whole-stream reference decode (offline, the same causal normalization).
-  prep = pipeline._prepare_fn(  # pylint: disable=protected-access
-      rec.tokenizer, None, rec.config.data.num_mel_bins,
-      encoder_lib.min_feature_frames(rec.config.model.encoder.subsample_factor), "causal")
-  utts = [prep({**e, "audio": a}) for e, a in zip(exs, audios)]
-  full = evaluate.decode_utterances(rec.model, rec.params, rec.norm, utts, rec.tokenizer,
-                                    beam=FLAGS.beam)
+  # Whole-stream reference decode: the streaming recognizer over the whole
+  # request after its wake-word prefix, no end-pointing (equal to offline
+  # decoding with the same causal CMVN, and it gives stream-context models
+  # their context, which the offline causal path does not).
+  wakes = [int(e["wake_end"] * endpointing.SR) for e in exs]
+  full = [{"text": session.decode_whole_stream(rec, a[w:], a[:w], FLAGS.beam)}
+          for a, w in zip(audios, wakes)]
   variants = {"learned": ("learned", eoq), "rule": ("rule", None)}
   if eoq.acoustic_speculative not in (None, eoq.speculative):
     variants["learned_acoustic"] = (

@@ -366,7 +366,7 @@ def endpointing_summary(rows: list[dict]) -> str:
       l, u = r["learned"], r["rule"]
       th = l.get("thresholds", c["thresholds"])
       frame_ms = 10 * th.get("pool", 8)  # end-of-query frame (holds and gates count them)
-      point = f"P >= {th['speculative']:.3g}"
+      point = f"P >= {th['speculative']:.4g}"
       if th.get("lookahead_frames"):
         point += f", look-ahead {10 * th['lookahead_frames']} ms"
       if th.get("stable_frames"):
@@ -374,7 +374,7 @@ def endpointing_summary(rows: list[dict]) -> str:
       if th.get("min_completion"):
         point += f", LM P(end) >= {th['min_completion']:g}"
       hold = th.get("final_hold_frames", 0)
-      final = f"P >= {th['final']:.3g}" + (f" held {frame_ms * hold} ms" if hold else "")
+      final = f"P >= {th['final']:.4g}" + (f" held {frame_ms * hold} ms" if hold else "")
       if frame_ms != 80:
         final += f" ({frame_ms} ms frames)"
       name = lambda w: f"`{w.rstrip('/').split('/')[-1]}`"
@@ -398,7 +398,7 @@ def _endpointing_one(d: dict) -> str:
   if frame_ms != 80:
     held += f", {frame_ms} ms frames"
   lines = [f"Recognizer `{c['workdir']}` (step {c['step']}), end-of-query model `{c['endpointer_dir']}` "
-           f"(speculative P >= {th['speculative']:.3g}, final P >= {th['final']:.3g}{held}); "
+           f"(speculative P >= {th['speculative']:.4g}, final P >= {th['final']:.4g}{held}); "
            f"{c['limit']} streams per split, lengthened to end of speech + {c['after_end_s']:g} s; "
            f"downstream {c['downstream_ms']:.0f} ms; {_machine(d)}; {_prov(d)}", "",
            "| split | end-pointer | latency median ms | latency P90 ms | fired early % | cut-off % "
@@ -427,7 +427,7 @@ def _endpointing_one(d: dict) -> str:
       if key == "learned" and v.get("speculative_advance_median_s") is not None:
         how += f"; {_ms(v['speculative_advance_median_s'])} ms before the final (median)"
       lines.append(
-          f"| {split} | learned, speculative P >= {th:.3g} ({how}) "
+          f"| {split} | learned, speculative P >= {th:.4g} ({how}) "
           f"| {_ms(v['speculative_latency_median_s'])} "
           f"| {_ms(v['speculative_latency_p90_s'])} | {_pct(v['speculative_early_rate'])} | - "
           f"| {_pct(v['revised_rate'])} | {_ms(v['perceived_speculative_median_s'])} "

@@ -432,3 +432,13 @@ def test_retune_speculative_picks_threshold_and_lookahead(rec, eoq, tiny_data_di
   assert back.speculative == tuned["chosen"] <= 0.99
   with open(tmp_path / "endpointer.json") as f:
     assert json.load(f)["thresholds"]["acoustic_speculative"] == 0.0
+
+
+def test_decode_whole_stream_is_the_unendpointed_session_result(rec, eoq):
+  """session.decode_whole_stream (the benchmark's cut-off reference) gives
+  what a session finalizes at the end of the audio when no end-point fired."""
+  audio, prefix = _audio(5, 2.0), _audio(6, 0.5)
+  ev = _events(session.StreamSession(rec, "learned", eoq), audio, 1000, prefix)
+  assert ev[-1]["reason"] == "end_of_audio"
+  assert session.decode_whole_stream(rec, audio, prefix) == ev[-1]["text"]
+  assert ev[-1]["text"]  # the tiny model decodes something here
