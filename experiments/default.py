@@ -103,7 +103,8 @@ def get_config():
   # > 0: loss += distill_weight * relative squared error between the cheap and
   # the (stop-gradient) expensive branch's outputs over every valid chunk, so
   # the cheap branch learns to stand in for the expensive one everywhere, not
-  # only from the task loss on the chunks routed to it; 0 = off.
+  # only from the task loss on the chunks routed to it; 0 = off (measured at 1
+  # with cheap_rank 128 on the budget run: no gain, BUILD.md).
   br.distill_weight = 0.0
   p = m.predictor = ml_collections.ConfigDict()
   p.kind = "lstm"  # lstm | stateless
