@@ -53,7 +53,6 @@ from asr.data import features as features_lib
 
 SR = features_lib.SAMPLE_RATE
 POOL = 8  # 10-ms feature frames per end-of-query frame (the default; Eoq.pool)
-FRAME_S = POOL * features_lib.HOP / SR  # 0.08 s
 FEATURE_DIM_EXTRA = 1  # peak energy of the pooled frames
 
 

@@ -29,7 +29,9 @@ the ILM weight): 41.2 % no biasing (U-WER 29.9 %), 41.5 % attention, 44.8 %
 shallow, 44.5 % both. The latest fresh quickstart (2026-11-27, ``32f8161``;
 ``small`` 6,050 steps, 1,998 here): 41.5 % no biasing (U-WER 30.4 %), 42.1 %
 attention, 45.6 % shallow, 44.5 % both; greedy without a list 40.1 % (U-WER
-28.9 %). From the earlier fused ``small``
+28.9 %). On a faster fresh machine (2026-11-28, ``269bb2f``; ``small`` 6,600
+steps, all 2,400 here in 13.9 min): 39.3 % no biasing (U-WER 27.9 %), 39.6 %
+attention, 43.8 % shallow, 43.4 % both. From the earlier fused ``small``
 (3,850 steps; 2,094 steps here, ``workdirs/catt_small_fused``): 51.7 % with
 no biasing (B-WER 91.7 %), 52.8 % with attention (B-WER 92.9 %). Attention
 biasing still does not lower B-WER: the label-query attention puts 30-47 %

@@ -609,7 +609,7 @@ class Encoder(nn.Module):
     out = out.reshape(b, n * c.chunk_size, d)[:, :t]
     routing = {"logits": logits.reshape(b, n, 2), "valid": vc.any(-1).reshape(b, n),
                "expensive": expensive.reshape(b, n)}
-    if train:  # per-chunk sums of the distillation term (BranchingConfig.distill_weight)
+    if train and br.distill_weight > 0:  # per-chunk sums of the distillation term
       ref = jax.lax.stop_gradient(y)
       fw = vc[..., None].astype(y.dtype)
       routing["distill_err"] = jnp.sum(jnp.square(z - ref) * fw, axis=(1, 2)).reshape(b, n)

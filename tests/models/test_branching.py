@@ -342,6 +342,7 @@ def test_distillation_term_trains_only_the_cheap_branch():
   cheap branch (and the trunk below it) but neither the expensive blocks
   (stop-gradient target) nor the router."""
   cfg = _cfg()
+  cfg = dataclasses.replace(cfg, branching=dataclasses.replace(cfg.branching, distill_weight=1.0))
   model, params, feats = _init(cfg)
   lengths = jnp.array([101, 40])
 
