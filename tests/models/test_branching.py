@@ -252,6 +252,28 @@ def test_training_routing_is_a_straight_through_sample():
   assert float(jnp.abs(g["params"]["router"]["logits"]["kernel"]).max()) > 0
 
 
+def _tiny_training(tiny_data_dir, tiny_tokenizer_path, config):
+  """(train state, pmapped train_step, sharded batch of 2 tiny utterances) of
+  a branching_tiny-style config, as the launcher builds them."""
+  import functools
+  from asr.data import pipeline, sources, tokenizer
+  from asr.models import transducer
+  from asr.training import state as state_lib
+  from asr.training import train
+  tok = tokenizer.Tokenizer(tiny_tokenizer_path)
+  src = sources.open_source("tfds:voice_assistant/tiny:train", tiny_data_dir)
+  utts = pipeline.prepare_utterances(src, tok, 0.3, limit=2)
+  bucket = pipeline.Bucket(max(len(u.feats) for u in utts) // 32 * 32 + 32, 16, 2, (0, 1))
+  batch = train.shard(pipeline.collate(utts, [0, 1], bucket), 1)
+  mcfg = state_lib.model_config(config, tok.vocab_size)
+  model = transducer.Transducer(mcfg)
+  tx, _ = state_lib.make_optimizer(config.train)
+  st = train.replicate(state_lib.create_train_state(jax.random.PRNGKey(0), mcfg, tx))
+  step = jax.pmap(functools.partial(train.train_step, model=model, tx=tx, mean=jnp.zeros(80),
+                                    std=jnp.ones(80), cfg=config), axis_name="batch")
+  return st, step, batch, mcfg
+
+
 def test_large_lambda_sends_chunks_to_the_cheap_branch(tiny_data_dir, tiny_tokenizer_path):
   """Real training steps of the tiny branching model with a large lambda: the
   router goes from mixing to sending almost every chunk to the cheap branch,
@@ -260,27 +282,13 @@ def test_large_lambda_sends_chunks_to_the_cheap_branch(tiny_data_dir, tiny_token
   (At this learning rate the untrained tiny model's task loss alone also
   drifts to the cheap branch within ~20 steps: random expensive blocks do not
   help yet. The small experiments therefore warm-start the expensive blocks.)"""
-  import functools
-  from asr.data import pipeline, sources, tokenizer
-  from asr.models import transducer
-  from asr.training import state as state_lib
   from asr.training import train
   from experiments import branching_tiny
-  tok = tokenizer.Tokenizer(tiny_tokenizer_path)
-  src = sources.open_source("tfds:voice_assistant/tiny:train", tiny_data_dir)
-  utts = pipeline.prepare_utterances(src, tok, 0.3, limit=2)
-  bucket = pipeline.Bucket(max(len(u.feats) for u in utts) // 32 * 32 + 32, 16, 2, (0, 1))
-  batch = train.shard(pipeline.collate(utts, [0, 1], bucket), 1)
   config = branching_tiny.get_config()
   config.model.encoder.branching.cost_weight = 100.0
   config.train.warmup_steps = 1
   config.train.learning_rate = 1e-2
-  mcfg = state_lib.model_config(config, tok.vocab_size)
-  model = transducer.Transducer(mcfg)
-  tx, _ = state_lib.make_optimizer(config.train)
-  st = train.replicate(state_lib.create_train_state(jax.random.PRNGKey(0), mcfg, tx))
-  step = jax.pmap(functools.partial(train.train_step, model=model, tx=tx, mean=jnp.zeros(80),
-                                    std=jnp.ones(80), cfg=config), axis_name="batch")
+  st, step, batch, mcfg = _tiny_training(tiny_data_dir, tiny_tokenizer_path, config)
   rng = train.replicate(jax.random.PRNGKey(0))
   history = []
   for _ in range(8):
@@ -371,27 +379,13 @@ def test_distillation_term_trains_only_the_cheap_branch():
 def test_distill_weight_adds_its_term_to_the_training_loss(tiny_data_dir, tiny_tokenizer_path):
   """One real training step of branching_tiny with distill_weight w: the loss
   is the w = 0 loss plus w times the logged relative error."""
-  import functools
-  from asr.data import pipeline, sources, tokenizer
-  from asr.models import transducer
-  from asr.training import state as state_lib
   from asr.training import train
   from experiments import branching_tiny
-  tok = tokenizer.Tokenizer(tiny_tokenizer_path)
-  src = sources.open_source("tfds:voice_assistant/tiny:train", tiny_data_dir)
-  utts = pipeline.prepare_utterances(src, tok, 0.3, limit=2)
-  bucket = pipeline.Bucket(max(len(u.feats) for u in utts) // 32 * 32 + 32, 16, 2, (0, 1))
-  batch = train.shard(pipeline.collate(utts, [0, 1], bucket), 1)
   metrics = {}
   for w in (0.0, 0.5):
     config = branching_tiny.get_config()
     config.model.encoder.branching.distill_weight = w
-    mcfg = state_lib.model_config(config, tok.vocab_size)
-    model = transducer.Transducer(mcfg)
-    tx, _ = state_lib.make_optimizer(config.train)
-    st = train.replicate(state_lib.create_train_state(jax.random.PRNGKey(0), mcfg, tx))
-    step = jax.pmap(functools.partial(train.train_step, model=model, tx=tx, mean=jnp.zeros(80),
-                                      std=jnp.ones(80), cfg=config), axis_name="batch")
+    st, step, batch, _ = _tiny_training(tiny_data_dir, tiny_tokenizer_path, config)
     _, m = step(st, batch, train.replicate(jax.random.PRNGKey(0)))
     metrics[w] = {k: float(v[0]) for k, v in m.items()}
   assert "distill" not in metrics[0.0] and metrics[0.5]["distill"] > 0
