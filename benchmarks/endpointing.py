@@ -75,8 +75,7 @@ def run_split(rec, eoq, spec: str, data_dir: str) -> dict:
                                        lookahead_frames=0, stable_frames=0,
                                        min_completion=0.0))
   rows = {name: [] for name in variants}
-  for e, a, f in zip(exs, audios, full):
-    w = int(e["wake_end"] * endpointing.SR)
+  for e, a, f, w in zip(exs, audios, full, wakes):
     end = e["speech_end"] - w / endpointing.SR
     for name, (kind, ep) in variants.items():
       sess = session.StreamSession(rec, kind, ep, beam=FLAGS.beam)
