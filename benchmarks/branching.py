@@ -32,8 +32,25 @@ flags.DEFINE_integer("beam", 4, "Beam size.")
 flags.DEFINE_integer("limit", None, "Utterances (default: all).")
 flags.DEFINE_integer("timing_utterances", 20, "Utterances for the streaming wall-time measurement.")
 flags.DEFINE_string("data_dir", None, "Override the runs' data_dir.")
+flags.DEFINE_float("trailing_s", None, "Crop each request to this long after the end of speech "
+                   "(where a device's final end-pointer stops the encoder; the corpus keeps "
+                   "0.6-1.5 s); default: everything after the wake word.")
 flags.mark_flags_as_required(["workdirs"])
 FLAGS = flags.FLAGS
+
+
+def speech_spans(spec: str, data_dir: str) -> dict:
+  """id -> (start, end) of speech in seconds from the request start (the wake
+  word's end), for the sources that record them."""
+  from asr.data import sources  # pylint: disable=g-import-not-at-top
+  src = sources.open_source(spec, data_dir)
+  out = {}
+  for i in range(len(src)):
+    ex = src[i]
+    if ex.get("speech_start") is not None and ex.get("speech_end") is not None:
+      w = ex.get("wake_end") or 0.0
+      out[ex["id"]] = (ex["speech_start"] - w, ex["speech_end"] - w)
+  return out
 
 
 def measure(rec, threshold, utts_cache) -> dict:
@@ -49,9 +66,11 @@ def measure(rec, threshold, utts_cache) -> dict:
   key = (config.data.corpus, config.data.get("cmvn", "global"),
          str(config.data.get("stream_context")), config.model.encoder.subsample_factor)
   if key not in utts_cache:
-    utts_cache[key] = evaluate.load_utterances(config, state_lib.split_spec(config, FLAGS.split),
-                                               rec.tokenizer, limit=FLAGS.limit)
-  utts = utts_cache[key]
+    spec = state_lib.split_spec(config, FLAGS.split)
+    utts_cache[key] = (evaluate.load_utterances(config, spec, rec.tokenizer, limit=FLAGS.limit,
+                                                trailing_s=FLAGS.trailing_s),
+                       speech_spans(spec, config.data.data_dir))
+  utts, spans = utts_cache[key]
   e = model.cfg.encoder
   out = evaluate.evaluate_utterances(model, rec.params, rec.norm, utts, rec.tokenizer,
                                      beam=FLAGS.beam)
@@ -81,6 +100,10 @@ def measure(rec, threshold, utts_cache) -> dict:
                                                     + (1 - f) * compiled["cheap"]),
                compiled_full_flops_per_s=chunks_per_s * compiled["expensive"],
                compiled_chunk_flops=compiled)
+    split = routing.speech_split(st["routes"], [spans.get(u.id) for u in utts],
+                                 e.subsample_factor * e.chunk_size / 100.0)
+    if split:
+      row.update(split)
     row["compute_saving"] = 1 - row["compiled_flops_per_s"] / row["compiled_full_flops_per_s"]
     row["analytic_compute_saving"] = 1 - row["analytic_flops_per_s"] / row["analytic_full_flops_per_s"]
     timing = {"router": routing.stream_timing(model, rec.params, rec.norm, sub),
@@ -171,7 +194,7 @@ def main(argv):
   path = common.write_result("branching", {"rows": rows, "reference": reference}, {
       "workdirs": FLAGS.workdirs, "reference": FLAGS.reference, "split": FLAGS.split,
       "beam": FLAGS.beam, "limit": FLAGS.limit, "thresholds": FLAGS.thresholds,
-      "timing_utterances": FLAGS.timing_utterances})
+      "timing_utterances": FLAGS.timing_utterances, "trailing_s": FLAGS.trailing_s})
   png = plot(rows, reference, os.path.splitext(str(path))[0] + ".png")
   print(path, png)
 

@@ -479,23 +479,29 @@ def branching(rows: list[dict]) -> str:
   WER per lambda / threshold."""
   if not rows:
     return "(no results yet)"
-  latest = _latest(rows, lambda c: (tuple(c["workdirs"]), c.get("reference")))
+  latest = _latest(rows, lambda c: (tuple(c["workdirs"]), c.get("reference"), c.get("trailing_s")))
   out = []
   for d in latest.values():
     c, m = d["config"], d["metrics"]
     ref = m.get("reference")
-    out += [f"Split `{c['split']}`, beam {c['beam']}; {_machine(d)}; {_prov(d)}", ""]
+    crop = ("everything after the wake word" if c.get("trailing_s") is None
+            else f"requests cropped to {c['trailing_s']:g} s after the end of speech")
+    out += [f"Split `{c['split']}` ({crop}), beam {c['beam']}; {_machine(d)}; {_prov(d)}", ""]
     if ref:
       out.insert(-1, f"Reference `{c['reference']}`: WER {_pct(ref['wer'])} %, "
                  f"{ref['compiled_flops_per_s'] / 1e6:.1f} MFLOPs per audio second, "
                  f"{ref['ms_per_audio_s']:.1f} ms per audio second.")
     boot = any("bootstrap" in r for r in m["rows"])
     cross = any("cross_chunk" in r for r in m["rows"])
+    sp = any("frac_expensive_speech" in r for r in m["rows"])
     out += ["| model " + ("| expensive blocks " if cross else "")
-            + "| λ | threshold | expensive chunks % | MFLOPs / audio s | compute saving "
+            + "| λ | threshold | expensive chunks % "
+            + ("| speech / other chunks expensive % " if sp else "")
+            + "| MFLOPs / audio s | compute saving "
             "| ms / audio s (all expensive) | wall saving | WER % | WER vs reference "
             + ("| 95 % interval (paired bootstrap) " if boot else "") + "| utts |",
-            "|---|" + ("---|" if cross else "") + "---|---|---|---|---|---|---|---|---|"
+            "|---|" + ("---|" if cross else "") + ("---|" if sp else "")
+            + "---|---|---|---|---|---|---|---|---|"
             + ("---|" if boot else "") + "---|"]
     for r in m["rows"]:
       b = r.get("bootstrap")
@@ -504,7 +510,10 @@ def branching(rows: list[dict]) -> str:
           + (f"| {'cross-chunk' if r.get('cross_chunk') else 'chunk-local'} " if cross else "")
           + f"| {r['lambda']:g}" + (f" (budget {r['cost_target']:g})" if r.get("cost_target") else "")
           + f" | {r['threshold']:g} "
-          f"| {_pct(r['frac_expensive'])} | {r['compiled_flops_per_s'] / 1e6:.1f} "
+          f"| {_pct(r['frac_expensive'])} "
+          + ((f"| {_pct(r['frac_expensive_speech'])} / {_pct(r['frac_expensive_nonspeech'])} "
+              if "frac_expensive_speech" in r else "| - ") if sp else "")
+          + f"| {r['compiled_flops_per_s'] / 1e6:.1f} "
           f"| {_pct(r['compute_saving'])} % | {r['ms_per_audio_s']:.1f} "
           f"({r['ms_per_audio_s_all_expensive']:.1f}) | {_pct(r['wall_saving'])} % "
           f"| {_pct(r['wer'])} | {_rel_pct(r.get('wer_rel_reference'))} "

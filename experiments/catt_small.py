@@ -31,7 +31,10 @@ shallow, 44.5 % both. The latest fresh quickstart (2026-11-27, ``32f8161``;
 attention, 45.6 % shallow, 44.5 % both; greedy without a list 40.1 % (U-WER
 28.9 %). On a faster fresh machine (2026-11-28, ``269bb2f``; ``small`` 6,600
 steps, all 2,400 here in 13.9 min): 39.3 % no biasing (U-WER 27.9 %), 39.6 %
-attention, 43.8 % shallow, 43.4 % both. From the earlier fused ``small``
+attention, 43.8 % shallow, 43.4 % both. From ``small``'s 8,000-step averaged
+recipe on the same machine (``workdirs/catt_small_h8k``, 2,400 steps in 14.1
+min): 38.6 % no biasing (U-WER 27.5 %), 38.6 % attention, 41.7 % shallow,
+42.6 % both; greedy without a list 39.4 % (U-WER 27.5 %). From the earlier fused ``small``
 (3,850 steps; 2,094 steps here, ``workdirs/catt_small_fused``): 51.7 % with
 no biasing (B-WER 91.7 %), 52.8 % with attention (B-WER 92.9 %). Attention
 biasing still does not lower B-WER: the label-query attention puts 30-47 %
@@ -45,6 +48,7 @@ from experiments import small
 
 def get_config():
   c = small.fused_loss(small.get_config())  # as measured
+  c.train.ema_decay = 0.0  # as measured: small's averaging came later (2026-11-28)
   c.model.biasing.enabled = True
   c.train.init_from = "workdirs/small"
   c.train.learning_rate = 1e-3  # fine-tuning: half the small model's peak

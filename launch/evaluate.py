@@ -24,7 +24,8 @@ flags.DEFINE_string("output", None, "Where to write the results JSON.")
 flags.DEFINE_enum("biasing", "none", ["none", "shallow", "attention", "both"], "Context biasing.")
 flags.DEFINE_integer("distractors", None, "Biasing list = own entities + N distractors from the "
                      "split's name pool; unset: each utterance's stored context list.")
-flags.DEFINE_integer("beam", None, "Beam size (0/1 = greedy; default: the config's eval.beam).")
+flags.DEFINE_integer("beam", None, "Beam size (0/1 = greedy, without the config's beam search "
+                     "settings; default: the config's eval.beam).")
 flags.DEFINE_float("context_score", 2.0, "Shallow-fusion bonus per matched token.")
 flags.DEFINE_integer("max_symbols", None, "Beam search: 0 = modified (one label per frame), "
                      ">= 1 = time-synchronous with that many labels per frame (default: the "
@@ -61,8 +62,10 @@ def main(argv):
   if FLAGS.distractors is not None:
     pool = sources.name_pool(sources.open_source(spec, config.data.data_dir, skip_bad=True))
   beam = config.eval.beam if FLAGS.beam is None else FLAGS.beam
-  # The config's tuned search settings; flags that are set override them.
-  search = evaluate.search_settings(config)
+  # The config's tuned search settings for beam search (greedy, --beam=0/1, has
+  # none); flags that are set override them (--beam=1 --ilm_weight=X: a beam-1
+  # search with internal-LM subtraction).
+  search = evaluate.search_settings(config, beam)
   search.update({k: getattr(FLAGS, k) for k in search if getattr(FLAGS, k) is not None})
   cohort = biasing_flags.cohort(FLAGS, config, model, params, norm, tok)
   res = evaluate.evaluate_utterances(

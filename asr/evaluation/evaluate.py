@@ -35,12 +35,14 @@ BIASING_MODES = ("none", "shallow", "attention", "both")
 
 
 def load_utterances(config, spec: str, tokenizer, limit: int | None = None,
-                    skip_bad: bool = False):
-  """Utterances of a source cropped for evaluation (everything after the wake word)."""
+                    skip_bad: bool = False, trailing_s: float | None = None):
+  """Utterances of a source cropped for evaluation: everything after the wake
+  word, or with ``trailing_s`` up to that long after the end of speech (e.g.
+  where a device's final end-pointer stops the encoder)."""
   src = sources.open_source(spec, config.data.data_dir, skip_bad=skip_bad)
   wake_frames, quantum = pipeline.stream_context_frames(config)
   utts = pipeline.prepare_utterances(
-      src, tokenizer, trailing_s=None, num_bins=config.data.num_mel_bins,
+      src, tokenizer, trailing_s=trailing_s, num_bins=config.data.num_mel_bins,
       min_frames=encoder_lib.min_feature_frames(config.model.encoder.subsample_factor),
       limit=limit, cmvn=config.data.get("cmvn", "global"), wake_frames=wake_frames,
       wake_quantum=quantum)
@@ -145,9 +147,19 @@ def encode_lists(model, params, phrases: pipeline.PhraseTokens, lists: Sequence[
   return _encode_context(model, params, arr["ctx_tokens"], arr["ctx_lengths"])
 
 
-def search_settings(config) -> dict:
+PLAIN_SEARCH = {"label_bonus": 0.0, "max_symbols": 0, "ilm_weight": 0.0}
+
+
+def search_settings(config, beam: int | None = None) -> dict:
   """The beam search settings a run's config tunes under ``eval``
-  (label_bonus, max_symbols, ilm_weight; absent: the plain search)."""
+  (label_bonus, max_symbols, ilm_weight; absent: the plain search).
+
+  With ``beam`` <= 1 they do not apply: the decode is plain greedy search, as
+  the quickstart table's greedy row (a beam-1 search with the config's
+  internal-LM subtraction is a different and, here, worse decoder).
+  """
+  if beam is not None and beam <= 1:
+    return dict(PLAIN_SEARCH)
   ev = config.get("eval") or {}
   return {"label_bonus": ev.get("label_bonus", 0.0), "max_symbols": ev.get("max_symbols", 0),
           "ilm_weight": ev.get("ilm_weight", 0.0)}

@@ -61,7 +61,8 @@ def routing_stats(model, params, norm, utts: Sequence[pipeline.Utterance],
   chunks, which also run, are counted separately).
 
   Returns dict: frac_expensive, chunks, expensive_chunks, context_chunks,
-  context_expensive_chunks, per_utterance (fractions, utterance order).
+  context_expensive_chunks, per_utterance (fractions, utterance order) and
+  routes (per utterance, the decisions [chunks] bool over its request chunks).
   """
   if not model.cfg.encoder.branching.enabled:
     raise ValueError("routing_stats needs a branching encoder")
@@ -71,6 +72,7 @@ def routing_stats(model, params, norm, utts: Sequence[pipeline.Utterance],
   ctx_chunks = wake_frames // per_chunk_feats
   tot = {"chunks": 0, "expensive_chunks": 0, "context_chunks": 0, "context_expensive_chunks": 0}
   per_utt = [0.0] * len(utts)
+  routes = [np.zeros(0, bool)] * len(utts)
   for idx, batch in pipeline.eval_batches(utts, batch_frames, wake_frames=wake_frames):
     feats, lengths, wake = _normalized(batch, norm)
     r = jax.device_get(_routing(model, params, feats, lengths, wake))
@@ -88,8 +90,10 @@ def routing_stats(model, params, norm, utts: Sequence[pipeline.Utterance],
       tot["context_chunks"] += int(ctx.sum())
       tot["context_expensive_chunks"] += int((exp[k] & ctx).sum())
       per_utt[i] = float((exp[k] & req).sum() / max(1, req.sum()))
+      routes[i] = exp[k][req].astype(bool)
   tot["frac_expensive"] = tot["expensive_chunks"] / max(1, tot["chunks"])
   tot["per_utterance"] = per_utt
+  tot["routes"] = routes
   return tot
 
 
@@ -168,3 +172,34 @@ def stream_timing(model, params, norm, utts: Sequence[pipeline.Utterance],
   return {"seconds": seconds, "audio_seconds": audio,
           "ms_per_audio_second": 1000 * seconds / max(audio, 1e-9),
           "chunks": chunks, "expensive_chunks": expensive}
+
+
+def speech_split(routes: Sequence[np.ndarray], spans: Sequence[tuple[float, float] | None],
+                 chunk_s: float) -> dict | None:
+  """The router's decisions inside and outside speech.
+
+  routes: per utterance, the decisions [chunks] over its request chunks
+  (``routing_stats(...)["routes"]``); spans: per utterance, (start, end) of
+  speech in seconds from the request's start, or None when unknown; chunk_s:
+  seconds per chunk (subsample_factor * chunk_size feature frames of 10 ms).
+  A chunk is a speech chunk if it overlaps the span. Returns dict:
+  speech_chunks, nonspeech_chunks, frac_expensive_speech,
+  frac_expensive_nonspeech, speech_chunk_share; None when no span is known.
+  """
+  n = {"speech": [0, 0], "nonspeech": [0, 0]}  # [chunks, expensive]
+  known = False
+  for r, span in zip(routes, spans):
+    if span is None:
+      continue
+    known = True
+    start = np.arange(len(r)) * chunk_s
+    speech = (start < span[1]) & (start + chunk_s > span[0])
+    for name, sel in (("speech", speech), ("nonspeech", ~speech)):
+      n[name][0] += int(sel.sum())
+      n[name][1] += int((np.asarray(r, bool) & sel).sum())
+  if not known:
+    return None
+  return {"speech_chunks": n["speech"][0], "nonspeech_chunks": n["nonspeech"][0],
+          "frac_expensive_speech": n["speech"][1] / max(1, n["speech"][0]),
+          "frac_expensive_nonspeech": n["nonspeech"][1] / max(1, n["nonspeech"][0]),
+          "speech_chunk_share": n["speech"][0] / max(1, n["speech"][0] + n["nonspeech"][0])}

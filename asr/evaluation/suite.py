@@ -47,8 +47,8 @@ def run_suite(workdir: str, splits: Sequence[str], modes: Sequence[str] = ("none
     for n, mode, b in runs:
       # Beam runs use the config's tuned search settings (eval.label_bonus,
       # eval.max_symbols, eval.ilm_weight); the greedy row has none.
-      search = {} if b <= 1 else evaluate.search_settings(config)
-      if search and ilm_weight is not None:
+      search = evaluate.search_settings(config, b)
+      if b > 1 and ilm_weight is not None:
         search["ilm_weight"] = ilm_weight
       res = evaluate.evaluate_utterances(model, params, norm, utts, tok, beam=b,
                                          batch_frames=config.eval.batch_frames, biasing=mode,

@@ -52,6 +52,24 @@ def test_offline_fraction_equals_streaming_count(model_params, wake):
   assert t["chunks"] >= st["chunks"] + st["context_chunks"]
   if wake:
     assert st["context_chunks"] == 3  # 32 + 16 feature frames = 2 + 1 chunks of 16
+  # Per-utterance routes: one decision per request chunk, summing to the counts.
+  frames = [int(enc_lib.subsampled_lengths(np.array([n]), 8)[0]) for n in (150, 97, 211)]
+  assert [len(r) for r in st["routes"]] == [-(-f // 2) for f in frames]
+  assert sum(int(r.sum()) for r in st["routes"]) == st["expensive_chunks"]
+  assert [float(r.mean()) for r in st["routes"]] == pytest.approx(st["per_utterance"])
+
+
+def test_speech_split_counts_chunks_overlapping_the_span():
+  routes = [np.array([0, 1, 1, 0, 0], bool), np.array([1, 1, 0], bool), np.array([1, 0], bool)]
+  # Chunks of 0.32 s; utterance 0 speaks 0.5-1.0 s: chunks 1 (0.32-0.64),
+  # 2 (0.64-0.96) and 3 (0.96-1.28) overlap; utterance 1 0.0-0.3 s: chunk 0;
+  # utterance 2 has no known span and is left out.
+  s = routing.speech_split(routes, [(0.5, 1.0), (0.0, 0.3), None], 0.32)
+  assert s["speech_chunks"] == 4 and s["nonspeech_chunks"] == 4
+  assert s["frac_expensive_speech"] == pytest.approx(3 / 4)  # chunks 1, 2 of u0; chunk 0 of u1
+  assert s["frac_expensive_nonspeech"] == pytest.approx(1 / 4)  # chunk 1 of u1
+  assert s["speech_chunk_share"] == pytest.approx(0.5)
+  assert routing.speech_split(routes, [None, None, None], 0.32) is None
 
 
 def _probs(model, params, norm, utts):

@@ -80,6 +80,39 @@ def test_evaluate_manifest_reports_bad_lines(workdir, manifest_dir, tmp_path):
   assert saved["skipped"][0]["line"] == 2
 
 
+def test_evaluate_greedy_ignores_the_configs_beam_search_settings(workdir, tiny_data_dir, tmp_path):
+  """--beam=0 is plain greedy even when the config tunes eval.ilm_weight for
+  beam search (it used to run a beam-1 search with internal-LM subtraction);
+  an explicit --ilm_weight still applies."""
+  import shutil
+  wd = str(tmp_path / "wd")
+  shutil.copytree(workdir, wd)
+  with open(os.path.join(wd, "config.json")) as f:
+    cfg = json.load(f)
+  cfg["eval"]["ilm_weight"] = 0.5
+  with open(os.path.join(wd, "config.json"), "w") as f:
+    json.dump(cfg, f)
+  common = (f"--workdir={wd}", "--split=test", "--limit=6", f"--data_dir={tiny_data_dir}")
+  outs = {}
+  for name, extra in [("greedy", ["--beam=0"]), ("beam1_ilm", ["--beam=1", "--ilm_weight=0.5"]),
+                      ("beam2", ["--beam=2"])]:
+    out = str(tmp_path / f"{name}.json")
+    res = _run("launch.evaluate", *common, f"--output={out}", *extra)
+    outs[name] = json.loads(res.stdout.strip().splitlines()[-1])
+  assert outs["greedy"]["ilm_weight"] == 0.0 and outs["greedy"]["beam"] == 0
+  assert outs["beam1_ilm"]["ilm_weight"] == 0.5
+  assert outs["beam2"]["ilm_weight"] == 0.5  # beam search keeps the config's setting
+  from asr.evaluation import evaluate
+  from asr.training import state as state_lib
+  config, model, params, norm, tok, _ = state_lib.restore_for_inference(wd)
+  config.data.data_dir = tiny_data_dir
+  utts = evaluate.load_utterances(config, state_lib.split_spec(config, "test"), tok, limit=6)
+  ref = evaluate.evaluate_utterances(model, params, norm, utts, tok, beam=0)
+  with open(tmp_path / "greedy.json") as f:
+    hyps = [u["hyp"] for u in json.load(f)["utterances"]]
+  assert hyps == [u["hyp"] for u in ref["utterances"]]
+
+
 def test_transcribe_prints_json_lines(workdir, manifest_dir, tmp_path):
   out_dir, path = manifest_dir
   with open(path) as f:

@@ -69,13 +69,14 @@ def _mixing(cfg, params, feats, lengths):
   return enc_lib.Encoder(cfg), cfg
 
 
-@pytest.mark.parametrize("cross_chunk", [False, True])
-def test_streaming_equals_full_run_with_routing(cross_chunk):
+@pytest.mark.parametrize("cross_chunk,layers", [(False, 1), (True, 1), (True, 0)])
+def test_streaming_equals_full_run_with_routing(cross_chunk, layers):
   """Batch 2 with mixed routes: with cross_chunk the expensive path also
-  writes fallback keys/values for the row that chose the cheap branch."""
-  model, params, feats = _init(_cfg(cross_chunk=cross_chunk))
+  writes fallback keys/values for the row that chose the cheap branch;
+  layers=0: no trunk, the router reads the subsampling output."""
+  model, params, feats = _init(_cfg(cross_chunk=cross_chunk, layers=layers))
   lengths = jnp.array([101, 70])
-  model, cfg = _mixing(_cfg(cross_chunk=cross_chunk), params, feats, lengths)
+  model, cfg = _mixing(_cfg(cross_chunk=cross_chunk, layers=layers), params, feats, lengths)
   full, full_len, routing = model.apply(params, feats, lengths, method=enc_lib.Encoder.forward)
   stream, routes = _stream(model, params, feats, lengths, cfg)
   for b in range(2):
@@ -100,12 +101,12 @@ def test_branches_differ_and_forcing_picks_them():
   assert np.abs(outs[0] - outs[1]).max() > 1e-2
 
 
-@pytest.mark.parametrize("cross_chunk", [False, True])
-def test_cheap_chunks_do_not_execute_the_expensive_branch(monkeypatch, cross_chunk):
+@pytest.mark.parametrize("cross_chunk,layers", [(False, 1), (True, 1), (True, 0)])
+def test_cheap_chunks_do_not_execute_the_expensive_branch(monkeypatch, cross_chunk, layers):
   """Counts executions of the expensive branch with a host callback inside it."""
-  model, params, feats = _init(_cfg(cross_chunk=cross_chunk), b=1)
+  model, params, feats = _init(_cfg(cross_chunk=cross_chunk, layers=layers), b=1)
   lengths = jnp.array([101])
-  model, cfg = _mixing(_cfg(cross_chunk=cross_chunk), params, feats, lengths)
+  model, cfg = _mixing(_cfg(cross_chunk=cross_chunk, layers=layers), params, feats, lengths)
   calls = []
   orig = enc_lib._run_expensive  # pylint: disable=protected-access
 
@@ -153,15 +154,17 @@ def test_stream_program_conditions_on_the_route():
   assert expensive >= 10 * cfg.branching.expensive_layers and cheap == 2
 
 
-def test_cross_chunk_all_expensive_is_the_plain_encoder():
+@pytest.mark.parametrize("layers", [1, 0])
+def test_cross_chunk_all_expensive_is_the_plain_encoder(layers):
   """Every chunk expensive with cross_chunk = the plain encoder of
   num_layers + expensive_layers blocks on the same parameters (full run and
-  streaming); chunk-local expensive blocks differ from it."""
-  cfg = _cfg(cross_chunk=True)
+  streaming); chunk-local expensive blocks differ from it. layers=0: the
+  whole plain stack is the expensive branch."""
+  cfg = _cfg(cross_chunk=True, layers=layers)
   _, params, feats = _init(cfg)
   lengths = jnp.array([101, 70])
   forced = _force(params, 1)
-  plain_cfg = dataclasses.replace(cfg, num_layers=3, branching=branching.BranchingConfig())
+  plain_cfg = dataclasses.replace(cfg, num_layers=layers + 2, branching=branching.BranchingConfig())
   plain = enc_lib.Encoder(plain_cfg)
   pp = {"params": {k: v for k, v in params["params"].items() if k not in ("router", "cheap")}}
   ref, ref_len = plain.apply(pp, feats, lengths)
@@ -173,7 +176,7 @@ def test_cross_chunk_all_expensive_is_the_plain_encoder():
   stream, _ = _stream(enc_lib.Encoder(cfg), forced, feats, lengths, cfg)
   n = int(ref_len[0])
   np.testing.assert_allclose(stream[0, :n], np.asarray(ref)[0, :n], atol=2e-5, rtol=1e-4)
-  local = _cfg(cross_chunk=False)
+  local = _cfg(cross_chunk=False, layers=layers)
   out_local, _ = enc_lib.Encoder(local).apply(forced, feats, lengths)
   assert np.abs(np.asarray(out_local)[0, :n] - np.asarray(ref)[0, :n]).max() > 1e-2
 
