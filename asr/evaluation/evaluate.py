@@ -161,8 +161,7 @@ def search_settings(config, beam: int | None = None) -> dict:
   if beam is not None and beam <= 1:
     return dict(PLAIN_SEARCH)
   ev = config.get("eval") or {}
-  return {"label_bonus": ev.get("label_bonus", 0.0), "max_symbols": ev.get("max_symbols", 0),
-          "ilm_weight": ev.get("ilm_weight", 0.0)}
+  return {k: ev.get(k, default) for k, default in PLAIN_SEARCH.items()}
 
 
 def decode_utterances(model, params, norm, utts, tokenizer, beam: int = 0,
