@@ -36,6 +36,8 @@ flags.DEFINE_float("ilm_weight", None, "Beam search internal-LM subtraction weig
                    "(asr.decoding.beam.BeamSearch; default: the config's eval.ilm_weight, else 0).")
 flags.DEFINE_integer("limit", None, "Evaluate only the first N utterances.")
 flags.DEFINE_integer("step", None, "Checkpoint step (default: latest).")
+flags.DEFINE_bool("raw_params", False, "Runs with parameter averaging (train.ema_decay): evaluate "
+                  "the trained parameters instead of the average.")
 flags.DEFINE_string("data_dir", None, "Override the config's data_dir.")
 flags.DEFINE_bool("skip_bad", False, "Skip unusable manifest lines (reported) instead of failing.")
 flags.DEFINE_bool("pointer", True, "Models with the tree-constrained pointer: use it in the "
@@ -53,7 +55,8 @@ def main(argv):
   from asr.data import sources  # pylint: disable=g-import-not-at-top
   from asr.evaluation import evaluate  # pylint: disable=g-import-not-at-top
   from asr.training import state as state_lib  # pylint: disable=g-import-not-at-top
-  config, model, params, norm, tok, step = state_lib.restore_for_inference(FLAGS.workdir, FLAGS.step)
+  config, model, params, norm, tok, step = state_lib.restore_for_inference(
+      FLAGS.workdir, FLAGS.step, raw=FLAGS.raw_params)
   if FLAGS.data_dir:
     config.data.data_dir = FLAGS.data_dir
   spec = FLAGS.manifest or state_lib.split_spec(config, FLAGS.split)
@@ -74,7 +77,7 @@ def main(argv):
       context_score=FLAGS.context_score, nbest=FLAGS.nbest,
       pointer=FLAGS.pointer, **biasing_flags.kwargs(FLAGS, cohort), **search)
   res["metrics"].update(source=spec, workdir=os.path.abspath(FLAGS.workdir), step=step,
-                        num_utterances=len(utts))
+                        num_utterances=len(utts), raw_params=FLAGS.raw_params)
   if FLAGS.output:
     os.makedirs(os.path.dirname(os.path.abspath(FLAGS.output)), exist_ok=True)
     with open(FLAGS.output, "w") as f:

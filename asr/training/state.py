@@ -176,12 +176,13 @@ def load_norm(workdir: str) -> tuple[np.ndarray, np.ndarray] | None:
   return z["mean"], z["std"]
 
 
-def restore_for_inference(workdir: str, step: int | None = None):
+def restore_for_inference(workdir: str, step: int | None = None, raw: bool = False):
   """(config, model, params, norm, tokenizer) of a training workdir.
 
   Restores the checkpoint at ``step`` (default: latest) into the exact train
   state structure, then keeps the parameters (the moving average when the
-  run kept one, ``train.ema_decay``).
+  run kept one, ``train.ema_decay``; ``raw``: the trained parameters instead,
+  what the same run without averaging would have ended with).
   """
   import orbax.checkpoint as ocp  # pylint: disable=g-import-not-at-top
   config = load_config(workdir)
@@ -199,7 +200,8 @@ def restore_for_inference(workdir: str, step: int | None = None):
     raise FileNotFoundError(f"no checkpoint in {workdir}/checkpoints")
   state = mngr.restore(step, args=ocp.args.StandardRestore(abstract))
   model = transducer.Transducer(mcfg)
-  return config, model, eval_params(state), (jnp.asarray(norm[0]), jnp.asarray(norm[1])), tokenizer, step
+  params = state.params if raw else eval_params(state)
+  return config, model, params, (jnp.asarray(norm[0]), jnp.asarray(norm[1])), tokenizer, step
 
 
 def warm_start(params, init_workdir: str):

@@ -95,7 +95,7 @@ def test_evaluate_greedy_ignores_the_configs_beam_search_settings(workdir, tiny_
   common = (f"--workdir={wd}", "--split=test", "--limit=6", f"--data_dir={tiny_data_dir}")
   outs = {}
   for name, extra in [("greedy", ["--beam=0"]), ("beam1_ilm", ["--beam=1", "--ilm_weight=0.5"]),
-                      ("beam2", ["--beam=2"])]:
+                      ("beam2", ["--beam=2"]), ("greedy_raw", ["--beam=0", "--raw_params"])]:
     out = str(tmp_path / f"{name}.json")
     res = _run("launch.evaluate", *common, f"--output={out}", *extra)
     outs[name] = json.loads(res.stdout.strip().splitlines()[-1])
@@ -111,6 +111,10 @@ def test_evaluate_greedy_ignores_the_configs_beam_search_settings(workdir, tiny_
   with open(tmp_path / "greedy.json") as f:
     hyps = [u["hyp"] for u in json.load(f)["utterances"]]
   assert hyps == [u["hyp"] for u in ref["utterances"]]
+  # No averaging in this run: the raw parameters are the evaluated ones.
+  assert outs["greedy_raw"]["raw_params"] and not outs["greedy"]["raw_params"]
+  with open(tmp_path / "greedy_raw.json") as f:
+    assert [u["hyp"] for u in json.load(f)["utterances"]] == hyps
 
 
 def test_transcribe_prints_json_lines(workdir, manifest_dir, tmp_path):

@@ -287,6 +287,9 @@ def test_ema_is_kept_evaluated_resumed_and_warm_started(tiny_data_dir, tmp_path)
   ema = jax.tree_util.tree_leaves(st.ema)
   for a, b in zip(jax.tree_util.tree_leaves(params), ema):
     np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+  _, _, raw, _, _, _ = state_lib.restore_for_inference(workdir, raw=True)
+  for a, b in zip(jax.tree_util.tree_leaves(raw), jax.tree_util.tree_leaves(st.params)):
+    np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
   gap = max(float(np.abs(np.asarray(a) - np.asarray(b)).max())
             for a, b in zip(jax.tree_util.tree_leaves(st.params), ema))
   assert gap > 1e-4  # the average is not the last parameters
