@@ -39,13 +39,13 @@ flags.mark_flags_as_required(["workdirs"])
 FLAGS = flags.FLAGS
 
 
-def speech_spans(spec: str, data_dir: str) -> dict:
+def speech_spans(spec: str, data_dir: str, limit: int | None = None) -> dict:
   """id -> (start, end) of speech in seconds from the request start (the wake
-  word's end), for the sources that record them."""
+  word's end), for the sources that record them (the first ``limit``)."""
   from asr.data import sources  # pylint: disable=g-import-not-at-top
   src = sources.open_source(spec, data_dir)
   out = {}
-  for i in range(len(src)):
+  for i in range(min(limit or len(src), len(src))):
     ex = src[i]
     if ex.get("speech_start") is not None and ex.get("speech_end") is not None:
       w = ex.get("wake_end") or 0.0
@@ -69,7 +69,7 @@ def measure(rec, threshold, utts_cache) -> dict:
     spec = state_lib.split_spec(config, FLAGS.split)
     utts_cache[key] = (evaluate.load_utterances(config, spec, rec.tokenizer, limit=FLAGS.limit,
                                                 trailing_s=FLAGS.trailing_s),
-                       speech_spans(spec, config.data.data_dir))
+                       speech_spans(spec, config.data.data_dir, FLAGS.limit))
   utts, spans = utts_cache[key]
   e = model.cfg.encoder
   out = evaluate.evaluate_utterances(model, rec.params, rec.norm, utts, rec.tokenizer,
