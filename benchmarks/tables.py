@@ -120,10 +120,11 @@ def decoding(rows: list[dict]) -> str:
     tuned = ", ".join(f"beam {b}: {v:g}" for b, v in m["tuned"].items())
     out += [f"Model `{workdir}` (step {c['step']}); reward tuned on `{c['tune_split']}` ({tuned}); "
             f"{_machine(d)}; {_prov(d)}", "",
-            "| split | search | label bonus | ILM weight | WER % | U-WER % | B-WER % | sub % | del % | ins % | RTF | utts |",
-            "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+            "| split | search | label bonus | ILM weight | LM weight | WER % | U-WER % | B-WER % | sub % | del % | ins % | RTF | utts |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in m["rows"]:
       out.append(f"| {r['split']} | {r['search']} | {r['label_bonus']:g} | {r.get('ilm_weight', 0):g} "
+                 f"| {r.get('lm_weight', 0):g} "
                  f"| {_pct(r['wer'])} "
                  f"| {_pct(r['u_wer'])} | {_pct(r['b_wer'])} | {_pct(r['sub'])} | {_pct(r['del'])} "
                  f"| {_pct(r['ins'])} | {r['rtf']:.3f} | {r['num_utterances']} |")
@@ -282,6 +283,25 @@ def lm_training(rows: list[dict]) -> str:
         f"{m['final_loss']:.2f} | {m.get('val_ppl_piece', float('nan')):.2f} | "
         f"{m.get('val_ppl_word', float('nan')):.1f} | {_machine(d)} | {_prov(d)} |")
   return "\n".join(lines)
+
+
+def memorization(rows: list[dict]) -> str:
+  """Internal-LM perplexity and greedy WER on training vs held-out requests, per run."""
+  out = []
+  for d in rows:
+    c, m = d["config"], d["metrics"]
+    raw = ", raw parameters" if c.get("raw_params") else ""
+    lm = f", LM `{c['lm_workdir']}`" if c.get("lm_workdir") else ""
+    out += [f"Model `{c['workdir']}` (step {c['step']}{raw}){lm}; first {c['limit']} utterances "
+            f"per split; greedy; {_machine(d)}; {_prov(d)}", "",
+            "| split | ILM ppl / piece | LM ppl / piece | WER % | U-WER % | B-WER % | utts |",
+            "|---|---|---|---|---|---|---|"]
+    for r in m["rows"]:
+      lm_ppl = f"{r['lm_ppl_per_piece']:.2f}" if r.get("lm_ppl_per_piece") else "-"
+      out.append(f"| {r['split']} | {r['ilm_ppl_per_piece']:.2f} | {lm_ppl} | {_pct(r['wer'])} "
+                 f"| {_pct(r['u_wer'])} | {_pct(r['b_wer'])} | {r['num_utterances']} |")
+    out.append("")
+  return "\n".join(out).rstrip()
 
 
 def _rel1(reduction):
@@ -603,6 +623,7 @@ RENDERERS = {
     "accelerator_train_throughput": train_throughput,
     "mid_reports": model_reports,
     "preselect": preselect,
+    "memorization": memorization,
 }
 
 # Tables with one row per result (or a few, one per measured form), each
@@ -620,7 +641,8 @@ ROW_TABLES = {"endpointing_summary", "corpus_build", "rnnt_loss_memory", "traini
 # committed blocks whose command no present JSON ran (a rerun of the same
 # command replaces its block).
 BLOCK_TABLES = {"decoding", "endpointing", "streaming_speed", "model_reports", "mid_reports",
-                "biasing", "rescoring", "branching", "stream_context", "emission_delay", "preselect"}
+                "biasing", "rescoring", "branching", "stream_context", "emission_delay", "preselect",
+                "memorization"}
 
 
 def _blocks(body: str) -> list[tuple[str | None, str]]:

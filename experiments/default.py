@@ -201,6 +201,10 @@ def get_config():
   # draw per utterance and step. 0 = off. They apply with enabled only.
   sa.speed_range = 0.0
   sa.freq_warp = 0.0
+  # (start, end) steps: both perturbations are off before start and ramp up
+  # linearly to their full range at end, so that they act against late
+  # memorization without slowing the early learning; (0, 0) = full from step 0.
+  sa.perturb_ramp = (0, 0)
 
   # --- evaluation -------------------------------------------------------------
   ev = c.eval = ml_collections.ConfigDict()

@@ -44,6 +44,10 @@ flags.DEFINE_bool("pointer", True, "Models with the tree-constrained pointer: us
                   "attention/both modes (--nopointer: attention biasing alone, an ablation).")
 biasing_flags.define()
 flags.DEFINE_integer("nbest", 0, "Also store the N best hypotheses per utterance.")
+flags.DEFINE_string("lm_workdir", None, "External-LM shallow fusion in the beam search: a "
+                    "launch.train_lm workdir sharing the recognizer's tokenizer (asr.lm.fusion).")
+flags.DEFINE_float("lm_weight", 0.3, "LM fusion weight (with --lm_workdir); combine with "
+                   "--ilm_weight for density-ratio fusion.")
 flags.mark_flags_as_required(["workdir"])
 FLAGS = flags.FLAGS
 
@@ -71,11 +75,15 @@ def main(argv):
   search = evaluate.search_settings(config, beam)
   search.update({k: getattr(FLAGS, k) for k in search if getattr(FLAGS, k) is not None})
   cohort = biasing_flags.cohort(FLAGS, config, model, params, norm, tok)
+  lm = None
+  if FLAGS.lm_workdir:
+    from asr.lm import fusion  # pylint: disable=g-import-not-at-top
+    lm = fusion.LMFusion.from_workdir(FLAGS.lm_workdir, FLAGS.lm_weight)
   res = evaluate.evaluate_utterances(
       model, params, norm, utts, tok, beam=beam, batch_frames=config.eval.batch_frames,
       biasing=FLAGS.biasing, distractors=FLAGS.distractors, pool=pool,
       context_score=FLAGS.context_score, nbest=FLAGS.nbest,
-      pointer=FLAGS.pointer, **biasing_flags.kwargs(FLAGS, cohort), **search)
+      pointer=FLAGS.pointer, lm=lm, **biasing_flags.kwargs(FLAGS, cohort), **search)
   res["metrics"].update(source=spec, workdir=os.path.abspath(FLAGS.workdir), step=step,
                         num_utterances=len(utts), raw_params=FLAGS.raw_params)
   if FLAGS.output:

@@ -24,6 +24,8 @@ flags.DEFINE_integer("distractors", 100, "Distractors per biasing list.")
 flags.DEFINE_integer("beam", None, "Beam size (default: the config's).")
 flags.DEFINE_float("ilm_weight", None, "Beam search internal-LM subtraction weight "
                    "(default: the config's eval.ilm_weight, else 0).")
+flags.DEFINE_integer("max_symbols", None, "Beam search kind: 0 = modified, >= 1 = time-synchronous "
+                     "with that many labels per frame (default: the config's eval.max_symbols).")
 flags.DEFINE_integer("limit", None, "Utterances per split (default: all).")
 flags.DEFINE_bool("greedy", True, "Also report the no-biasing greedy decode per split.")
 flags.DEFINE_string("attention_map", "attention_map.png",
@@ -45,13 +47,14 @@ def main(argv):
   modes = FLAGS.biasing or (["none", "shallow", "attention", "both"] if catt else ["none", "shallow"])
   rows = suite.run_suite(FLAGS.workdir, FLAGS.splits, modes, [FLAGS.distractors],
                          beam=FLAGS.beam, data_dir=FLAGS.data_dir, limit=FLAGS.limit,
-                         greedy_row=FLAGS.greedy, ilm_weight=FLAGS.ilm_weight)
+                         greedy_row=FLAGS.greedy, ilm_weight=FLAGS.ilm_weight,
+                         max_symbols=FLAGS.max_symbols)
   table = suite.markdown_table(rows)
   path = common.write_result(
       FLAGS.results, {"rows": [r.__dict__ for r in rows]},
       {"workdir": os.path.abspath(FLAGS.workdir), "splits": FLAGS.splits,
        "biasing": modes, "distractors": FLAGS.distractors, "beam": FLAGS.beam,
-       "ilm_weight": FLAGS.ilm_weight,
+       "ilm_weight": FLAGS.ilm_weight, "max_symbols": FLAGS.max_symbols,
        "limit": FLAGS.limit})
   sample = _transcribe_sample(catt)
   print("\nSample transcript (first test utterance, its user's contact and device list):")

@@ -156,14 +156,24 @@ class BeamSearch:
       the prediction network alone would say and leaves more of the decision
       to the audio. Not part of ``logp``; 0 = the plain search. Tune on
       validation (benchmarks.decoding --ilm_weights).
+    lm: optional :class:`asr.lm.fusion.LMFusion`: external-LM shallow fusion,
+      ``+ lm.weight * log P_LM(label | labels so far)`` on every label's search
+      score and ``+ lm.weight * log P_LM(</s> | labels)`` on each final
+      hypothesis (with ``ilm_weight``: density-ratio / ILME fusion). Not part
+      of ``logp``; None = no LM.
   """
 
   def __init__(self, model, params, batch: int, beam: int = 4,
                graphs: Sequence[Any] | None = None, ctx=None, ctx_mask=None,
                label_bonus: float = 0.0, max_symbols: int = DEFAULT_MAX_SYMBOLS,
                trees: Sequence[Any] | None = None, pointer_root_scale: float = 1.0,
-               ilm_weight: float = 0.0, ptr_windows: Sequence[Any] | None = None):
+               ilm_weight: float = 0.0, ptr_windows: Sequence[Any] | None = None,
+               lm=None):
     self.model, self.params, self.beam = model, params, beam
+    if lm is not None and lm.model.cfg.vocab_size != model.cfg.vocab_size:
+      raise ValueError(f"LM fusion: the LM has {lm.model.cfg.vocab_size} pieces, the transducer "
+                       f"{model.cfg.vocab_size}: they must share the tokenizer")
+    self.lm = lm
     self.ptr_windows = list(ptr_windows) if ptr_windows is not None else [None] * batch
     if len(self.ptr_windows) != batch:
       raise ValueError(f"ptr_windows: {len(self.ptr_windows)} entries for a batch of {batch}")
@@ -217,11 +227,16 @@ class BeamSearch:
     and the search's per-label score increments (the log-probabilities minus
     ilm_weight times the internal LM's; the same array when that is 0)."""
     lp, slots = self._model_rows(enc_t, hyps)
-    if self.ilm_weight == 0.0:
-      return lp, lp
-    n = len(lp)
-    ilm = np.asarray(_ilm_logprobs(self.model, self.params, self.pred[slots]))[:n]
-    return lp, lp - self.ilm_weight * ilm
+    sc = lp
+    if self.ilm_weight != 0.0:
+      n = len(lp)
+      ilm = np.asarray(_ilm_logprobs(self.model, self.params, self.pred[slots]))[:n]
+      sc = lp - self.ilm_weight * ilm
+    if self.lm is not None:
+      ext = self.lm.logprobs([h.tokens for hs in hyps.values() for h in hs])
+      sc = sc.copy() if sc is lp else sc
+      sc[:, 1:] += self.lm.weight * ext[:, 1:sc.shape[1]]  # column 0 is </s>, not blank
+    return lp, sc
 
   def _model_rows(self, enc_t: np.ndarray, hyps: dict[int, list[Hyp]]):
     rows, owners, nodes = [], [], []
@@ -404,6 +419,8 @@ class BeamSearch:
         score = h.score
         if graph is not None:
           score += graph.finalize(h.ctx_state)
+        if self.lm is not None:
+          score += self.lm.weight * float(self.lm.logprobs([h.tokens])[0, 0])
         final.append(dataclasses.replace(h, score=score))
       out.append(sorted(final, key=lambda h: -h.score))
     return out
@@ -413,9 +430,9 @@ def beam_search(model, params, enc, enc_lengths, beam: int = 4, graphs=None, ctx
                 ctx_mask=None, label_bonus: float = 0.0,
                 max_symbols: int = DEFAULT_MAX_SYMBOLS, trees=None,
                 pointer_root_scale: float = 1.0, ilm_weight: float = 0.0,
-                ptr_windows=None) -> list[list[Hyp]]:
+                ptr_windows=None, lm=None) -> list[list[Hyp]]:
   """Offline beam search over a batch of encoder outputs [B, T, J]."""
   bs = BeamSearch(model, params, enc.shape[0], beam, graphs, ctx, ctx_mask, label_bonus,
-                  max_symbols, trees, pointer_root_scale, ilm_weight, ptr_windows)
+                  max_symbols, trees, pointer_root_scale, ilm_weight, ptr_windows, lm)
   bs.advance(np.asarray(enc), np.asarray(enc_lengths))
   return bs.finalize()

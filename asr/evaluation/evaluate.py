@@ -172,7 +172,8 @@ def decode_utterances(model, params, norm, utts, tokenizer, beam: int = 0,
                       pointer: bool = True, pointer_root_scale: float = 1.0,
                       tree_lists: Sequence[Sequence[str]] | None = None,
                       ilm_weight: float = 0.0,
-                      ptr_windows: Sequence[np.ndarray | None] | None = None) -> list[dict]:
+                      ptr_windows: Sequence[np.ndarray | None] | None = None,
+                      lm=None) -> list[dict]:
   """Decodes utterances; returns per-utterance dicts with text (and nbest).
 
   Args:
@@ -189,6 +190,8 @@ def decode_utterances(model, params, norm, utts, tokenizer, beam: int = 0,
       non-zero weight runs the search even at beam 1.
     ptr_windows: per-utterance pointer windows over encoder frames
       (BeamSearch ``ptr_windows``); default none.
+    lm: external-LM shallow fusion (:class:`asr.lm.fusion.LMFusion`, BeamSearch
+      ``lm``); runs the search even at beam 1; None = no LM.
   """
   results: list[dict | None] = [None] * len(utts)
   phrases = pipeline.PhraseTokens(tokenizer) if lists is not None else None
@@ -205,7 +208,7 @@ def decode_utterances(model, params, norm, utts, tokenizer, beam: int = 0,
       from asr.biasing import pointer as pointer_lib  # pylint: disable=g-import-not-at-top
       tl = lists if tree_lists is None else tree_lists
       trees = pointer_lib.trees_for_lists([tl[i] if i >= 0 else [] for i in idx], phrases.ids)
-    if beam <= 1 and graphs is None and trees is None and not ilm_weight:
+    if beam <= 1 and graphs is None and trees is None and not ilm_weight and lm is None:
       raw = greedy.greedy_search(model, params, enc, enc_len, ctx=ctx, ctx_mask=mask)
       toks, times = greedy.compact(raw), greedy.compact_times(raw)
       for k in real:
@@ -223,7 +226,7 @@ def decode_utterances(model, params, norm, utts, tokenizer, beam: int = 0,
           max_symbols=max_symbols, trees=None if trees is None else [trees[k] for k in real],
           pointer_root_scale=pointer_root_scale, ilm_weight=ilm_weight,
           ptr_windows=None if ptr_windows is None or trees is None
-          else [ptr_windows[idx[k]] for k in real])
+          else [ptr_windows[idx[k]] for k in real], lm=lm)
       for k, hs in zip(real, hyps):
         best = hs[0]
         r = {"text": tokenizer.decode(best.tokens), "tokens": list(best.tokens),
@@ -382,7 +385,7 @@ def evaluate_utterances(model, params, norm, utts, tokenizer, beam: int = 0,
                         attention_list: str = "all",
                         pointer_window: int | None = None, pointer_verify: int = 0,
                         verify_joint: int = 0, verify_margin: float = 0.0,
-                        kws_cohort=None) -> dict:
+                        kws_cohort=None, lm=None) -> dict:
   """Decodes and scores; returns {"metrics": {...}, "utterances": [...]}.
 
   ``pointer``, ``pointer_root_scale``: as in :func:`decode_utterances`.
@@ -417,7 +420,11 @@ def evaluate_utterances(model, params, norm, utts, tokenizer, beam: int = 0,
   before ranking; ``preselect_min_score`` still gates the raw scores.
   All passes are timed.
   ``ilm_weight``: internal-LM subtraction in the beam search (BeamSearch).
+  ``lm``: external-LM shallow fusion in the final decode
+  (:class:`asr.lm.fusion.LMFusion`; not with ``pointer_verify``).
   """
+  if lm is not None and pointer_verify:
+    raise ValueError("lm fusion is not supported with pointer_verify")
   if biasing not in BIASING_MODES:
     raise ValueError(f"biasing must be one of {BIASING_MODES}, got {biasing!r}")
   if biasing in ("attention", "both") and not model.cfg.biasing.enabled:
@@ -466,7 +473,7 @@ def evaluate_utterances(model, params, norm, utts, tokenizer, beam: int = 0,
   else:
     hyps = decode_utterances(model, params, norm, utts, tokenizer, beam, batch_frames, graphs,
                              nbest, att_lists, label_bonus, max_symbols, pointer,
-                             pointer_root_scale, tree_lists, ilm_weight, windows)
+                             pointer_root_scale, tree_lists, ilm_weight, windows, lm)
   decode_s = time.time() - t0
   audio_s = sum(len(u.feats) for u in utts) * features_lib.HOP / features_lib.SAMPLE_RATE
   per_utt, scores = [], []
@@ -485,6 +492,7 @@ def evaluate_utterances(model, params, norm, utts, tokenizer, beam: int = 0,
   metrics.update(num_skipped=len(skipped), rtf=decode_s / max(audio_s, 1e-9),
                  decode_seconds=decode_s, audio_seconds=audio_s, beam=beam, biasing=biasing,
                  label_bonus=label_bonus, max_symbols=max_symbols, ilm_weight=ilm_weight,
+                 lm_weight=None if lm is None else lm.weight,
                  distractors=distractors,
                  pointer=bool(pointer and model.cfg.biasing.pointer
                               and biasing in ("attention", "both")),

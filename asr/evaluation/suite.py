@@ -25,11 +25,13 @@ def run_suite(workdir: str, splits: Sequence[str], modes: Sequence[str] = ("none
               distractors: Sequence[int | None] = (None,), beam: int | None = None,
               data_dir: str | None = None, limit: int | None = None,
               context_score: float = 2.0, step: int | None = None,
-              greedy_row: bool = False, ilm_weight: float | None = None) -> list[Row]:
+              greedy_row: bool = False, ilm_weight: float | None = None,
+              max_symbols: int | None = None) -> list[Row]:
   """Evaluates every (split, N, mode); ``greedy_row`` adds, per split, the
   no-biasing greedy decode (``biasing`` = "none (greedy)"). Beam runs use the
   config's ``eval`` search settings; ``ilm_weight`` overrides its
-  ``eval.ilm_weight`` (internal-LM subtraction, BeamSearch)."""
+  ``eval.ilm_weight`` (internal-LM subtraction, BeamSearch), ``max_symbols``
+  its ``eval.max_symbols`` (0 = modified search, >= 1 = time-synchronous)."""
   config, model, params, norm, tok, step = state_lib.restore_for_inference(workdir, step)
   if data_dir:
     config.data.data_dir = data_dir
@@ -50,6 +52,8 @@ def run_suite(workdir: str, splits: Sequence[str], modes: Sequence[str] = ("none
       search = evaluate.search_settings(config, b)
       if b > 1 and ilm_weight is not None:
         search["ilm_weight"] = ilm_weight
+      if b > 1 and max_symbols is not None:
+        search["max_symbols"] = max_symbols
       res = evaluate.evaluate_utterances(model, params, norm, utts, tok, beam=b,
                                          batch_frames=config.eval.batch_frames, biasing=mode,
                                          distractors=n, pool=pool, context_score=context_score,

@@ -80,6 +80,16 @@ def normalize(feats, lengths, mean, std, from_end: bool = False):
   return jnp.where(valid[..., None], (feats - mean) / std, 0.0)
 
 
+def perturb_strength(sa: ml_collections.ConfigDict, step):
+  """Scale in [0, 1] of the speed / vocal-tract perturbation ranges at ``step``:
+  0 before ``sa.perturb_ramp[0]``, rising linearly to 1 at ``sa.perturb_ramp[1]``
+  (equal or absent: 1 throughout)."""
+  start, end = (float(x) for x in sa.get("perturb_ramp", (0, 0)))
+  if end <= start:
+    return jnp.where(step >= start, 1.0, 0.0) if start > 0 else 1.0
+  return jnp.clip((step - start) / (end - start), 0.0, 1.0)
+
+
 def train_step(state: state_lib.TrainState, batch: dict, rng, *, model, tx, mean, std,
                cfg: ml_collections.ConfigDict, axis_name: str = "batch"):
   """One data-parallel step (inside pmap). batch arrays are per-device shards."""
@@ -95,13 +105,15 @@ def train_step(state: state_lib.TrainState, batch: dict, rng, *, model, tx, mean
   feat_lengths = batch["feat_lengths"]
   if t.spec_augment.enabled:
     sa = t.spec_augment
+    strength = perturb_strength(sa, state.step)
     if sa.get("speed_range", 0.0) > 0:
       feats, feat_lengths = jax.vmap(lambda k, f, l: jax.tree.map(
           lambda x: x[0], features_lib.speed_perturb(jax.random.fold_in(k, 1), f[None], l[None],
-                                                     sa.speed_range)))(keys, feats, feat_lengths)
+                                                     sa.speed_range * strength)))(
+                                                         keys, feats, feat_lengths)
     if sa.get("freq_warp", 0.0) > 0:
       feats = jax.vmap(lambda k, f: features_lib.freq_warp(
-          jax.random.fold_in(k, 2), f[None], sa.freq_warp)[0])(keys, feats)
+          jax.random.fold_in(k, 2), f[None], sa.freq_warp * strength)[0])(keys, feats)
     feats = jax.vmap(lambda k, f, l: features_lib.spec_augment(
         k, f[None], l[None], sa.num_freq_masks, sa.freq_mask_width, sa.time_masks_per_100,
         sa.max_time_masks, sa.time_mask_ratio)[0])(keys, feats, feat_lengths)

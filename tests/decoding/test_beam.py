@@ -162,3 +162,55 @@ def test_ilm_weight_subtracts_the_internal_lm(model_and_enc, max_symbols):
     assert h.score == pytest.approx(h.logp - w * s, abs=2e-3)
   # The discount changes the search somewhere.
   assert [[h.tokens for h in hs] for hs in sub] != [[h.tokens for h in hs] for hs in plain]
+
+
+def _tiny_lm(vocab=12, max_len=64):
+  import jax
+  from asr.lm import model as lm_model
+  cfg = lm_model.LMConfig(vocab_size=vocab, dim=16, num_layers=2, num_heads=2, mlp_dim=32,
+                          max_len=max_len, dropout=0.0)
+  lm = lm_model.TransformerLM(cfg)
+  params = lm.init(jax.random.PRNGKey(1), jnp.zeros((1, 8), jnp.int32))["params"]
+  # Sharpened output (tied embedding) so that the LM has preferences.
+  params["Embed_0"]["embedding"] = params["Embed_0"]["embedding"] * 40.0
+  return lm, params
+
+
+def test_lm_fusion_prefix_logprobs_match_a_full_forward():
+  from asr.lm import fusion
+  from asr.lm import model as lm_model
+  lm, params = _tiny_lm()
+  f = fusion.LMFusion(lm, params, weight=0.5)
+  seqs = [[3, 4, 5], [7], [], [2, 9, 9, 1, 11, 6, 6, 6, 6]]
+  b = lm_model.make_batch(seqs, 16)
+  full = np.asarray(lm_model.token_logprobs(lm, params, b["inputs"], b["targets"]))
+  for i, s in enumerate(seqs):
+    assert f.sentence_logprob(s) == pytest.approx(float(full[i, :len(s) + 1].sum()), abs=1e-4)
+  with pytest.raises(ValueError, match="weight"):
+    fusion.LMFusion(lm, params, weight=0.0)
+  g = f.with_weight(0.2)  # shares the cache, keeps its own weight
+  assert (g.weight, f.weight) == (0.2, 0.5) and g.sentence_logprob(seqs[0]) == f.sentence_logprob(seqs[0])
+
+
+@pytest.mark.parametrize("max_symbols", [0, 2])
+def test_lm_fusion_adds_the_lm_score_of_each_hypothesis(model_and_enc, max_symbols):
+  """score = logp - ilm_w * log P_ILM(y) + lm_w * log P_LM(y </s>) for every
+  final hypothesis (both terms depend on the labels only, so merging
+  alignments keeps the identity exact), and the LM changes the search."""
+  from asr.lm import fusion
+  from asr.lm import ilm as ilm_lib
+  model, params, enc, enc_len = model_and_enc
+  lm, lm_params = _tiny_lm()
+  plain = beam_lib.beam_search(model, params, enc, enc_len, beam=4, max_symbols=max_symbols)
+  w, iw = 0.8, 0.3
+  f = fusion.LMFusion(lm, lm_params, weight=w)
+  fused = beam_lib.beam_search(model, params, enc, enc_len, beam=4, max_symbols=max_symbols,
+                               ilm_weight=iw, lm=f)
+  hyps = [h for hs in fused for h in hs]
+  assert sum(len(h.tokens) for h in hyps) > 0
+  ilm = ilm_lib.ilm_scores(model, params, [h.tokens for h in hyps])
+  for h, s in zip(hyps, ilm):
+    assert h.score == pytest.approx(h.logp - iw * s + w * f.sentence_logprob(h.tokens), abs=2e-3)
+  for hs in fused:  # best first by the fused score
+    assert [h.score for h in hs] == sorted((h.score for h in hs), reverse=True)
+  assert [[h.tokens for h in hs] for hs in fused] != [[h.tokens for h in hs] for hs in plain]

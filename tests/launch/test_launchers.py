@@ -117,6 +117,41 @@ def test_evaluate_greedy_ignores_the_configs_beam_search_settings(workdir, tiny_
     assert [u["hyp"] for u in json.load(f)["utterances"]] == hyps
 
 
+@pytest.fixture(scope="module")
+def lm_workdir(tiny_data_dir, tmp_path_factory):
+  lm_wd = str(tmp_path_factory.mktemp("lm"))
+  _run("launch.train_lm", "--config=experiments/lm_small.py", f"--workdir={lm_wd}",
+       "--config.data.corpus=tiny", f"--config.data.data_dir={tiny_data_dir}",
+       "--config.data.vocab_size=128", "--config.data.grammar_samples=200",
+       "--config.data.grammar_users=10", "--config.data.eval_utterances=8",
+       "--config.model.dim=16", "--config.model.mlp_dim=32", "--config.model.num_heads=2",
+       "--config.train.num_steps=12", "--config.train.log_every=4")
+  return lm_wd
+
+
+def test_evaluate_with_lm_fusion(workdir, lm_workdir, tiny_data_dir, tmp_path):
+  """--lm_workdir fuses a launch.train_lm model into the beam search: the
+  printed metrics carry its weight and the hypotheses equal the library's
+  fused decode."""
+  lm_wd = lm_workdir
+  out = str(tmp_path / "lm.json")
+  res = _run("launch.evaluate", f"--workdir={workdir}", "--split=test", "--limit=6", "--beam=2",
+             f"--data_dir={tiny_data_dir}", f"--lm_workdir={lm_wd}", "--lm_weight=0.4",
+             "--ilm_weight=0.2", f"--output={out}")
+  printed = json.loads(res.stdout.strip().splitlines()[-1])
+  assert printed["lm_weight"] == 0.4 and printed["ilm_weight"] == 0.2
+  from asr.evaluation import evaluate
+  from asr.lm import fusion
+  from asr.training import state as state_lib
+  config, model, params, norm, tok, _ = state_lib.restore_for_inference(workdir)
+  config.data.data_dir = tiny_data_dir
+  utts = evaluate.load_utterances(config, state_lib.split_spec(config, "test"), tok, limit=6)
+  ref = evaluate.evaluate_utterances(model, params, norm, utts, tok, beam=2, ilm_weight=0.2,
+                                     lm=fusion.LMFusion.from_workdir(lm_wd, 0.4))
+  with open(out) as f:
+    assert [u["hyp"] for u in json.load(f)["utterances"]] == [u["hyp"] for u in ref["utterances"]]
+
+
 def test_transcribe_prints_json_lines(workdir, manifest_dir, tmp_path):
   out_dir, path = manifest_dir
   with open(path) as f:
@@ -186,7 +221,7 @@ def test_report_evaluates_every_mode_plus_greedy_and_draws_the_map(workdir, tiny
   from benchmarks import common
   before = set(glob.glob(str(common.RESULTS_DIR / "quickstart" / "*.json")))
   out = _run("launch.report", f"--workdir={workdir}", f"--data_dir={tiny_data_dir}",
-             "--splits=test", "--limit=3", "--beam=2", "--ilm_weight=0.3")
+             "--splits=test", "--limit=3", "--beam=2", "--ilm_weight=0.3", "--max_symbols=2")
   new = sorted(set(glob.glob(str(common.RESULTS_DIR / "quickstart" / "*.json"))) - before)
   assert len(new) == 1
   with open(new[0]) as f:
@@ -195,6 +230,7 @@ def test_report_evaluates_every_mode_plus_greedy_and_draws_the_map(workdir, tiny
   assert rows[0]["metrics"]["beam"] == 0 and rows[1]["metrics"]["beam"] == 2
   # The beam rows use the search settings (--ilm_weight over eval.ilm_weight); greedy none.
   assert [r["metrics"]["ilm_weight"] for r in rows] == [0.0, 0.3, 0.3, 0.3, 0.3]
+  assert [r["metrics"]["max_symbols"] for r in rows] == [0, 2, 2, 2, 2]  # --max_symbols too
   assert all(r["metrics"]["num_utterances"] == 3 for r in rows)
   assert "| test | none (greedy) |" in out.stdout
   assert os.path.exists(os.path.join(workdir, "attention_map.png"))
@@ -220,13 +256,15 @@ def test_model_reports_table_keeps_the_latest_report_per_workdir():
   assert tables.model_reports([]) == "(no results yet)"
 
 
-def test_decoding_benchmark_tunes_the_ilm_weight(workdir, tiny_data_dir):
-  """benchmarks.decoding --ilm_weights: a tuned internal-LM row, and its table."""
+def test_decoding_benchmark_tunes_the_ilm_and_lm_weights(workdir, lm_workdir, tiny_data_dir):
+  """benchmarks.decoding --ilm_weights --lm_weights: tuned internal-LM and
+  LM-fusion rows, and their table."""
   import glob
   from benchmarks import common, tables
   before = set(glob.glob(str(common.RESULTS_DIR / "decoding" / "*.json")))
   _run("benchmarks.decoding", f"--workdir={workdir}", f"--data_dir={tiny_data_dir}", "--beams=2",
-       "--label_bonuses=0,0.5", "--ilm_weights=0.2", "--limit=3", "--max_symbols=2")
+       "--label_bonuses=0,0.5", "--ilm_weights=0.2", "--limit=3", "--max_symbols=2",
+       f"--lm_workdir={lm_workdir}", "--lm_weights=0.3")
   new = sorted(set(glob.glob(str(common.RESULTS_DIR / "decoding" / "*.json"))) - before)
   assert len(new) == 1
   with open(new[0]) as f:
@@ -237,4 +275,41 @@ def test_decoding_benchmark_tunes_the_ilm_weight(workdir, tiny_data_dir):
   assert rows["modified beam 2 + ILM"]["ilm_weight"] == 0.2
   assert rows["modified beam 2 + ILM"]["label_bonus"] == best["label_bonus"]
   assert rows["greedy"]["ilm_weight"] == 0.0 and rows["modified beam 2"]["ilm_weight"] == 0.0
-  assert "| modified beam 2 + ILM |" in tables.decoding(tables._load("decoding"))  # pylint: disable=protected-access
+  assert [(r["lm_weight"], r["ilm_weight"], r["label_bonus"]) for r in m["lm_tuning"]] == [
+      (0.3, 0.0, 0.0), (0.3, 0.0, 0.5), (0.3, 0.2, 0.0), (0.3, 0.2, 0.5)]
+  best = min(m["lm_tuning"], key=lambda r: r["wer"])
+  lm_row = rows["modified beam 2 + LM"]
+  assert (lm_row["lm_weight"], lm_row["ilm_weight"], lm_row["label_bonus"]) == (
+      0.3, best["ilm_weight"], best["label_bonus"])
+  assert rows["modified beam 2"]["lm_weight"] == 0.0
+  table = tables.decoding(tables._load("decoding"))  # pylint: disable=protected-access
+  assert "| modified beam 2 + ILM |" in table and "| modified beam 2 + LM |" in table
+
+
+def test_memorization_benchmark(workdir, lm_workdir, tiny_data_dir):
+  """benchmarks.memorization: per split the internal-LM perplexity (equal to
+  asr.lm.ilm's scores), the LM's, greedy WER, and its table."""
+  import glob
+  from benchmarks import common, tables
+  before = set(glob.glob(str(common.RESULTS_DIR / "memorization" / "*.json")))
+  _run("benchmarks.memorization", f"--workdir={workdir}", f"--data_dir={tiny_data_dir}",
+       "--splits=train,test", "--limit=4", f"--lm_workdir={lm_workdir}")
+  new = sorted(set(glob.glob(str(common.RESULTS_DIR / "memorization" / "*.json"))) - before)
+  assert len(new) == 1
+  with open(new[0]) as f:
+    rows = json.load(f)["metrics"]["rows"]
+  assert [r["split"] for r in rows] == ["train", "test"]
+  from asr.evaluation import evaluate
+  from asr.lm import ilm
+  from asr.training import state as state_lib
+  config, model, params, norm, tok, _ = state_lib.restore_for_inference(workdir)
+  config.data.data_dir = tiny_data_dir
+  utts = evaluate.load_utterances(config, state_lib.split_spec(config, "test"), tok, limit=4)
+  seqs = [tok.encode(u.text) for u in utts]
+  want = float(np.exp(-np.sum(ilm.ilm_scores(model, params, seqs)) / sum(map(len, seqs))))
+  assert rows[1]["ilm_ppl_per_piece"] == pytest.approx(want, rel=1e-4)
+  greedy = evaluate.evaluate_utterances(model, params, norm, utts, tok, beam=0)["metrics"]
+  assert rows[1]["wer"] == pytest.approx(greedy["wer"])
+  assert all(r["lm_ppl_per_piece"] > 1 and r["num_utterances"] == 4 for r in rows)
+  table = tables.memorization(tables._load("memorization"))  # pylint: disable=protected-access
+  assert "| train |" in table and "| test |" in table

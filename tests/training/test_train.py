@@ -298,3 +298,33 @@ def test_ema_is_kept_evaluated_resumed_and_warm_started(tiny_data_dir, tmp_path)
   assert copied
   for a, b in zip(jax.tree_util.tree_leaves(warm), ema):
     np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+def test_perturb_strength_ramp():
+  import jax.numpy as jnp
+  import ml_collections
+  from asr.training import train
+  sa = ml_collections.ConfigDict({"perturb_ramp": (100, 300)})
+  got = [float(train.perturb_strength(sa, jnp.array(s))) for s in (0, 99, 100, 200, 300, 5000)]
+  assert got == pytest.approx([0.0, 0.0, 0.0, 0.5, 1.0, 1.0])
+  assert train.perturb_strength(ml_collections.ConfigDict({"perturb_ramp": (0, 0)}), 7) == 1.0
+  sa = ml_collections.ConfigDict({"perturb_ramp": (50, 50)})  # a step, not a ramp
+  assert [float(train.perturb_strength(sa, jnp.array(s))) for s in (49, 50)] == [0.0, 1.0]
+
+
+def test_perturbation_before_its_ramp_changes_nothing(tiny_data_dir, tmp_path):
+  """Speed and vocal-tract perturbation ramped in later train exactly like no
+  perturbation until the ramp starts, and differently once it is on."""
+  from asr.training import train
+  runs = {}
+  for name, sa in [("plain", {}), ("ramped", {"speed_range": 0.2, "freq_warp": 0.2,
+                                             "perturb_ramp": (100, 200)}),
+                   ("on", {"speed_range": 0.2, "freq_warp": 0.2})]:
+    cfg = _config(tiny_data_dir, num_steps=3, log_every=1, checkpoint_every=100, eval_every=0)
+    for k, v in sa.items():
+      setattr(cfg.train.spec_augment, k, v)
+    wd = str(tmp_path / name)
+    train.train_and_evaluate(cfg, wd)
+    runs[name] = [l for _, l in _losses(wd)]
+  assert runs["ramped"] == pytest.approx(runs["plain"], rel=1e-6)
+  assert runs["on"][1:] != pytest.approx(runs["plain"][1:], rel=1e-4)
