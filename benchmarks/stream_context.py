@@ -1,7 +1,8 @@
 r"""Stream context against the same model without it, on test and test_noisy.
 
   python -m benchmarks.stream_context --workdir=workdirs/context_small \
-      --baseline=workdirs/small_ft [--splits=test,test_noisy] [--beam=4] [--limit=N]
+      --baseline=workdirs/small_ft [--splits=test,test_noisy] [--beam=4] [--max_symbols=0] \
+      [--limit=N]
 
 WER / U-WER / B-WER of the model trained with stream context (the wake-word
 segment encoded before the request, ``data.stream_context``), of the baseline
@@ -23,6 +24,8 @@ flags.DEFINE_string("workdir", None, "Workdir of a model trained with data.strea
 flags.DEFINE_string("baseline", None, "Workdir of the same model trained without it.")
 flags.DEFINE_list("splits", ["test", "test_noisy"], "Splits of the runs' corpus.")
 flags.DEFINE_integer("beam", 4, "Beam size.")
+flags.DEFINE_integer("max_symbols", 0, "Beam search kind for every run: 0 = modified search, "
+                     ">= 1 = time-synchronous with that many labels per frame.")
 flags.DEFINE_integer("limit", None, "Utterances per split (default: all).")
 flags.DEFINE_string("data_dir", None, "Override the runs' data_dir.")
 flags.mark_flags_as_required(["workdir", "baseline"])
@@ -41,7 +44,7 @@ def _evaluate(rec, split, context: bool) -> dict:
   utts = evaluate.load_utterances(config, state_lib.split_spec(config, split), rec.tokenizer,
                                   limit=FLAGS.limit)
   out = evaluate.evaluate_utterances(rec.model, rec.params, rec.norm, utts, rec.tokenizer,
-                                     beam=FLAGS.beam)
+                                     beam=FLAGS.beam, max_symbols=FLAGS.max_symbols)
   m = out["metrics"]
   with_ctx = sum(u.wake_feats is not None and len(u.wake_feats) > 0 for u in utts)
   per_utt = wer_lib.errors_by_id(out["utterances"])
@@ -80,7 +83,7 @@ def main(argv):
       rows.append(row)
   path = common.write_result("stream_context", {"rows": rows}, {
       "workdir": FLAGS.workdir, "baseline": FLAGS.baseline, "splits": FLAGS.splits,
-      "beam": FLAGS.beam, "limit": FLAGS.limit, "step": ctx.step, "baseline_step": base.step,
+      "beam": FLAGS.beam, "max_symbols": FLAGS.max_symbols, "limit": FLAGS.limit, "step": ctx.step, "baseline_step": base.step,
       "max_seconds": ctx.config.data.stream_context.max_seconds})
   print(path)
 

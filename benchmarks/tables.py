@@ -548,13 +548,15 @@ def stream_context(rows: list[dict]) -> str:
   """The latest stream-context comparison per (workdir, baseline, beam)."""
   if not rows:
     return "(no results yet)"
-  latest = _latest(rows, lambda c: (c["workdir"], c["baseline"], c["beam"]))
+  latest = _latest(rows, lambda c: (c["workdir"], c["baseline"], c["beam"],
+                                    c.get("max_symbols", 0)))
   out = []
-  for (workdir, baseline, _), d in latest.items():
+  for (workdir, baseline, _, max_symbols), d in latest.items():
     c = d["config"]
+    search = f" (time-synchronous, {max_symbols} labels per frame)" if max_symbols else ""
     out.append(f"Model `{workdir}` (step {c.get('step')}) against `{baseline}` (step "
                f"{c.get('baseline_step')}), context up to {c.get('max_seconds')} s, beam "
-               f"{c['beam']}; {_machine(d)}; {_prov(d)}\n")
+               f"{c['beam']}{search}; {_machine(d)}; {_prov(d)}\n")
     boot = any("bootstrap" in r for r in d["metrics"]["rows"])
     edits = any("ins" in r for r in d["metrics"]["rows"])
     out.append("| split | model | WER % | U-WER % | B-WER % "

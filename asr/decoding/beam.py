@@ -17,10 +17,12 @@ Two searches over the same hypothesis machinery (``max_symbols``):
   unbounded beam and ``max_symbols`` >= the label count, a hypothesis'
   ``logp`` is exactly log P(y | x), the negative RNN-T loss (tested).
 
-The exact search is not the default because on the quickstart models it
-scores worse (BUILD.md, decoding table): it finds hypotheses of higher model
-probability that are further from the reference, a model problem (its
-prediction network dominates), not a search one.
+The library default stays the modified search, which scored better on the
+weaker early quickstart models (the exact search found hypotheses of higher
+model probability further from the reference, a model problem, not a search
+one); on the 8,000-step models the time-synchronous search is better, and
+the ``small`` / ``catt_small`` configs select it (``eval.max_symbols = 3``;
+BUILD.md, "Model, loss, decoding").
 
 The frame loop runs on the host; each expansion round makes two jitted calls
 over all hypotheses of all utterances (joint, then prediction network for the

@@ -55,8 +55,10 @@ def test_branching_benchmark_writes_sweep(workdir, tiny_data_dir):
 def test_stream_context_benchmark(workdir, tiny_data_dir):
   from benchmarks import common, tables
   _run("benchmarks.stream_context", f"--workdir={workdir}", f"--baseline={workdir}",
-       "--splits=test", "--limit=3", "--beam=1", f"--data_dir={tiny_data_dir}")
-  rows = tables._load("stream_context")[-1]["metrics"]["rows"]  # pylint: disable=protected-access
+       "--splits=test", "--limit=3", "--beam=2", "--max_symbols=2", f"--data_dir={tiny_data_dir}")
+  last = tables._load("stream_context")[-1]  # pylint: disable=protected-access
+  assert last["config"]["max_symbols"] == 2
+  rows = last["metrics"]["rows"]
   assert {r["model"] for r in rows} == {"baseline", "context", "context_model_without_context"}
   ctx = [r for r in rows if r["model"] == "context"][0]
   assert ctx["utterances_with_context"] == 3
@@ -67,6 +69,7 @@ def test_stream_context_benchmark(workdir, tiny_data_dir):
   assert ctx["bootstrap"]["ci_low"] <= ctx["bootstrap"]["rel_change"] <= ctx["bootstrap"]["ci_high"]
   table = tables.stream_context(tables._load("stream_context"))  # pylint: disable=protected-access
   assert "test" in table and "paired bootstrap" in table
+  assert "beam 2 (time-synchronous, 2 labels per frame)" in table
 
 
 def test_visualize_router_writes_png(workdir, tiny_data_dir, tmp_path):
