@@ -76,9 +76,6 @@ class LMFusion:
     lm = rescore.LanguageModel.from_workdir(workdir)
     return cls(lm.model, lm.params, weight)
 
-  def clear(self):
-    self._cache.clear()
-
   def logprobs(self, prefixes: Sequence[tuple[int, ...]]) -> np.ndarray:
     """log P_LM(v | <s> prefix) [R, V] for each prefix (column 0: ``</s>``)."""
     if len(self._cache) > self.MAX_CACHE:
