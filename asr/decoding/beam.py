@@ -414,6 +414,10 @@ class BeamSearch:
 
   def finalize(self) -> list[list[Hyp]]:
     """N-best per utterance, unfinished context matches refunded, best first."""
+    eos = {}
+    if self.lm is not None:  # log P_LM(</s> | labels) of every hypothesis, in one batch
+      seqs = [h.tokens for hs in self.hyps for h in hs]
+      eos = dict(zip(seqs, self.lm.logprobs(seqs)[:, 0])) if seqs else {}
     out = []
     for graph, hs in zip(self.graphs, self.hyps):
       final = []
@@ -422,7 +426,7 @@ class BeamSearch:
         if graph is not None:
           score += graph.finalize(h.ctx_state)
         if self.lm is not None:
-          score += self.lm.weight * float(self.lm.logprobs([h.tokens])[0, 0])
+          score += self.lm.weight * float(eos[h.tokens])
         final.append(dataclasses.replace(h, score=score))
       out.append(sorted(final, key=lambda h: -h.score))
     return out
