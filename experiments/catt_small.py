@@ -38,7 +38,10 @@ min): 38.6 % no biasing (U-WER 27.5 %), 38.6 % attention, 41.7 % shallow,
 time-synchronous search this config now sets (``launch.report
 --workdir=workdirs/catt_small_h8k --data_dir=data --max_symbols=3
 --ilm_weight=0``): 37.7 % no biasing (U-WER 25.9 %), 37.3 % attention (U-WER
-25.4 %), 40.3 % shallow, 39.8 % both. From the earlier fused ``small``
+25.4 %), 40.3 % shallow, 39.8 % both. The fresh quickstart of 2026-12-04
+(``5e4f960``, a slower machine: ``small`` 5,600 steps, 2,200 here in 20.2
+min, this search): 39.4 % no biasing (U-WER 28.0 %), 39.7 % attention (28.2
+%), 41.7 % shallow, 42.3 % both; greedy 39.7 % (28.2 %). From the earlier fused ``small``
 (3,850 steps; 2,094 steps here, ``workdirs/catt_small_fused``): 51.7 % with
 no biasing (B-WER 91.7 %), 52.8 % with attention (B-WER 92.9 %). Attention
 biasing still does not lower B-WER: the label-query attention puts 30-47 %

@@ -78,7 +78,7 @@ def biasing_lists(utts: Sequence[pipeline.Utterance], distractors: int | None,
   return out
 
 
-def _model_inputs(norm, batch):
+def model_inputs(norm, batch):
   """Normalized (feats, lengths, wake) of a collated batch."""
   mean, std = norm
   feats = jnp.asarray(batch["feats"])
@@ -94,7 +94,7 @@ def _model_inputs(norm, batch):
 
 
 def _encode_batch(model, params, norm, batch, ctx=None, ctx_mask=None):
-  feats, lengths, wake = _model_inputs(norm, batch)
+  feats, lengths, wake = model_inputs(norm, batch)
   return _encode(model, params, feats, lengths, ctx, ctx_mask, wake)
 
 
@@ -106,7 +106,7 @@ def ctc_logprobs(model, params, norm, utts, batch_frames: int = 20000) -> list[n
   """Per-utterance CTC-head log-probabilities [T'_i, V] (numpy; valid frames)."""
   out: list[np.ndarray | None] = [None] * len(utts)
   for idx, batch in pipeline.eval_batches(utts, batch_frames, wake_frames=wake_frames_of(utts)):
-    lp, lens = _ctc(model, params, *_model_inputs(norm, batch))
+    lp, lens = _ctc(model, params, *model_inputs(norm, batch))
     lp, lens = np.asarray(lp), np.asarray(lens)
     for k, i in enumerate(idx):
       if i >= 0:

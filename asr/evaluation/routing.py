@@ -41,20 +41,6 @@ def _routing(model, params, feats, lengths, wake):
   return model.apply({"params": params}, feats, lengths, wake, method=transducer.Transducer.routing)
 
 
-def _normalized(batch, norm):
-  mean, std = norm
-  feats = jnp.asarray(batch["feats"])
-  lengths = jnp.asarray(batch["feat_lengths"])
-  valid = jnp.arange(feats.shape[1])[None, :] < lengths[:, None]
-  feats = jnp.where(valid[..., None], (feats - mean) / std, 0.0)
-  wake = None
-  if "wake_feats" in batch:
-    wf, wl = jnp.asarray(batch["wake_feats"]), jnp.asarray(batch["wake_lengths"])
-    wvalid = jnp.arange(wf.shape[1])[None, :] >= (wf.shape[1] - wl)[:, None]
-    wake = (jnp.where(wvalid[..., None], (wf - mean) / std, 0.0), wl)
-  return feats, lengths, wake
-
-
 def routing_stats(model, params, norm, utts: Sequence[pipeline.Utterance],
                   batch_frames: int = 20000) -> dict:
   """Fraction of chunks on the expensive branch (request chunks; stream-context
@@ -74,7 +60,7 @@ def routing_stats(model, params, norm, utts: Sequence[pipeline.Utterance],
   per_utt = [0.0] * len(utts)
   routes = [np.zeros(0, bool)] * len(utts)
   for idx, batch in pipeline.eval_batches(utts, batch_frames, wake_frames=wake_frames):
-    feats, lengths, wake = _normalized(batch, norm)
+    feats, lengths, wake = evaluate.model_inputs(norm, batch)
     r = jax.device_get(_routing(model, params, feats, lengths, wake))
     exp, valid = np.asarray(r["expensive"]), np.asarray(r["valid"])
     for k, i in enumerate(idx):
