@@ -42,12 +42,15 @@ flags.DEFINE_float("first_pass_ilm_weight", 0.0,
                    "ilm_weight; the ASR config's eval.ilm_weight is the tuned first pass): the "
                    "lattice then comes from the model's best first-pass search, and rescoring's "
                    "own ILM weight adds to it.")
+flags.DEFINE_integer("max_symbols", None,
+                     "First-pass beam search kind: 0 = modified, >= 1 = time-synchronous with that "
+                     "many labels per frame (default: the ASR config's eval.max_symbols, else 0).")
 flags.DEFINE_integer("limit", None, "Utterances per split (default: all).")
 flags.DEFINE_string("data_dir", None, "Override the ASR run's data_dir.")
 FLAGS = flags.FLAGS
 
 
-def decode_split(rec, split: str, mode: str):
+def decode_split(rec, split: str, mode: str, max_symbols: int = 0):
   """Utterances, per-utterance N-best (dicts) and biasing lists of one split."""
   from asr.biasing import context_graph as cg  # pylint: disable=g-import-not-at-top
   from asr.data import sources  # pylint: disable=g-import-not-at-top
@@ -64,7 +67,8 @@ def decode_split(rec, split: str, mode: str):
   t0 = time.time()
   res = evaluate.decode_utterances(rec.model, rec.params, rec.norm, utts, rec.tokenizer,
                                    beam=FLAGS.beam, graphs=graphs, nbest=FLAGS.beam,
-                                   ilm_weight=FLAGS.first_pass_ilm_weight)
+                                   ilm_weight=FLAGS.first_pass_ilm_weight,
+                                   max_symbols=max_symbols)
   return utts, [r["nbest"] for r in res], time.time() - t0
 
 
@@ -136,6 +140,8 @@ def main(argv):
   if FLAGS.data_dir:
     rec.config.data.data_dir = FLAGS.data_dir
   lm = rescore.LanguageModel.from_workdir(FLAGS.lm_workdir)
+  max_symbols = (FLAGS.max_symbols if FLAGS.max_symbols is not None
+                 else int(rec.config.eval.get("max_symbols", 0)))
   frame_s = rec.config.model.encoder.subsample_factor * features_lib.HOP / features_lib.SAMPLE_RATE
   weights = [float(w) for w in FLAGS.weights]
   bonuses = [float(b) for b in FLAGS.bonuses]
@@ -144,7 +150,7 @@ def main(argv):
   for mode in FLAGS.modes:
     decoded = {}
     for split in [FLAGS.tune_split] + [s for s in FLAGS.eval_splits if s != FLAGS.tune_split]:
-      utts, nbests, decode_s = decode_split(rec, split, mode)
+      utts, nbests, decode_s = decode_split(rec, split, mode, max_symbols)
       t0 = time.time()
       lats = [lattice_lib.build_lattice(nb, tokenizer=rec.tokenizer, frame_seconds=frame_s)
               for nb in nbests]
@@ -194,7 +200,7 @@ def main(argv):
                                            "example_lattice": example.to_dict()}, {
       "asr_workdir": os.path.abspath(FLAGS.asr_workdir),
       "lm_workdir": os.path.abspath(FLAGS.lm_workdir), "beam": FLAGS.beam,
-      "first_pass_ilm_weight": FLAGS.first_pass_ilm_weight,
+      "first_pass_ilm_weight": FLAGS.first_pass_ilm_weight, "max_symbols": max_symbols,
       "modes": FLAGS.modes, "distractors": FLAGS.distractors, "context_score": FLAGS.context_score,
       "tune_split": FLAGS.tune_split, "eval_splits": FLAGS.eval_splits, "weights": weights,
       "bonuses": bonuses, "ilm_weights": ilm_weights, "limit": FLAGS.limit})

@@ -314,12 +314,13 @@ def rescoring(rows: list[dict]) -> str:
   if not rows:
     return "(no results yet)"
   latest = _latest(rows, lambda c: (c["asr_workdir"], c["lm_workdir"], c["beam"],
-                                    c.get("first_pass_ilm_weight", 0.0)))
+                                    c.get("first_pass_ilm_weight", 0.0), c.get("max_symbols", 0)))
   out = []
-  for (asr, lm, beam, fp_ilm), d in latest.items():
+  for (asr, lm, beam, fp_ilm, max_symbols), d in latest.items():
     c, m = d["config"], d["metrics"]
     lm_m = m.get("lm", {})
-    first = f" with ILM subtraction {fp_ilm:g} in the search" if fp_ilm else ""
+    first = (f" (time-synchronous, {max_symbols} labels per frame)" if max_symbols else "")
+    first += f" with ILM subtraction {fp_ilm:g} in the search" if fp_ilm else ""
     out.append(f"ASR `{asr.split('/')[-1]}`, LM `{lm.split('/')[-1]}` (val perplexity "
                f"{lm_m.get('val_ppl_piece', float('nan')):.2f} per piece), beam {beam}{first} = N-best, "
                f"shallow-fusion lists own + {c['distractors']}; weights tuned on "

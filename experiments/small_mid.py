@@ -1,4 +1,6 @@
-"""``small`` trained on the ``mid`` corpus: the same 30 minutes, 3x the requests.
+"""``small`` trained on the ``mid`` corpus: the quickstart's first stage (since 2026-12-04).
+
+The same model and 30 minutes as ``small``, 3x the distinct requests.
 
   python -m launch.prepare_data --config=mid --output_dir=data --vocab_sizes=256
   python -m launch.train --config=experiments/small_mid.py --workdir=workdirs/small_mid
@@ -23,6 +25,14 @@ Measured (2026-11-26/27, 2 CPU cores): corpus 19.1 min (26,700 utterances,
 B-WER 85.4 %) against ``small``'s 45.5 % (34.9 %); beam 4 with ``small``'s ILM
 weight 44.3 % (not re-tuned); test_noisy 74.7 %, test_unseen_voice 78.1 %
 (greedy). BUILD.md, "Training".
+
+Again with the current recipe (2026-12-04, a machine ~1.5x slower per step):
+5,350 steps in 30.1 min; validation (200, greedy) 36.6 % (U-WER 25.1 %)
+against ``small``'s 47.1 % (36.3 %) on the same machine; test greedy 40.0 %
+(U-WER 28.6 %) against 43.1 % (31.6 %). Its ``catt_small_mid`` stage reached
+test 35.3 % (U-WER 23.7 %) at beam 4 without a list against the ``small``
+chain's 39.4 % (28.0 %), so the quickstart builds ``mid`` and trains this
+config (``launch/quickstart.sh``; ``CORPUS=small`` for the old chain).
 """
 
 from experiments import small

@@ -24,7 +24,27 @@ LM_EXPERIMENTS = sorted(os.path.basename(p)[:-3] for p in glob.glob(
 
 
 def test_all_experiments_listed():
-  assert {"tiny", "small", "medium", "base", "teacher", "catt_small", "librispeech_960"} <= set(EXPERIMENTS)
+  assert {"tiny", "small", "medium", "base", "teacher", "catt_small", "librispeech_960",
+          "small_mid", "catt_small_mid"} <= set(EXPERIMENTS)
+
+
+def test_quickstart_chains_are_consistent():
+  """Each corpus choice of launch/quickstart.sh names a transducer config
+  trained on that corpus and a CATT config warm-started from its workdir on
+  the same corpus (the tokenizers must match)."""
+  import re
+  root = os.path.dirname(os.path.dirname(__file__))
+  with open(os.path.join(root, "launch", "quickstart.sh"), encoding="utf-8") as f:
+    script = f.read()
+  chains = re.findall(r"(\w+)\) SMALL_CONFIG=(\w+); CATT_CONFIG=(\w+)", script)
+  default = re.search(r"CORPUS=\$\{CORPUS:-(\w+)\}", script).group(1)
+  assert {c for c, _, _ in chains} == {"mid", "small"} and default == "mid", (chains, default)
+  for corpus, small_name, catt_name in chains:
+    small = importlib.import_module(f"experiments.{small_name}").get_config()
+    catt = importlib.import_module(f"experiments.{catt_name}").get_config()
+    assert small.data.corpus == corpus and catt.data.corpus == corpus, (corpus, small_name, catt_name)
+    assert catt.train.init_from == f"workdirs/{small_name}" and catt.model.biasing.enabled
+    assert small.train.max_minutes == 30.0 and not small.model.biasing.enabled
 
 
 # Fields that never change the structure of the compiled training step: the
