@@ -34,6 +34,7 @@ from asr.data import cmvn as cmvn_lib
 from asr.data import features as features_lib
 from asr.data import pipeline
 from asr.decoding import beam as beam_lib
+from asr.decoding import ctc_rescore
 from asr.evaluation import evaluate
 from asr.models import encoder as encoder_lib
 from asr.models import transducer
@@ -42,13 +43,19 @@ HOP = features_lib.HOP
 WINDOW = features_lib.WINDOW
 
 
-@functools.partial(jax.jit, static_argnames=("model",))
-def _encode_chunk(model, params, window, num_valid, state, ctx, ctx_mask, advance):
-  enc, new_state = model.apply({"params": params}, window, num_valid, state, ctx, ctx_mask,
-                               method=transducer.Transducer.encode_stream)
+@functools.partial(jax.jit, static_argnames=("model", "with_ctc"))
+def _encode_chunk(model, params, window, num_valid, state, ctx, ctx_mask, advance,
+                  with_ctc=False):
+  if with_ctc:
+    enc, new_state, ctc = model.apply({"params": params}, window, num_valid, state, ctx, ctx_mask,
+                                      method=transducer.Transducer.encode_stream_with_ctc)
+  else:
+    enc, new_state = model.apply({"params": params}, window, num_valid, state, ctx, ctx_mask,
+                                 method=transducer.Transducer.encode_stream)
+    ctc = None
   # Streams that did not advance keep their state.
   keep = lambda n, o: jnp.where(advance.reshape((-1,) + (1,) * (n.ndim - 1)), n, o)
-  return enc, jax.tree_util.tree_map(keep, new_state, state)
+  return enc, jax.tree_util.tree_map(keep, new_state, state), ctc
 
 
 class StreamingRecognizer:
@@ -67,12 +74,18 @@ class StreamingRecognizer:
     ilm_weight: the beam search's internal-LM subtraction
       (:class:`asr.decoding.beam.BeamSearch`); None = the config's
       ``eval.ilm_weight`` (0 when absent), as offline evaluation uses.
+    ctc_rescore_weight, ctc_rescore_bonus: CTC rescoring of each stream's final
+      beam (:mod:`asr.decoding.ctc_rescore`; beam > 1, models with a CTC head):
+      the CTC head runs on every request chunk's encoder frames and
+      ``finalize`` reorders the N-best by ``score + w * log P_CTC + b * |y|``,
+      as offline decoding does; None = the config's ``eval`` settings.
   """
 
   def __init__(self, rec, num_streams: int = 1, beam: int = 4,
                phrases: Sequence[Sequence[str]] | None = None, shallow: bool = True,
                attention: bool = True, context_score: float = 2.0,
-               cmvn_block: int = cmvn_lib.DEFAULT_BLOCK, ilm_weight: float | None = None):
+               cmvn_block: int = cmvn_lib.DEFAULT_BLOCK, ilm_weight: float | None = None,
+               ctc_rescore_weight: float | None = None, ctc_rescore_bonus: float | None = None):
     self.rec = rec
     self.model, self.params = rec.model, rec.params
     ecfg = self.model.cfg.encoder
@@ -103,8 +116,17 @@ class StreamingRecognizer:
       self.ctx, self.ctx_mask = np.asarray(ctx), np.asarray(mask)
       if self.model.cfg.biasing.pointer:  # tree-constrained pointer over the same lists
         trees = pointer_lib.trees_for_lists(lists, phrase_tokens.ids)
+    settings = evaluate.search_settings(rec.config, beam)
     if ilm_weight is None:
       ilm_weight = evaluate.search_settings(rec.config)["ilm_weight"]
+    self.ctc_weight = (settings["ctc_rescore_weight"] if ctc_rescore_weight is None
+                       else ctc_rescore_weight) if beam > 1 else 0.0
+    self.ctc_bonus = (settings["ctc_rescore_bonus"] if ctc_rescore_bonus is None
+                      else ctc_rescore_bonus)
+    if self.ctc_weight and not self.model.cfg.ctc_head:
+      raise ValueError("ctc_rescore_weight needs a model with a CTC head (train.ctc_weight > 0)")
+    # Per stream, the CTC log-probabilities of its decoded request frames.
+    self.ctc_frames: list[list[np.ndarray]] = [[] for _ in range(self.b)]
     self.search = beam_lib.BeamSearch(self.model, self.params, self.b, beam, graphs,
                                       self.ctx, self.ctx_mask, trees=trees, ilm_weight=ilm_weight)
     self.state = encoder_lib.init_stream_state(ecfg, self.b, self.num_bins)
@@ -240,9 +262,15 @@ class StreamingRecognizer:
           num_valid[s] = max(0, min(self.chunk, total - self.enc_emitted[s]))
         else:
           num_valid[s] = self.chunk
-      enc, self.state = _encode_chunk(self.model, self.params, windows, num_valid, self.state,
-                                      self.ctx, self.ctx_mask, advance)
+      enc, self.state, ctc = _encode_chunk(self.model, self.params, windows, num_valid,
+                                           self.state, self.ctx, self.ctx_mask, advance,
+                                           with_ctc=bool(self.ctc_weight))
       in_context = advance & (self.enc_emitted < self.context_enc)
+      if ctc is not None:
+        ctc = np.asarray(ctc)
+        for s in range(self.b):
+          if advance[s] and not in_context[s] and num_valid[s]:
+            self.ctc_frames[s].append(ctc[s, :num_valid[s]])
       if not in_context.any():
         self.search.advance(np.asarray(enc), num_valid)
       elif (num_valid * ~in_context).any():  # context chunks feed the encoder state only
@@ -288,10 +316,24 @@ class StreamingRecognizer:
     for s in todo:
       self.finished[s] = True
     out = []
-    for hs in self.search.finalize():
-      out.append([{"text": self.rec.tokenizer.decode(h.tokens), "score": h.score,
-                   "logp": h.logp, "tokens": list(h.tokens), "times": list(h.times)}
-                  for h in hs])
+    for s, hs in enumerate(self.search.finalize()):
+      nb = [{"text": self.rec.tokenizer.decode(h.tokens), "score": h.score,
+             "logp": h.logp, "tokens": list(h.tokens), "times": list(h.times)} for h in hs]
+      if self.ctc_weight and nb:
+        lp = (np.concatenate(self.ctc_frames[s]) if self.ctc_frames[s]
+              else np.zeros((0, self.model.cfg.vocab_size), np.float32))
+        if len(lp):
+          ll = ctc_rescore.ctc_log_likelihoods(np.repeat(lp[None], len(nb), 0),
+                                               [len(lp)] * len(nb), [h["tokens"] for h in nb])
+        else:  # no request frames: only the empty hypothesis is possible
+          ll = np.array([0.0 if not h["tokens"] else -1e5 for h in nb])
+        sc = ctc_rescore.combined_scores([h["score"] for h in nb], ll,
+                                         [len(h["tokens"]) for h in nb], self.ctc_weight,
+                                         self.ctc_bonus)
+        for h, l, c in zip(nb, ll, sc):
+          h["ctc"], h["score"] = float(l), float(c)
+        nb = [nb[j] for j in np.argsort(-sc, kind="stable")]
+      out.append(nb)
     return out
 
   def decoded_seconds(self, stream: int = 0) -> float:
@@ -306,7 +348,8 @@ class StreamingRecognizer:
     if self.finished[stream]:
       raise RuntimeError(f"stream {stream} was finalized")
     saved = (self.state, list(self.feats), self.frames_done.copy(), self.enc_emitted.copy(),
-             self.finished.copy(), copy.deepcopy(self.cmvn), self.search, list(self.quiet))
+             self.finished.copy(), copy.deepcopy(self.cmvn), self.search, list(self.quiet),
+             [list(f) for f in self.ctc_frames])
     search = copy.copy(self.search)  # pred/state arrays are replaced, never written in place
     search.hyps = [[copy.copy(h) for h in hs] for hs in self.search.hyps]
     search.frames = self.search.frames.copy()
@@ -315,7 +358,7 @@ class StreamingRecognizer:
       return self.finalize([stream], lookahead_frames)[stream]
     finally:
       (self.state, self.feats, self.frames_done, self.enc_emitted, self.finished, self.cmvn,
-       self.search, self.quiet) = saved
+       self.search, self.quiet, self.ctc_frames) = saved
 
   @property
   def seconds(self) -> np.ndarray:

@@ -45,12 +45,18 @@ flags.DEFINE_float("first_pass_ilm_weight", 0.0,
 flags.DEFINE_integer("max_symbols", None,
                      "First-pass beam search kind: 0 = modified, >= 1 = time-synchronous with that "
                      "many labels per frame (default: the ASR config's eval.max_symbols, else 0).")
+flags.DEFINE_float("ctc_rescore_weight", None,
+                   "On-device second pass: the beam rescored with the CTC head before the lattice "
+                   "is built (asr.decoding.ctc_rescore; lattice scores then include it; default: "
+                   "the ASR config's eval.ctc_rescore_weight, else 0).")
+flags.DEFINE_float("ctc_rescore_bonus", None, "Its per-wordpiece bonus (default: the config's "
+                   "eval.ctc_rescore_bonus, else 0).")
 flags.DEFINE_integer("limit", None, "Utterances per split (default: all).")
 flags.DEFINE_string("data_dir", None, "Override the ASR run's data_dir.")
 FLAGS = flags.FLAGS
 
 
-def decode_split(rec, split: str, mode: str, max_symbols: int = 0):
+def decode_split(rec, split: str, mode: str, max_symbols: int = 0, ctc: tuple = (0.0, 0.0)):
   """Utterances, per-utterance N-best (dicts) and biasing lists of one split."""
   from asr.biasing import context_graph as cg  # pylint: disable=g-import-not-at-top
   from asr.data import sources  # pylint: disable=g-import-not-at-top
@@ -68,7 +74,8 @@ def decode_split(rec, split: str, mode: str, max_symbols: int = 0):
   res = evaluate.decode_utterances(rec.model, rec.params, rec.norm, utts, rec.tokenizer,
                                    beam=FLAGS.beam, graphs=graphs, nbest=FLAGS.beam,
                                    ilm_weight=FLAGS.first_pass_ilm_weight,
-                                   max_symbols=max_symbols)
+                                   max_symbols=max_symbols, ctc_rescore_weight=ctc[0],
+                                   ctc_rescore_bonus=ctc[1])
   return utts, [r["nbest"] for r in res], time.time() - t0
 
 
@@ -142,6 +149,9 @@ def main(argv):
   lm = rescore.LanguageModel.from_workdir(FLAGS.lm_workdir)
   max_symbols = (FLAGS.max_symbols if FLAGS.max_symbols is not None
                  else int(rec.config.eval.get("max_symbols", 0)))
+  ctc = tuple(float(getattr(FLAGS, k) if getattr(FLAGS, k) is not None
+                    else rec.config.eval.get(k, 0.0))
+              for k in ("ctc_rescore_weight", "ctc_rescore_bonus"))
   frame_s = rec.config.model.encoder.subsample_factor * features_lib.HOP / features_lib.SAMPLE_RATE
   weights = [float(w) for w in FLAGS.weights]
   bonuses = [float(b) for b in FLAGS.bonuses]
@@ -150,7 +160,7 @@ def main(argv):
   for mode in FLAGS.modes:
     decoded = {}
     for split in [FLAGS.tune_split] + [s for s in FLAGS.eval_splits if s != FLAGS.tune_split]:
-      utts, nbests, decode_s = decode_split(rec, split, mode, max_symbols)
+      utts, nbests, decode_s = decode_split(rec, split, mode, max_symbols, ctc)
       t0 = time.time()
       lats = [lattice_lib.build_lattice(nb, tokenizer=rec.tokenizer, frame_seconds=frame_s)
               for nb in nbests]
@@ -201,6 +211,7 @@ def main(argv):
       "asr_workdir": os.path.abspath(FLAGS.asr_workdir),
       "lm_workdir": os.path.abspath(FLAGS.lm_workdir), "beam": FLAGS.beam,
       "first_pass_ilm_weight": FLAGS.first_pass_ilm_weight, "max_symbols": max_symbols,
+      "ctc_rescore_weight": ctc[0], "ctc_rescore_bonus": ctc[1],
       "modes": FLAGS.modes, "distractors": FLAGS.distractors, "context_score": FLAGS.context_score,
       "tune_split": FLAGS.tune_split, "eval_splits": FLAGS.eval_splits, "weights": weights,
       "bonuses": bonuses, "ilm_weights": ilm_weights, "limit": FLAGS.limit})

@@ -314,13 +314,17 @@ def rescoring(rows: list[dict]) -> str:
   if not rows:
     return "(no results yet)"
   latest = _latest(rows, lambda c: (c["asr_workdir"], c["lm_workdir"], c["beam"],
-                                    c.get("first_pass_ilm_weight", 0.0), c.get("max_symbols", 0)))
+                                    c.get("first_pass_ilm_weight", 0.0), c.get("max_symbols", 0),
+                                    c.get("ctc_rescore_weight", 0.0),
+                                    c.get("ctc_rescore_bonus", 0.0)))
   out = []
-  for (asr, lm, beam, fp_ilm, max_symbols), d in latest.items():
+  for (asr, lm, beam, fp_ilm, max_symbols, ctc_w, ctc_b), d in latest.items():
     c, m = d["config"], d["metrics"]
     lm_m = m.get("lm", {})
     first = (f" (time-synchronous, {max_symbols} labels per frame)" if max_symbols else "")
     first += f" with ILM subtraction {fp_ilm:g} in the search" if fp_ilm else ""
+    first += (f", rescored on the device with the CTC head (weight {ctc_w:g}, bonus {ctc_b:g})"
+              if ctc_w else "")
     out.append(f"ASR `{asr.split('/')[-1]}`, LM `{lm.split('/')[-1]}` (val perplexity "
                f"{lm_m.get('val_ppl_piece', float('nan')):.2f} per piece), beam {beam}{first} = N-best, "
                f"shallow-fusion lists own + {c['distractors']}; weights tuned on "
@@ -605,7 +609,43 @@ def emission_delay(rows: list[dict]) -> str:
   return "\n".join(out).rstrip()
 
 
+def ctc_rescoring(rows: list[dict]) -> str:
+  """The latest CTC-rescoring benchmark per (workdir, beams): first pass
+  against the beam rescored with the CTC head, weights tuned on validation."""
+  if not rows:
+    return "(no results yet)"
+  latest = _latest(rows, lambda c: (c["workdir"], tuple(c["beams"])))
+  out = []
+  for (workdir, _), d in latest.items():
+    c = d["config"]
+    s = c.get("search", {})
+    out += [f"Model `{workdir}` (step {c.get('step')}); first pass: "
+            + ("time-synchronous search, " + f"{s.get('max_symbols')} labels per frame"
+               if s.get("max_symbols") else "modified beam search")
+            + f", ILM weight {s.get('ilm_weight', 0):g}, no biasing; weight and bonus tuned on "
+            f"`{c['tune_split']}`; {_machine(d)}; {_prov(d)}", "",
+            "| split | beam | first pass WER % (U / B) | rescored WER % (U / B) | WER change "
+            "| 95 % interval (paired bootstrap) | N-best oracle WER % | CTC greedy WER % "
+            "| weight | bonus | changed utts | library path WER % | utts |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in d["metrics"]["rows"]:
+      f, q = r["first_pass"], r["rescored"]
+      bs = r.get("bootstrap")
+      rel = (q["wer"] - f["wer"]) / f["wer"] if f["wer"] else 0.0
+      ci = f"{100 * bs['ci_low']:+.1f} % .. {100 * bs['ci_high']:+.1f} %" if bs else "-"
+      lib = _pct(r["library"]["wer"]) if "library" in r else "-"
+      split = r["split"] + (" (tuning)" if r["split"] == r["tuned_on"] else "")
+      out.append(f"| {split} | {r['beam']} | {_pct(f['wer'])} ({_pct(f['u_wer'])} / "
+                 f"{_pct(f['b_wer'])}) | {_pct(q['wer'])} ({_pct(q['u_wer'])} / {_pct(q['b_wer'])}) "
+                 f"| {100 * rel:+.1f} % | {ci} | {_pct(r['oracle']['wer'])} "
+                 f"| {_pct(r['ctc_greedy']['wer'])} | {r['weight']:g} | {r['length_bonus']:g} "
+                 f"| {r['changed_utterances']} | {lib} | {r['num_utterances']} |")
+    out.append("")
+  return "\n".join(out).rstrip()
+
+
 RENDERERS = {
+    "ctc_rescoring": ctc_rescoring,
     "emission_delay": emission_delay,
     "endpointing": endpointing,
     "endpointing_summary": endpointing_summary,
@@ -643,7 +683,7 @@ ROW_TABLES = {"endpointing_summary", "corpus_build", "rnnt_loss_memory", "traini
 # a line that names the benchmark's command: regenerating one keeps the
 # committed blocks whose command no present JSON ran (a rerun of the same
 # command replaces its block).
-BLOCK_TABLES = {"decoding", "endpointing", "streaming_speed", "model_reports", "mid_reports",
+BLOCK_TABLES = {"ctc_rescoring", "decoding", "endpointing", "streaming_speed", "model_reports", "mid_reports",
                 "biasing", "rescoring", "branching", "stream_context", "emission_delay", "preselect",
                 "memorization"}
 

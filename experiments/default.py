@@ -221,5 +221,12 @@ def get_config():
   # per frame); >= 1 = time-synchronous search of the regular lattice with up
   # to that many labels per frame.
   ev.max_symbols = 0
+  # CTC rescoring of the final beam (asr.decoding.ctc_rescore), a second pass
+  # with the model's CTC head (train.ctc_weight > 0): each hypothesis scores
+  # search score + ctc_rescore_weight * log P_CTC(y | x) + ctc_rescore_bonus *
+  # (its wordpieces), and the best is the transcript. Tune on validation with
+  # benchmarks.ctc_rescoring. 0 = off (the first pass alone).
+  ev.ctc_rescore_weight = 0.0
+  ev.ctc_rescore_bonus = 0.0
   ev.batch_frames = 20000
   return c

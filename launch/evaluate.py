@@ -34,6 +34,11 @@ flags.DEFINE_float("label_bonus", None, "Beam search length reward per label (de
                    "config's eval.label_bonus, else 0).")
 flags.DEFINE_float("ilm_weight", None, "Beam search internal-LM subtraction weight "
                    "(asr.decoding.beam.BeamSearch; default: the config's eval.ilm_weight, else 0).")
+flags.DEFINE_float("ctc_rescore_weight", None, "CTC rescoring of the final beam: weight of the "
+                   "CTC head's log P(y|x) (asr.decoding.ctc_rescore; 0 = off; default: the "
+                   "config's eval.ctc_rescore_weight, else 0).")
+flags.DEFINE_float("ctc_rescore_bonus", None, "CTC rescoring: reward per wordpiece (default: the "
+                   "config's eval.ctc_rescore_bonus, else 0).")
 flags.DEFINE_integer("limit", None, "Evaluate only the first N utterances.")
 flags.DEFINE_integer("step", None, "Checkpoint step (default: latest).")
 flags.DEFINE_bool("raw_params", False, "Runs with parameter averaging (train.ema_decay): evaluate "

@@ -26,6 +26,10 @@ flags.DEFINE_float("ilm_weight", None, "Beam search internal-LM subtraction weig
                    "(default: the config's eval.ilm_weight, else 0).")
 flags.DEFINE_integer("max_symbols", None, "Beam search kind: 0 = modified, >= 1 = time-synchronous "
                      "with that many labels per frame (default: the config's eval.max_symbols).")
+flags.DEFINE_float("ctc_rescore_weight", None, "CTC rescoring of the final beam (weight of the CTC "
+                   "head's log-likelihood; default: the config's eval.ctc_rescore_weight, else 0).")
+flags.DEFINE_float("ctc_rescore_bonus", None, "CTC rescoring: reward per wordpiece (default: the "
+                   "config's eval.ctc_rescore_bonus, else 0).")
 flags.DEFINE_integer("limit", None, "Utterances per split (default: all).")
 flags.DEFINE_bool("greedy", True, "Also report the no-biasing greedy decode per split.")
 flags.DEFINE_string("attention_map", "attention_map.png",
@@ -48,14 +52,17 @@ def main(argv):
   rows = suite.run_suite(FLAGS.workdir, FLAGS.splits, modes, [FLAGS.distractors],
                          beam=FLAGS.beam, data_dir=FLAGS.data_dir, limit=FLAGS.limit,
                          greedy_row=FLAGS.greedy, ilm_weight=FLAGS.ilm_weight,
-                         max_symbols=FLAGS.max_symbols)
+                         max_symbols=FLAGS.max_symbols,
+                         ctc_rescore_weight=FLAGS.ctc_rescore_weight,
+                         ctc_rescore_bonus=FLAGS.ctc_rescore_bonus)
   table = suite.markdown_table(rows)
   path = common.write_result(
       FLAGS.results, {"rows": [r.__dict__ for r in rows]},
       {"workdir": os.path.abspath(FLAGS.workdir), "splits": FLAGS.splits,
        "biasing": modes, "distractors": FLAGS.distractors, "beam": FLAGS.beam,
        "ilm_weight": FLAGS.ilm_weight, "max_symbols": FLAGS.max_symbols,
-       "limit": FLAGS.limit})
+       "ctc_rescore_weight": FLAGS.ctc_rescore_weight,
+       "ctc_rescore_bonus": FLAGS.ctc_rescore_bonus, "limit": FLAGS.limit})
   sample = _transcribe_sample(catt)
   print("\nSample transcript (first test utterance, its user's contact and device list):")
   print(json.dumps(sample, ensure_ascii=False, indent=1))

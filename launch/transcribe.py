@@ -1,6 +1,6 @@
 r"""Transcribes WAV files with a trained workdir, one JSON line per file.
 
-  python -m launch.transcribe --workdir=DIR [--context_file=F] [--beam=4] a.wav b.wav
+  python -m launch.transcribe --workdir=DIR [--context_file=F] [--beam=K] a.wav b.wav
 
 Each line: {"audio": path, "text": best hypothesis, "nbest": [{"text", "score"}]}.
 ``--context_file`` holds the user's phrases (one a line, optional ``:score``):
@@ -22,7 +22,8 @@ from asr.evaluation import biasing_flags
 
 flags.DEFINE_string("workdir", None, "Training workdir.")
 flags.DEFINE_string("context_file", None, "Biasing phrases, one a line, optional ':score'.")
-flags.DEFINE_integer("beam", 4, "Beam size.")
+flags.DEFINE_integer("beam", None, "Beam size (default: the config's eval.beam, whose tuned "
+                     "search settings, CTC rescoring included, the decode uses).")
 flags.DEFINE_integer("nbest", 4, "Hypotheses to print per file.")
 flags.DEFINE_float("context_score", 2.0, "Default shallow-fusion bonus per matched token.")
 flags.DEFINE_enum("biasing", "both", ["none", "shallow", "attention", "both"],
@@ -59,7 +60,8 @@ def main(argv):
     from asr.biasing import context_graph  # pylint: disable=g-import-not-at-top
     phrases = context_graph.parse_context_file(FLAGS.context_file)
   for path in files:
-    out = rec.transcribe_file(path, phrases, beam=FLAGS.beam, nbest=FLAGS.nbest,
+    beam = rec.config.eval.beam if FLAGS.beam is None else FLAGS.beam
+    out = rec.transcribe_file(path, phrases, beam=beam, nbest=FLAGS.nbest,
                               context_score=FLAGS.context_score, start_s=FLAGS.start,
                               shallow=FLAGS.biasing in ("shallow", "both"),
                               attention=FLAGS.biasing in ("attention", "both"),

@@ -14,7 +14,7 @@ from asr.models import transducer
 from asr.biasing import attention as bias_lib
 
 
-def make_rec(tiny_tokenizer_path, cmvn="global", blank_bias=0.0, chunk_size=2):
+def make_rec(tiny_tokenizer_path, cmvn="global", blank_bias=0.0, chunk_size=2, ctc_head=False):
   """A random tiny CATT transducer (joint x6 so the search is non-trivial)."""
   from asr.data import tokenizer
   import ml_collections
@@ -25,7 +25,8 @@ def make_rec(tiny_tokenizer_path, cmvn="global", blank_bias=0.0, chunk_size=2):
                                     dropout=0.0),
       predictor=transducer.PredictorConfig(embed_dim=8, hidden=16, dropout=0.0),
       joint_dim=24, vocab_size=tok.vocab_size,
-      biasing=bias_lib.BiasingConfig(enabled=True, embed_dim=8, dim=16, num_heads=2, dropout=0.0))
+      biasing=bias_lib.BiasingConfig(enabled=True, embed_dim=8, dim=16, num_heads=2, dropout=0.0),
+      ctc_head=ctc_head)
   params = transducer.init_params(cfg, jax.random.PRNGKey(0))
   params["joint_net"]["out"]["kernel"] = params["joint_net"]["out"]["kernel"] * 6.0
   if blank_bias:
@@ -76,6 +77,39 @@ def test_streaming_equals_offline(rec, chunk_samples):
   # scaled x6 to make the search non-trivial, so summed over the path the
   # float32 differences reach a few 1e-3 nats.
   assert nbest[0]["score"] == pytest.approx(off["score"], rel=5e-4, abs=1e-2)
+
+
+def test_streaming_ctc_rescoring_equals_offline(tiny_tokenizer_path):
+  """The CTC head over the streamed request frames rescores the final beam as
+  offline decoding does: same N-best order, CTC scores and combined scores."""
+  rec = make_rec(tiny_tokenizer_path, ctc_head=True)
+  audio = _audio(3, 2.3)
+  phrases = ["zoe muller", "reading lamp"]
+  utt = pipeline._prepare_fn(None, None, 80, 11)({"id": "x", "audio": audio, "text": ""})  # pylint: disable=protected-access
+  kw = dict(ctc_rescore_weight=0.8, ctc_rescore_bonus=0.5)
+  off = evaluate.decode_utterances(rec.model, rec.params, rec.norm, [utt], rec.tokenizer, beam=3,
+                                   lists=[phrases], nbest=3, **kw)[0]
+  plain = evaluate.decode_utterances(rec.model, rec.params, rec.norm, [utt], rec.tokenizer,
+                                     beam=3, lists=[phrases], nbest=3)[0]
+  assert "ctc" in off["nbest"][0] and "ctc" not in plain["nbest"][0]
+  sr = streaming.StreamingRecognizer(rec, 1, beam=3, phrases=[phrases], shallow=False, **kw)
+  for i in range(0, len(audio), 1234):
+    sr.accept_waveform(audio[i:i + 1234])
+  nbest = sr.finalize()[0]
+  assert [h["tokens"] for h in nbest] == [h["tokens"] for h in off["nbest"]]
+  for h, o in zip(nbest, off["nbest"]):
+    assert h["ctc"] == pytest.approx(o["ctc"], rel=1e-3, abs=2e-2)
+    assert h["score"] == pytest.approx(o["score"], rel=1e-3, abs=2e-2)
+  # Weight 0: the first pass alone, as offline.
+  sr = streaming.StreamingRecognizer(rec, 1, beam=3, phrases=[phrases], shallow=False,
+                                     ctc_rescore_weight=0.0)
+  sr.accept_waveform(audio)
+  assert [h["tokens"] for h in sr.finalize()[0]] == [h["tokens"] for h in plain["nbest"]]
+
+
+def test_streaming_ctc_rescoring_needs_a_ctc_head(rec):
+  with pytest.raises(ValueError, match="CTC head"):
+    streaming.StreamingRecognizer(rec, 1, beam=3, ctc_rescore_weight=0.5)
 
 
 def test_concurrent_streams_equal_single_streams(rec):

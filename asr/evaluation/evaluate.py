@@ -26,6 +26,7 @@ from asr.data import features as features_lib
 from asr.data import pipeline
 from asr.data import sources
 from asr.decoding import beam as beam_lib
+from asr.decoding import ctc_rescore
 from asr.decoding import greedy
 from asr.evaluation import wer as wer_lib
 from asr.models import encoder as encoder_lib
@@ -130,6 +131,9 @@ def keyword_cohort(config, model, params, norm, tokenizer, num: int,
 
 _encode = jax.jit(lambda model, params, f, l, c, m, w: model.apply(
     {"params": params}, f, l, c, m, w, method=transducer.Transducer.encode), static_argnums=(0,))
+_encode_with_ctc = jax.jit(lambda model, params, f, l, c, m, w: model.apply(
+    {"params": params}, f, l, c, m, w, method=transducer.Transducer.encode_with_ctc),
+    static_argnums=(0,))
 
 
 def wake_frames_of(utts) -> int:
@@ -147,12 +151,14 @@ def encode_lists(model, params, phrases: pipeline.PhraseTokens, lists: Sequence[
   return _encode_context(model, params, arr["ctx_tokens"], arr["ctx_lengths"])
 
 
-PLAIN_SEARCH = {"label_bonus": 0.0, "max_symbols": 0, "ilm_weight": 0.0}
+PLAIN_SEARCH = {"label_bonus": 0.0, "max_symbols": 0, "ilm_weight": 0.0,
+                "ctc_rescore_weight": 0.0, "ctc_rescore_bonus": 0.0}
 
 
 def search_settings(config, beam: int | None = None) -> dict:
   """The beam search settings a run's config tunes under ``eval``
-  (label_bonus, max_symbols, ilm_weight; absent: the plain search).
+  (label_bonus, max_symbols, ilm_weight, ctc_rescore_weight,
+  ctc_rescore_bonus; absent: the plain search).
 
   With ``beam`` <= 1 they do not apply: the decode is plain greedy search, as
   the quickstart table's greedy row (a beam-1 search with the config's
@@ -173,7 +179,8 @@ def decode_utterances(model, params, norm, utts, tokenizer, beam: int = 0,
                       tree_lists: Sequence[Sequence[str]] | None = None,
                       ilm_weight: float = 0.0,
                       ptr_windows: Sequence[np.ndarray | None] | None = None,
-                      lm=None) -> list[dict]:
+                      lm=None, ctc_rescore_weight: float = 0.0,
+                      ctc_rescore_bonus: float = 0.0) -> list[dict]:
   """Decodes utterances; returns per-utterance dicts with text (and nbest).
 
   Args:
@@ -192,7 +199,15 @@ def decode_utterances(model, params, norm, utts, tokenizer, beam: int = 0,
       (BeamSearch ``ptr_windows``); default none.
     lm: external-LM shallow fusion (:class:`asr.lm.fusion.LMFusion`, BeamSearch
       ``lm``); runs the search even at beam 1; None = no LM.
+    ctc_rescore_weight: w > 0 (beam > 1, models with a CTC head) rescores each
+      utterance's final beam with its CTC head (:mod:`asr.decoding.ctc_rescore`):
+      ``score + w * log P_CTC(y | x) + ctc_rescore_bonus * |y|``, from the same
+      encoder pass; the hypotheses are reordered by it, ``score`` is the
+      combined score, ``ctc`` the CTC log-likelihood, ``logp`` unchanged.
   """
+  rescore = bool(ctc_rescore_weight) and beam > 1
+  if rescore and not model.cfg.ctc_head:
+    raise ValueError("ctc_rescore_weight needs a model with a CTC head (train.ctc_weight > 0)")
   results: list[dict | None] = [None] * len(utts)
   phrases = pipeline.PhraseTokens(tokenizer) if lists is not None else None
   wake_frames = wake_frames_of(utts)
@@ -201,7 +216,11 @@ def decode_utterances(model, params, norm, utts, tokenizer, beam: int = 0,
     if lists is not None:
       ctx, mask = encode_lists(model, params, phrases,
                                [lists[i] if i >= 0 else [] for i in idx])
-    enc, enc_len = _encode_batch(model, params, norm, batch, ctx, mask)
+    if rescore:
+      feats, lengths, wake = model_inputs(norm, batch)
+      enc, enc_len, ctc_lp = _encode_with_ctc(model, params, feats, lengths, ctx, mask, wake)
+    else:
+      enc, enc_len = _encode_batch(model, params, norm, batch, ctx, mask)
     real = [k for k, i in enumerate(idx) if i >= 0]
     trees = None
     if lists is not None and model.cfg.biasing.pointer and pointer:
@@ -227,15 +246,28 @@ def decode_utterances(model, params, norm, utts, tokenizer, beam: int = 0,
           pointer_root_scale=pointer_root_scale, ilm_weight=ilm_weight,
           ptr_windows=None if ptr_windows is None or trees is None
           else [ptr_windows[idx[k]] for k in real], lm=lm)
-      for k, hs in zip(real, hyps):
-        best = hs[0]
-        r = {"text": tokenizer.decode(best.tokens), "tokens": list(best.tokens),
-             "times": list(best.times), "score": best.score, "logp": best.logp}
-        if nbest:
+      ctc_ll = [None] * len(hyps)
+      scores = [[h.score for h in hs] for hs in hyps]
+      if rescore:
+        ctc_ll = ctc_rescore.nbest_ctc_scores(np.asarray(ctc_lp)[sub], np.asarray(enc_len)[sub],
+                                              [[h.tokens for h in hs] for hs in hyps])
+        scores = [ctc_rescore.combined_scores(sc, ll, [len(h.tokens) for h in hs],
+                                              ctc_rescore_weight, ctc_rescore_bonus)
+                  for sc, ll, hs in zip(scores, ctc_ll, hyps)]
+      for k, hs, sc, ll in zip(real, hyps, scores, ctc_ll):
+        order = np.argsort(-np.asarray(sc), kind="stable") if rescore else range(len(hs))
+
+        def entry(j, hs=hs, sc=sc, ll=ll):
+          h = hs[j]
           # tokens/times (encoder frame per label) let lattices time their words.
-          r["nbest"] = [{"text": tokenizer.decode(h.tokens), "score": h.score, "logp": h.logp,
-                         "tokens": list(h.tokens), "times": list(h.times)}
-                        for h in hs[:nbest]]
+          e = {"text": tokenizer.decode(h.tokens), "tokens": list(h.tokens),
+               "times": list(h.times), "score": float(sc[j]), "logp": h.logp}
+          if ll is not None:
+            e["ctc"] = float(ll[j])
+          return e
+        r = dict(entry(order[0]))
+        if nbest:
+          r["nbest"] = [entry(j) for j in list(order)[:nbest]]
         results[idx[k]] = r
   return results  # type: ignore[return-value]
 
@@ -385,7 +417,8 @@ def evaluate_utterances(model, params, norm, utts, tokenizer, beam: int = 0,
                         attention_list: str = "all",
                         pointer_window: int | None = None, pointer_verify: int = 0,
                         verify_joint: int = 0, verify_margin: float = 0.0,
-                        kws_cohort=None, lm=None) -> dict:
+                        kws_cohort=None, lm=None, ctc_rescore_weight: float = 0.0,
+                        ctc_rescore_bonus: float = 0.0) -> dict:
   """Decodes and scores; returns {"metrics": {...}, "utterances": [...]}.
 
   ``pointer``, ``pointer_root_scale``: as in :func:`decode_utterances`.
@@ -422,6 +455,8 @@ def evaluate_utterances(model, params, norm, utts, tokenizer, beam: int = 0,
   ``ilm_weight``: internal-LM subtraction in the beam search (BeamSearch).
   ``lm``: external-LM shallow fusion in the final decode
   (:class:`asr.lm.fusion.LMFusion`; not with ``pointer_verify``).
+  ``ctc_rescore_weight``, ``ctc_rescore_bonus``: CTC rescoring of the final
+  decode's beam (:func:`decode_utterances`).
   """
   if lm is not None and pointer_verify:
     raise ValueError("lm fusion is not supported with pointer_verify")
@@ -467,13 +502,15 @@ def evaluate_utterances(model, params, norm, utts, tokenizer, beam: int = 0,
         ranked, pointer_window, beam=beam, batch_frames=batch_frames, nbest=nbest,
         label_bonus=label_bonus, max_symbols=max_symbols, pointer=pointer,
         pointer_root_scale=pointer_root_scale, ilm_weight=ilm_weight,
+        ctc_rescore_weight=ctc_rescore_weight, ctc_rescore_bonus=ctc_rescore_bonus,
         tree_graph=None if graphs is None else (
             lambda t: cg.ContextGraph.from_phrases(t, tokenizer.encode, context_score)
             if t else None))
   else:
     hyps = decode_utterances(model, params, norm, utts, tokenizer, beam, batch_frames, graphs,
                              nbest, att_lists, label_bonus, max_symbols, pointer,
-                             pointer_root_scale, tree_lists, ilm_weight, windows, lm)
+                             pointer_root_scale, tree_lists, ilm_weight, windows, lm,
+                             ctc_rescore_weight, ctc_rescore_bonus)
   decode_s = time.time() - t0
   audio_s = sum(len(u.feats) for u in utts) * features_lib.HOP / features_lib.SAMPLE_RATE
   per_utt, scores = [], []
@@ -492,6 +529,8 @@ def evaluate_utterances(model, params, norm, utts, tokenizer, beam: int = 0,
   metrics.update(num_skipped=len(skipped), rtf=decode_s / max(audio_s, 1e-9),
                  decode_seconds=decode_s, audio_seconds=audio_s, beam=beam, biasing=biasing,
                  label_bonus=label_bonus, max_symbols=max_symbols, ilm_weight=ilm_weight,
+                 ctc_rescore_weight=ctc_rescore_weight if beam > 1 else 0.0,
+                 ctc_rescore_bonus=ctc_rescore_bonus if beam > 1 else 0.0,
                  lm_weight=None if lm is None else lm.weight,
                  distractors=distractors,
                  pointer=bool(pointer and model.cfg.biasing.pointer

@@ -26,12 +26,15 @@ def run_suite(workdir: str, splits: Sequence[str], modes: Sequence[str] = ("none
               data_dir: str | None = None, limit: int | None = None,
               context_score: float = 2.0, step: int | None = None,
               greedy_row: bool = False, ilm_weight: float | None = None,
-              max_symbols: int | None = None) -> list[Row]:
+              max_symbols: int | None = None, ctc_rescore_weight: float | None = None,
+              ctc_rescore_bonus: float | None = None) -> list[Row]:
   """Evaluates every (split, N, mode); ``greedy_row`` adds, per split, the
   no-biasing greedy decode (``biasing`` = "none (greedy)"). Beam runs use the
   config's ``eval`` search settings; ``ilm_weight`` overrides its
   ``eval.ilm_weight`` (internal-LM subtraction, BeamSearch), ``max_symbols``
-  its ``eval.max_symbols`` (0 = modified search, >= 1 = time-synchronous)."""
+  its ``eval.max_symbols`` (0 = modified search, >= 1 = time-synchronous),
+  ``ctc_rescore_weight`` / ``ctc_rescore_bonus`` its CTC rescoring of the beam
+  (:mod:`asr.decoding.ctc_rescore`)."""
   config, model, params, norm, tok, step = state_lib.restore_for_inference(workdir, step)
   if data_dir:
     config.data.data_dir = data_dir
@@ -54,6 +57,10 @@ def run_suite(workdir: str, splits: Sequence[str], modes: Sequence[str] = ("none
         search["ilm_weight"] = ilm_weight
       if b > 1 and max_symbols is not None:
         search["max_symbols"] = max_symbols
+      if b > 1 and ctc_rescore_weight is not None:
+        search["ctc_rescore_weight"] = ctc_rescore_weight
+      if b > 1 and ctc_rescore_bonus is not None:
+        search["ctc_rescore_bonus"] = ctc_rescore_bonus
       res = evaluate.evaluate_utterances(model, params, norm, utts, tok, beam=b,
                                          batch_frames=config.eval.batch_frames, biasing=mode,
                                          distractors=n, pool=pool, context_score=context_score,

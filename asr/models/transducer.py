@@ -327,6 +327,17 @@ class Transducer(nn.Module):
     enc, lengths = self.encoder(feats, feat_lengths, False, wake)
     return jax.nn.log_softmax(self.ctc(enc).astype(jnp.float32), axis=-1), lengths
 
+  def encode_with_ctc(self, feats, feat_lengths, ctx=None, ctx_mask=None, wake=None):
+    """``encode``'s (projected, biased enc [B, T', J], lengths [B]) and the CTC
+    head's log-probabilities [B, T', V] on the unbiased output, from one encoder
+    pass (CTC rescoring, ``asr.decoding.ctc_rescore``)."""
+    if not self.cfg.ctc_head:
+      raise ValueError("this model has no CTC head (it was trained with train.ctc_weight=0)")
+    enc, lengths = self.encoder(feats, feat_lengths, False, wake)
+    ctc = jax.nn.log_softmax(self.ctc(enc).astype(jnp.float32), axis=-1)
+    biased, _ = self._bias_audio(enc, ctx, ctx_mask)
+    return self.joint_net.enc_proj(biased), lengths, ctc
+
   def routing(self, feats, feat_lengths, wake=None):
     """Inference routing of a branching encoder (``Encoder.forward``'s dict)."""
     return self.encoder.forward(feats, feat_lengths, False, wake)[2]
@@ -336,6 +347,16 @@ class Transducer(nn.Module):
     enc, state = self.encoder.stream(window, num_valid, state, force_route)
     enc, _ = self._bias_audio(enc, ctx, ctx_mask)
     return self.joint_net.enc_proj(enc), state
+
+  def encode_stream_with_ctc(self, window, num_valid, state, ctx=None, ctx_mask=None):
+    """``encode_stream`` plus the chunk's CTC-head log-probabilities [B, C, V]
+    on the unbiased output (streaming CTC rescoring)."""
+    if not self.cfg.ctc_head:
+      raise ValueError("this model has no CTC head (it was trained with train.ctc_weight=0)")
+    enc, state = self.encoder.stream(window, num_valid, state, None)
+    ctc = jax.nn.log_softmax(self.ctc(enc).astype(jnp.float32), axis=-1)
+    biased, _ = self._bias_audio(enc, ctx, ctx_mask)
+    return self.joint_net.enc_proj(biased), state, ctc
 
   def init_pred_state(self, batch: int):
     return self.predictor.init_state(batch)

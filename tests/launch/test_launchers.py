@@ -313,3 +313,41 @@ def test_memorization_benchmark(workdir, lm_workdir, tiny_data_dir):
   assert all(r["lm_ppl_per_piece"] > 1 and r["num_utterances"] == 4 for r in rows)
   table = tables.memorization(tables._load("memorization"))  # pylint: disable=protected-access
   assert "| train |" in table and "| test |" in table
+
+
+def test_ctc_rescoring_benchmark_and_evaluate_flag(workdir, tiny_data_dir, tmp_path):
+  """benchmarks.ctc_rescoring: the tuned (weight, bonus) is the grid's best on
+  the tuning split, the rescored WER of the evaluation split equals the
+  library path's (launch.evaluate --ctc_rescore_weight/--ctc_rescore_bonus
+  too), and its table renders."""
+  import glob
+  from benchmarks import common, tables
+  before = set(glob.glob(str(common.RESULTS_DIR / "ctc_rescoring" / "*.json")))
+  _run("benchmarks.ctc_rescoring", f"--workdir={workdir}", f"--data_dir={tiny_data_dir}",
+       "--beams=3", "--limit=5", "--eval_splits=test", "--weights=0,0.5,2", "--bonuses=0,1")
+  new = sorted(set(glob.glob(str(common.RESULTS_DIR / "ctc_rescoring" / "*.json"))) - before)
+  assert len(new) == 1
+  with open(new[0]) as f:
+    d = json.load(f)
+  grid = d["metrics"]["grids"]["3"]
+  assert len(grid) == 6
+  rows = {r["split"]: r for r in d["metrics"]["rows"]}
+  assert set(rows) == {"validation", "test"}
+  best = min(g["errors"] for g in grid)
+  val = rows["validation"]
+  picked = [g for g in grid if (g["weight"], g["length_bonus"]) == (val["weight"],
+                                                                     val["length_bonus"])]
+  assert picked[0]["errors"] == best
+  assert sum(u["rescored_errors"] for u in val["per_utterance"]) == best
+  test = rows["test"]
+  assert test["oracle"]["wer"] <= min(test["first_pass"]["wer"], test["rescored"]["wer"]) + 1e-9
+  np.testing.assert_allclose(test["library"]["wer"], test["rescored"]["wer"], atol=1e-9)
+  out = str(tmp_path / "r.json")
+  res = _run("launch.evaluate", f"--workdir={workdir}", "--split=test", "--limit=5",
+             f"--data_dir={tiny_data_dir}", "--beam=3", f"--output={out}",
+             f"--ctc_rescore_weight={test['weight']}", f"--ctc_rescore_bonus={test['length_bonus']}")
+  m = json.loads(res.stdout.strip().splitlines()[-1])
+  assert m["ctc_rescore_weight"] == test["weight"]
+  np.testing.assert_allclose(m["wer"], test["rescored"]["wer"], atol=1e-9)
+  table = tables.ctc_rescoring(tables._load("ctc_rescoring"))  # pylint: disable=protected-access
+  assert "| validation (tuning) | 3 |" in table and "| test | 3 |" in table
