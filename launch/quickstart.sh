@@ -3,7 +3,8 @@
 # validation and test splits are the small corpus's; ~22 min on 2 cores), train
 # the small transducer on it (30 min), then train it jointly with attention
 # biasing (CATT, 20 min, warm-started from the small model), evaluate on the
-# test splits with no biasing, shallow fusion, attention biasing and both,
+# test splits with no biasing, shallow fusion, attention biasing and both
+# (beam 8, rescored with the model's CTC head: catt_small.py's eval settings),
 # transcribe a sample with its user's list, write an attention map and print
 # the table. CORPUS=small builds the 8,000-request corpus instead (~10 min;
 # 4 points of U-WER worse, BUILD.md "Quickstart results").
