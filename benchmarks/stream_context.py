@@ -28,6 +28,9 @@ flags.DEFINE_integer("max_symbols", 0, "Beam search kind for every run: 0 = modi
                      ">= 1 = time-synchronous with that many labels per frame.")
 flags.DEFINE_integer("limit", None, "Utterances per split (default: all).")
 flags.DEFINE_string("data_dir", None, "Override the runs' data_dir.")
+flags.DEFINE_float("ctc_rescore_weight", 0.0, "Every run's beam rescored with its own CTC head "
+                   "(asr.decoding.ctc_rescore; 0 = the first pass alone).")
+flags.DEFINE_float("ctc_rescore_bonus", 0.0, "The CTC rescoring's per-wordpiece bonus.")
 flags.mark_flags_as_required(["workdir", "baseline"])
 FLAGS = flags.FLAGS
 
@@ -44,7 +47,9 @@ def _evaluate(rec, split, context: bool) -> dict:
   utts = evaluate.load_utterances(config, state_lib.split_spec(config, split), rec.tokenizer,
                                   limit=FLAGS.limit)
   out = evaluate.evaluate_utterances(rec.model, rec.params, rec.norm, utts, rec.tokenizer,
-                                     beam=FLAGS.beam, max_symbols=FLAGS.max_symbols)
+                                     beam=FLAGS.beam, max_symbols=FLAGS.max_symbols,
+                                     ctc_rescore_weight=FLAGS.ctc_rescore_weight,
+                                     ctc_rescore_bonus=FLAGS.ctc_rescore_bonus)
   m = out["metrics"]
   with_ctx = sum(u.wake_feats is not None and len(u.wake_feats) > 0 for u in utts)
   per_utt = wer_lib.errors_by_id(out["utterances"])
@@ -83,7 +88,9 @@ def main(argv):
       rows.append(row)
   path = common.write_result("stream_context", {"rows": rows}, {
       "workdir": FLAGS.workdir, "baseline": FLAGS.baseline, "splits": FLAGS.splits,
-      "beam": FLAGS.beam, "max_symbols": FLAGS.max_symbols, "limit": FLAGS.limit, "step": ctx.step, "baseline_step": base.step,
+      "beam": FLAGS.beam, "max_symbols": FLAGS.max_symbols,
+      "ctc_rescore_weight": FLAGS.ctc_rescore_weight,
+      "ctc_rescore_bonus": FLAGS.ctc_rescore_bonus, "limit": FLAGS.limit, "step": ctx.step, "baseline_step": base.step,
       "max_seconds": ctx.config.data.stream_context.max_seconds})
   print(path)
 

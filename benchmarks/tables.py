@@ -554,11 +554,14 @@ def stream_context(rows: list[dict]) -> str:
   if not rows:
     return "(no results yet)"
   latest = _latest(rows, lambda c: (c["workdir"], c["baseline"], c["beam"],
-                                    c.get("max_symbols", 0)))
+                                    c.get("max_symbols", 0), c.get("ctc_rescore_weight", 0.0),
+                                    c.get("ctc_rescore_bonus", 0.0)))
   out = []
-  for (workdir, baseline, _, max_symbols), d in latest.items():
+  for (workdir, baseline, _, max_symbols, ctc_w, ctc_b), d in latest.items():
     c = d["config"]
     search = f" (time-synchronous, {max_symbols} labels per frame)" if max_symbols else ""
+    if ctc_w:
+      search += f", rescored with the CTC head (weight {ctc_w:g}, bonus {ctc_b:g})"
     out.append(f"Model `{workdir}` (step {c.get('step')}) against `{baseline}` (step "
                f"{c.get('baseline_step')}), context up to {c.get('max_seconds')} s, beam "
                f"{c['beam']}{search}; {_machine(d)}; {_prov(d)}\n")
