@@ -323,8 +323,7 @@ class StreamingRecognizer:
         lp = (np.concatenate(self.ctc_frames[s]) if self.ctc_frames[s]
               else np.zeros((0, self.model.cfg.vocab_size), np.float32))
         if len(lp):
-          ll = ctc_rescore.ctc_log_likelihoods(np.repeat(lp[None], len(nb), 0),
-                                               [len(lp)] * len(nb), [h["tokens"] for h in nb])
+          ll = ctc_rescore.nbest_ctc_scores(lp[None], [len(lp)], [[h["tokens"] for h in nb]])[0]
         else:  # no request frames: only the empty hypothesis is possible
           ll = np.array([0.0 if not h["tokens"] else -1e5 for h in nb])
         sc = ctc_rescore.combined_scores([h["score"] for h in nb], ll,

@@ -62,8 +62,7 @@ def decode_split(rec, split: str, beam: int, settings: dict):
                               rec.config.eval.batch_frames)
   for r, lp in zip(res, lps):
     toks = [h["tokens"] for h in r["nbest"]]
-    r["ctc"] = ctc_rescore.ctc_log_likelihoods(np.repeat(lp[None], len(toks), 0),
-                                               [len(lp)] * len(toks), toks) if toks else np.zeros(0)
+    r["ctc"] = ctc_rescore.nbest_ctc_scores(lp[None], [len(lp)], [toks])[0]
     r["ctc_greedy"] = _ctc_greedy(lp, rec.tokenizer)
   return utts, res, decode_s, time.time() - t0
 

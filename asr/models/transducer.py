@@ -322,21 +322,26 @@ class Transducer(nn.Module):
   def ctc_logprobs(self, feats, feat_lengths, wake=None):
     """CTC-head log-probabilities [B, T', V] on the unbiased encoder output,
     and lengths [B] (keyword spotting, ``asr.biasing.kws``)."""
+    self._require_ctc()
+    enc, lengths = self.encoder(feats, feat_lengths, False, wake)
+    return self._ctc_logprobs(enc), lengths
+
+  def _require_ctc(self):
     if not self.cfg.ctc_head:
       raise ValueError("this model has no CTC head (it was trained with train.ctc_weight=0)")
-    enc, lengths = self.encoder(feats, feat_lengths, False, wake)
-    return jax.nn.log_softmax(self.ctc(enc).astype(jnp.float32), axis=-1), lengths
+
+  def _ctc_logprobs(self, enc):
+    """[B, T', V] CTC-head log-probabilities of (unbiased) encoder frames."""
+    return jax.nn.log_softmax(self.ctc(enc).astype(jnp.float32), axis=-1)
 
   def encode_with_ctc(self, feats, feat_lengths, ctx=None, ctx_mask=None, wake=None):
     """``encode``'s (projected, biased enc [B, T', J], lengths [B]) and the CTC
     head's log-probabilities [B, T', V] on the unbiased output, from one encoder
     pass (CTC rescoring, ``asr.decoding.ctc_rescore``)."""
-    if not self.cfg.ctc_head:
-      raise ValueError("this model has no CTC head (it was trained with train.ctc_weight=0)")
+    self._require_ctc()
     enc, lengths = self.encoder(feats, feat_lengths, False, wake)
-    ctc = jax.nn.log_softmax(self.ctc(enc).astype(jnp.float32), axis=-1)
     biased, _ = self._bias_audio(enc, ctx, ctx_mask)
-    return self.joint_net.enc_proj(biased), lengths, ctc
+    return self.joint_net.enc_proj(biased), lengths, self._ctc_logprobs(enc)
 
   def routing(self, feats, feat_lengths, wake=None):
     """Inference routing of a branching encoder (``Encoder.forward``'s dict)."""
@@ -351,12 +356,10 @@ class Transducer(nn.Module):
   def encode_stream_with_ctc(self, window, num_valid, state, ctx=None, ctx_mask=None):
     """``encode_stream`` plus the chunk's CTC-head log-probabilities [B, C, V]
     on the unbiased output (streaming CTC rescoring)."""
-    if not self.cfg.ctc_head:
-      raise ValueError("this model has no CTC head (it was trained with train.ctc_weight=0)")
+    self._require_ctc()
     enc, state = self.encoder.stream(window, num_valid, state, None)
-    ctc = jax.nn.log_softmax(self.ctc(enc).astype(jnp.float32), axis=-1)
     biased, _ = self._bias_audio(enc, ctx, ctx_mask)
-    return self.joint_net.enc_proj(biased), state, ctc
+    return self.joint_net.enc_proj(biased), state, self._ctc_logprobs(enc)
 
   def init_pred_state(self, batch: int):
     return self.predictor.init_state(batch)
