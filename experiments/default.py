@@ -106,6 +106,15 @@ def get_config():
   # only from the task loss on the chunks routed to it; 0 = off (measured at 1
   # with cheap_rank 128 on the budget run: no gain, BUILD.md).
   br.distill_weight = 0.0
+  # Route on a projection of the raw log-mel frames and run the subsampling in
+  # the expensive branch only (needs num_layers = 0 and cross_chunk); cheap
+  # chunks are masked out of the expensive blocks' caches
+  # (experiments/branching_small_fr.py).
+  br.feature_router = False
+  # > 0: loss += speech_weight * cross-entropy between the router's p(expensive)
+  # and each chunk's share inside the corpus's speech span (an auxiliary
+  # router target; asr/models/branching.py); 0 = off.
+  br.speech_weight = 0.0
   p = m.predictor = ml_collections.ConfigDict()
   p.kind = "lstm"  # lstm | stateless
   p.embed_dim = 128

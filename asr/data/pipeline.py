@@ -42,6 +42,9 @@ class Utterance:
   # (the wake-word segment), Tw a multiple of whole encoder chunks; None when
   # the pipeline was not asked for it (see wake_context_feats).
   wake_feats: np.ndarray | None = None
+  # (start, end) of speech in seconds from the request start (the wake word's
+  # end), where the source records them; the branching router's speech target.
+  speech_span: tuple[float, float] | None = None
 
 
 def crop_request(ex: dict, trailing_s: float | None, leading_s: float = 0.0) -> np.ndarray:
@@ -272,8 +275,12 @@ def _prepare_fn(tokenizer: tokenizer_lib.Tokenizer | None, trailing_s, num_bins,
     feats = feats.astype(np.float16)
     text = ex.get("text", "")
     labels = np.array(tokenizer.encode(text) if tokenizer and text else [], np.int32)
+    span = None
+    if ex.get("speech_start") is not None and ex.get("speech_end") is not None:
+      w = ex.get("wake_end") or 0.0
+      span = (float(ex["speech_start"]) - w, float(ex["speech_end"]) - w)
     return Utterance(ex["id"], feats, labels, text, list(ex.get("context", [])),
-                     list(ex.get("entities", [])), ex.get("biasing_list"), wake)
+                     list(ex.get("entities", [])), ex.get("biasing_list"), wake, span)
   return fn
 
 
@@ -371,13 +378,15 @@ def epoch_batches(buckets: Sequence[Bucket], seed: int, epoch: int) -> list[tupl
 
 
 def collate(utts: Sequence[Utterance], idx: Sequence[int], bucket: Bucket,
-            wake_frames: int = 0) -> dict:
+            wake_frames: int = 0, speech_spans: bool = False) -> dict:
   """Pads a batch to the bucket's shape.
 
   Returns numpy arrays: feats [B, T, F] float32, feat_lengths [B],
   labels [B, U] int32, label_lengths [B]; with ``wake_frames`` > 0 also the
   stream context wake_feats [B, wake_frames, F] (each utterance's frames
-  right-aligned, masked padding in front) and wake_lengths [B].
+  right-aligned, masked padding in front) and wake_lengths [B]; with
+  ``speech_spans`` also speech_span [B, 2] float32, seconds from the request
+  start, (-1, -1) where the utterance has none.
   """
   b = len(idx)
   f = utts[idx[0]].feats.shape[1]
@@ -404,6 +413,8 @@ def collate(utts: Sequence[Utterance], idx: Sequence[int], bucket: Bucket,
         wf[k, wake_frames - n:] = w[len(w) - n:]
       wl[k] = n
     out.update(wake_feats=wf, wake_lengths=wl)
+  if speech_spans:
+    out["speech_span"] = np.array([utts[i].speech_span or (-1.0, -1.0) for i in idx], np.float32)
   return out
 
 
@@ -415,9 +426,11 @@ class TrainBatches:
   """
 
   def __init__(self, utts: Sequence[Utterance], buckets: Sequence[Bucket], seed: int,
-               context_sampler: "ContextSampler | None" = None, wake_frames: int = 0):
+               context_sampler: "ContextSampler | None" = None, wake_frames: int = 0,
+               speech_spans: bool = False):
     self.utts = utts
     self.wake_frames = wake_frames
+    self.speech_spans = speech_spans
     self.buckets = buckets
     self.seed = seed
     self.context_sampler = context_sampler
@@ -435,7 +448,7 @@ class TrainBatches:
       self._epoch = epoch
       self._plan = epoch_batches(self.buckets, self.seed, epoch)
     bi, idx = self._plan[k]
-    batch = collate(self.utts, idx, self.buckets[bi], self.wake_frames)
+    batch = collate(self.utts, idx, self.buckets[bi], self.wake_frames, self.speech_spans)
     if self.context_sampler is not None:
       batch.update(self.context_sampler.batch(self.utts, idx, step,
                                               self.buckets[bi].max_labels))

@@ -25,6 +25,21 @@ per chunk of ``chunk_size`` encoder frames, one of two branches:
 * **cheap**: a residual low-rank feed-forward layer
   (``x + W_up swish(W_down LN(x))``, rank ``cheap_rank``).
 
+**Routing before the subsampling** (``feature_router``; needs no trunk,
+``num_layers = 0``, and ``cross_chunk``): the router and the cheap branch read
+a :class:`FeatureProjection` of the raw log-mel window (per encoder frame the
+mean and peak of its ``subsample_factor`` feature frames, LayerNorm, one
+dense layer: ~1 % of the encoder), and the convolutional subsampling moves
+into the expensive branch, so a cheap chunk skips it too (with 4 blocks it is
+~23 % of the encoder, the floor of every design that shares it). A cheap chunk
+leaves nothing for later expensive chunks: in the expensive blocks its frames
+are masked out of the key/value caches and its convolution inputs are zero,
+so later chunks attend over the expensive chunks of their left context only.
+In the full-utterance run the same mask (keys of cheap chunks visible only
+inside their own chunk: a cheap chunk's counterfactual expensive output, which
+the relaxed gradient reads, is what streaming would compute had it been
+chosen) keeps streaming equal to it (tested).
+
 The **router** is a tiny MLP on the mean of the trunk output over the chunk's
 valid frames, two logits (cheap, expensive). Training uses the
 straight-through Gumbel-softmax (Jang et al. 2017): the forward pass takes
@@ -93,6 +108,17 @@ class BranchingConfig:
       in for the expensive one on all chunks, not only through the task loss
       on the chunks routed to it. The expensive branch gets no gradient from
       it.
+    feature_router: the router and the cheap branch read a projection of the
+      raw feature window and the subsampling belongs to the expensive branch
+      (module docstring); cheap chunks are masked out of the expensive
+      blocks' caches. Needs ``num_layers = 0`` and ``cross_chunk``.
+    speech_weight: > 0 adds ``speech_weight *`` the binary cross-entropy
+      between the router's p(expensive) and the share of each chunk inside
+      the corpus's speech span (:func:`speech_targets`; read by the training
+      step, from batches that carry ``speech_span``): an auxiliary target
+      that makes the router confident where the task loss alone leaves it
+      near the budget everywhere (BUILD.md). Chunks of utterances without a
+      recorded span are left out of it.
   """
   enabled: bool = False
   expensive_layers: int = 2
@@ -105,6 +131,8 @@ class BranchingConfig:
   cost_target: float = 0.0
   cross_chunk: bool = False
   distill_weight: float = 0.0
+  feature_router: bool = False
+  speech_weight: float = 0.0
 
 
 class CheapBranch(nn.Module):
@@ -117,6 +145,23 @@ class CheapBranch(nn.Module):
     y = nn.LayerNorm()(x)
     y = nn.swish(nn.Dense(self.rank, name="down")(y))
     return x + nn.Dense(self.dim, name="up")(y)
+
+
+class FeatureProjection(nn.Module):
+  """Raw features -> one vector per encoder frame, for ``feature_router``.
+
+  feats [B, >= factor * T, F], T -> [B, T, D]: frame k pools feature frames
+  [factor k, factor k + factor) (mean and peak per bin), LayerNorm, Dense.
+  """
+  dim: int
+  factor: int
+
+  @nn.compact
+  def __call__(self, feats, t: int):
+    b, _, f = feats.shape
+    x = feats[:, :self.factor * t].reshape(b, t, self.factor, f)
+    x = jnp.concatenate([x.mean(2), x.max(2)], axis=-1)
+    return nn.Dense(self.dim, name="proj")(nn.LayerNorm()(x))
 
 
 class Router(nn.Module):
@@ -134,6 +179,26 @@ class Router(nn.Module):
     h = nn.relu(nn.Dense(self.hidden, name="hidden")(nn.LayerNorm()(mean)))
     bias_init = lambda key, shape, dtype=jnp.float32: jnp.array([0.0, self.init_bias], dtype)
     return nn.Dense(2, bias_init=bias_init, name="logits")(h)
+
+
+def speech_targets(spans, num_chunks: int, chunk_s: float):
+  """Share of each chunk inside the speech span.
+
+  spans [B, 2] (start, end) seconds from the request start, negative =
+  unknown; chunk k covers [k chunk_s, (k + 1) chunk_s). Returns (targets
+  [B, N] in [0, 1], known [B] float 1/0).
+  """
+  start = jnp.arange(num_chunks)[None] * chunk_s
+  s0, s1 = spans[:, :1], spans[:, 1:]
+  overlap = jnp.clip(jnp.minimum(start + chunk_s, s1) - jnp.maximum(start, s0), 0.0, chunk_s)
+  return overlap / chunk_s, (spans[:, 1] >= 0).astype(jnp.float32)
+
+
+def router_speech_bce(logits, targets):
+  """Per-chunk binary cross-entropy of p(expensive) (logits [..., 2])
+  against soft targets [...] in [0, 1]."""
+  logp = jax.nn.log_softmax(logits, axis=-1)
+  return -(targets * logp[..., 1] + (1.0 - targets) * logp[..., 0])
 
 
 def straight_through_gumbel(rng, logits, tau: float):
@@ -191,7 +256,15 @@ def encoder_flops(cfg, num_bins: int = 80) -> dict:
   if br.enabled:
     d = cfg.dim
     out["router"] = (2 * d * br.router_hidden + 2 * br.router_hidden * 2) / max(c, 1) + d
-    if br.cross_chunk:
+    if br.feature_router:
+      # The subsampling runs only on expensive chunks; the projection of
+      # the pooled features is shared; a cheap chunk leaves no keys.
+      proj = 2 * (2 * num_bins) * d + 2 * num_bins * cfg.subsample_factor
+      out["router"] += proj
+      out["expensive"] = sub + br.expensive_layers * _block_flops(cfg, keys_trunk)
+      out["cheap"] = float(2 * 2 * d * br.cheap_rank)
+      sub = 0.0
+    elif br.cross_chunk:
       # Attention over the left context; a skipped chunk still projects
       # keys and values (2 D x D matrices) in every expensive block.
       out["expensive"] = br.expensive_layers * _block_flops(cfg, keys_trunk)

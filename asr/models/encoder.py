@@ -417,7 +417,18 @@ def _run_expensive(cfg: EncoderConfig, operands):
   x, valid, decide = operands["x"], operands["valid"], operands["decide"]
   blocks, cheap_params = operands["blocks"], operands["cheap"]
   new = []
-  if cfg.branching.cross_chunk:
+  if cfg.branching.feature_router:
+    # The subsampling is part of the branch; rows (streams) that chose the
+    # cheap branch are masked out of the caches (keys and convolution).
+    y = ConvSubsampling(cfg.subsample_channels, cfg.dim, cfg.subsample_factor,
+                        parent=None).apply({"params": operands["subsample"]}, operands["window"])
+    conv_valid = valid & decide[:, None]
+    for p, layer in zip(blocks, operands["caches"]):
+      y, nc = Block(cfg, parent=None).apply(
+          {"params": p}, y, operands["positions"], operands["mask"], conv_valid, False,
+          _layer_cache(cfg, layer))
+      new.append(_next_layer(cfg, layer, nc))
+  elif cfg.branching.cross_chunk:
     # Rows (streams) that chose the cheap branch leave fallback keys/values
     # and zero convolution inputs, as _run_cheap does.
     fb = None if x.shape[0] == 1 else (x, jnp.broadcast_to(~decide[:, None], valid.shape))
@@ -439,7 +450,17 @@ def _run_cheap(cfg: EncoderConfig, operands):
   fallback keys/values (and zero convolution inputs) of each expensive layer."""
   x = operands["x"]
   new = []
-  if cfg.branching.cross_chunk:
+  if cfg.branching.feature_router:  # nothing for later chunks (masked keys)
+    b, t, _ = x.shape
+    h = cfg.num_heads
+    zeros_kv = jnp.zeros((b, t, h, cfg.dim // h), x.dtype)
+    for layer in operands["caches"]:
+      nc = {"kv": (zeros_kv, zeros_kv)}
+      if cfg.kind == "conformer":
+        nc["conv"] = jnp.concatenate([layer["conv"], jnp.zeros((b, t, cfg.dim), x.dtype)],
+                                     axis=1)[:, -(cfg.conv_kernel - 1):]
+      new.append(_next_layer(cfg, layer, nc))
+  elif cfg.branching.cross_chunk:
     for p, layer in zip(operands["blocks"], operands["caches"]):
       nc = {"kv": fallback_kv(p["attn"], x, operands["positions"])}
       if cfg.kind == "conformer":
@@ -487,6 +508,14 @@ class Encoder(nn.Module):
     if br.enabled:
       if c.chunk_size <= 0:
         raise ValueError("branching routes chunks: it needs chunk_size > 0")
+      if br.feature_router:
+        if c.num_layers != 0 or not br.cross_chunk or c.context_anchor:
+          raise ValueError("branching.feature_router needs num_layers = 0 (no trunk), "
+                           "branching.cross_chunk and no context_anchor; got num_layers="
+                           f"{c.num_layers}, cross_chunk={br.cross_chunk}, "
+                           f"context_anchor={c.context_anchor}")
+        self.cheap_in = branching_lib.FeatureProjection(c.dim, c.subsample_factor,
+                                                        name="cheap_in")
       # Named after the trunk's blocks, so that a plain encoder of
       # num_layers + expensive_layers blocks warm-starts both stacks.
       self.exp_blocks = [Block(c, name=f"block{c.num_layers + i}")
@@ -550,7 +579,8 @@ class Encoder(nn.Module):
         request = frames >= drop
     routing = None
     if c.branching.enabled:
-      x, routing = self._routed_full(x, valid, train, positions, mask)
+      z0 = self.cheap_in(feats, t) if c.branching.feature_router else None
+      x, routing = self._routed_full(x, valid, train, positions, mask, z0)
     x = self.out_ln(x)
     x = jnp.where(valid[..., None], x, 0.0)
     return x[:, drop:], out_lengths - drop, routing
@@ -570,11 +600,12 @@ class Encoder(nn.Module):
       x, _ = blk(x, positions, mask, valid, train)  # no cache: chunk-local conv too
     return x
 
-  def _routed_full(self, x, valid, train: bool, positions, mask):
+  def _routed_full(self, x, valid, train: bool, positions, mask, z0=None):
     """The routed stage over whole utterances: x [B, T', D] trunk output,
-    valid [B, T'], positions / mask as the trunk's. Both branches run for
-    every chunk and the decision selects (training: the straight-through
-    Gumbel sample, which mixes them)."""
+    valid [B, T'], positions / mask as the trunk's; z0 [B, T', D] the
+    feature projection (``feature_router``: the router and the cheap branch
+    read it). Both branches run for every chunk and the decision selects
+    (training: the straight-through Gumbel sample, which mixes them)."""
     c = self.cfg
     br = c.branching
     b, t, d = x.shape
@@ -583,13 +614,26 @@ class Encoder(nn.Module):
     chunks = lambda a: jnp.pad(a, ((0, 0), (0, pad)) + ((0, 0),) * (a.ndim - 2)).reshape(
         (b * n, c.chunk_size) + a.shape[2:])
     xc, vc = chunks(x), chunks(valid)
-    logits = self.router(xc, vc)  # [B*N, 2]
+    rc = xc if z0 is None else chunks(z0)  # what the router and the cheap branch read
+    logits = self.router(rc, vc)  # [B*N, 2]
     if train:
       w = branching_lib.straight_through_gumbel(self.make_rng("dropout"), logits, br.gumbel_tau)
       expensive = w[:, 1] > 0.5
     else:
       expensive = branching_lib.p_expensive(logits) > br.threshold
-    if br.cross_chunk:
+    if br.feature_router:
+      # Keys of cheap chunks are visible inside their own chunk only (its
+      # counterfactual expensive output), and their convolution inputs are
+      # zero: what streaming leaves in the caches.
+      exp_frames = jnp.repeat(expensive.reshape(b, n), c.chunk_size, axis=1)[:, :t]
+      chunk_of = jnp.arange(t) // c.chunk_size
+      same = chunk_of[:, None] == chunk_of[None, :]
+      mask_exp = mask & (exp_frames[:, None, :] | same[None])
+      y = x
+      for blk in self.exp_blocks:
+        y, _ = blk(y, positions, mask_exp, valid & exp_frames, train)
+      y = chunks(y)
+    elif br.cross_chunk:
       # Cross-chunk attention and convolution, as in the trunk; frames of
       # chunks on the cheap branch offer keys/values projected from the
       # trunk output and zero convolution inputs (what a skipped chunk
@@ -601,7 +645,7 @@ class Encoder(nn.Module):
       y = chunks(y)
     else:
       y = self.routed_expensive(xc, vc, train)
-    z = self.cheap(xc)
+    z = self.cheap(rc)
     if train:
       out = w[:, 1, None, None] * y + w[:, 0, None, None] * z
     else:
@@ -616,9 +660,12 @@ class Encoder(nn.Module):
       routing["distill_ref"] = jnp.sum(jnp.square(ref) * fw, axis=(1, 2)).reshape(b, n)
     return out, routing
 
-  def _routed_stream(self, x, valid, force_route, positions, mask, caches):
+  def _routed_stream(self, x, valid, force_route, positions, mask, caches, window=None):
     """One chunk x [B, C, D] -> (out, p_expensive [B], expensive [B] bool,
-    new expensive-layer caches (``cross_chunk``; else [])).
+    new expensive-layer caches (``cross_chunk``; else [])). With
+    ``feature_router`` x is the feature projection, ``window`` the chunk's
+    feature window (the expensive branch subsamples it) and ``mask`` the
+    expensive blocks' own (cheap chunks' keys masked).
 
     The branches run as pure functions of their parameters under
     ``jax.lax.cond``: flax's lifted ``nn.cond`` cost ~2 ms more per chunk
@@ -634,6 +681,8 @@ class Encoder(nn.Module):
     ops = {"x": x, "valid": valid, "decide": decide,
            "blocks": [params[f"block{c.num_layers + i}"] for i in range(c.branching.expensive_layers)],
            "cheap": params["cheap"], "positions": positions, "mask": mask, "caches": caches}
+    if c.branching.feature_router:
+      ops.update(window=window, subsample=params["subsample"])
     run_exp = functools.partial(_run_expensive, c)
     run_cheap = functools.partial(_run_cheap, c)
     if force_route is not None:  # benchmarks: one branch, no cond
@@ -663,7 +712,11 @@ class Encoder(nn.Module):
       ``route`` [B] (1 = expensive) and ``p_expensive`` [B] describe this chunk.
     """
     c = self.cfg
-    x = self.subsample(window)  # [B, chunk_size, D]
+    feature_router = c.branching.enabled and c.branching.feature_router
+    if feature_router:  # the subsampling runs in the expensive branch only
+      x = self.cheap_in(window, c.chunk_size)  # [B, chunk_size, D]
+    else:
+      x = self.subsample(window)  # [B, chunk_size, D]
     b, t, _ = x.shape
     offset = state["offset"]  # [B] encoder frames already emitted
     positions = offset[:, None] + jnp.arange(t)[None]
@@ -690,9 +743,16 @@ class Encoder(nn.Module):
                          context_left=jnp.maximum(state["context_left"] - num_valid, 0))
     new_state.update(offset=offset + num_valid, layers=new_layers)
     if c.branching.enabled:
+      if feature_router:  # keys of earlier cheap chunks masked, this chunk's visible
+        exp_valid = state["exp_cache_valid"]
+        mask = jnp.concatenate([jnp.broadcast_to(exp_valid[:, None], (b, t, exp_valid.shape[1])),
+                                jnp.broadcast_to(valid[:, None], (b, t, t))], axis=2)
       x, p, decide, exp_layers = self._routed_stream(x, valid, force_route, positions, mask,
-                                                     state.get("exp_layers", []))
+                                                     state.get("exp_layers", []), window)
       new_state.update(route=decide.astype(jnp.int32), p_expensive=p)
+      if feature_router:
+        new_state["exp_cache_valid"] = jnp.concatenate(
+            [state["exp_cache_valid"], valid & decide[:, None]], axis=1)[:, -c.left_context:]
       if c.branching.cross_chunk:
         new_state["exp_layers"] = exp_layers
     x = self.out_ln(x)
@@ -735,6 +795,8 @@ def init_stream_state(cfg: EncoderConfig, batch: int, num_bins: int,
     state.update(route=jnp.zeros((batch,), jnp.int32), p_expensive=jnp.zeros((batch,), dtype))
     if cfg.branching.cross_chunk:  # the expensive blocks' own caches
       state["exp_layers"] = [empty_layer() for _ in range(cfg.branching.expensive_layers)]
+    if cfg.branching.feature_router:  # which of those cache slots hold expensive frames
+      state["exp_cache_valid"] = jnp.zeros((batch, L), bool)
   if cfg.context_anchor:
     # context_left: encoder frames of stream context still to come (set by
     # the caller, e.g. StreamingRecognizer.accept_context); those chunks

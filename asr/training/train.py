@@ -216,6 +216,19 @@ def train_step(state: state_lib.TrainState, batch: dict, rng, *, model, tx, mean
       loss = loss + branching.cost_weight * penalty / jax.lax.psum(1, axis_name)
       aux = {**aux, "router_p_expensive": p_exp, "compute_cost": cost,
              "frac_expensive": jax.lax.psum(jnp.sum(r["expensive"] * w), axis_name) / n}
+      if branching.speech_weight > 0:  # router's speech target (branching.py)
+        if "wake_feats" in batch:
+          raise ValueError("branching.speech_weight with stream context is not supported")
+        enc = model.cfg.encoder
+        chunk_s = enc.chunk_size * enc.subsample_factor * features_lib.HOP / features_lib.SAMPLE_RATE
+        tgt, known = branching_lib.speech_targets(batch["speech_span"], r["logits"].shape[1],
+                                                  chunk_s)
+        wk = w * known[:, None]
+        bce = branching_lib.router_speech_bce(r["logits"], tgt)
+        nk = jnp.maximum(jax.lax.psum(jnp.sum(wk), axis_name), 1.0)
+        speech = jax.lax.psum(jnp.sum(bce * wk), axis_name) / nk
+        loss = loss + branching.speech_weight * speech / jax.lax.psum(1, axis_name)
+        aux = {**aux, "router_speech_bce": speech}
       if branching.distill_weight > 0:  # cheap branch pulled toward the expensive one
         distill = (jax.lax.psum(jnp.sum(r["distill_err"]), axis_name)
                    / jnp.maximum(jax.lax.psum(jnp.sum(r["distill_ref"]), axis_name), 1e-6))
@@ -332,8 +345,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
         bc.keep_prob, bc.max_entities, config.seed,
         pointer_cands=bc.get("max_pointer_cands", 48) if config.model.biasing.get("pointer") else 0)
     logging.info("biasing: training name pool of %d phrases", len(pool))
-  batches = pipeline.TrainBatches(utts, buckets, config.seed, sampler,
-                                  wake_frames=pipeline.stream_context_frames(config)[0])
+  batches = pipeline.TrainBatches(
+      utts, buckets, config.seed, sampler, wake_frames=pipeline.stream_context_frames(config)[0],
+      speech_spans=config.model.encoder.branching.get("speech_weight", 0.0) > 0)
   logging.info("buckets (T, U, B): %s; %d batches per epoch",
                [(b.max_frames, b.max_labels, b.batch_size) for b in buckets], batches.per_epoch)
 

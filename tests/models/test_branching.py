@@ -12,13 +12,14 @@ from asr.models import branching
 from asr.models import encoder as enc_lib
 
 
-def _cfg(chunk=2, layers=1, expensive=2, threshold=0.5, cross_chunk=False):
+def _cfg(chunk=2, layers=1, expensive=2, threshold=0.5, cross_chunk=False, feature_router=False):
   return enc_lib.EncoderConfig(
       num_layers=layers, dim=32, num_heads=2, ffn_mult=2, conv_kernel=5, subsample_channels=8,
       chunk_size=chunk, left_context=4, dropout=0.0,
       branching=branching.BranchingConfig(enabled=True, expensive_layers=expensive, cheap_rank=4,
                                           router_hidden=8, threshold=threshold,
-                                          cross_chunk=cross_chunk))
+                                          cross_chunk=cross_chunk or feature_router,
+                                          feature_router=feature_router))
 
 
 def _init(cfg, t=101, b=2, seed=0):
@@ -69,14 +70,20 @@ def _mixing(cfg, params, feats, lengths):
   return enc_lib.Encoder(cfg), cfg
 
 
-@pytest.mark.parametrize("cross_chunk,layers", [(False, 1), (True, 1), (True, 0)])
-def test_streaming_equals_full_run_with_routing(cross_chunk, layers):
+ROUTED = [(False, 1, False), (True, 1, False), (True, 0, False), (True, 0, True)]
+
+
+@pytest.mark.parametrize("cross_chunk,layers,feature_router", ROUTED)
+def test_streaming_equals_full_run_with_routing(cross_chunk, layers, feature_router):
   """Batch 2 with mixed routes: with cross_chunk the expensive path also
   writes fallback keys/values for the row that chose the cheap branch;
-  layers=0: no trunk, the router reads the subsampling output."""
-  model, params, feats = _init(_cfg(cross_chunk=cross_chunk, layers=layers))
+  layers=0: no trunk, the router reads the subsampling output;
+  feature_router: it reads the feature projection, and cheap chunks are
+  masked out of the expensive blocks' caches."""
+  cfg = _cfg(cross_chunk=cross_chunk, layers=layers, feature_router=feature_router)
+  model, params, feats = _init(cfg)
   lengths = jnp.array([101, 70])
-  model, cfg = _mixing(_cfg(cross_chunk=cross_chunk, layers=layers), params, feats, lengths)
+  model, cfg = _mixing(cfg, params, feats, lengths)
   full, full_len, routing = model.apply(params, feats, lengths, method=enc_lib.Encoder.forward)
   stream, routes = _stream(model, params, feats, lengths, cfg)
   for b in range(2):
@@ -101,12 +108,14 @@ def test_branches_differ_and_forcing_picks_them():
   assert np.abs(outs[0] - outs[1]).max() > 1e-2
 
 
-@pytest.mark.parametrize("cross_chunk,layers", [(False, 1), (True, 1), (True, 0)])
-def test_cheap_chunks_do_not_execute_the_expensive_branch(monkeypatch, cross_chunk, layers):
+@pytest.mark.parametrize("cross_chunk,layers,feature_router", ROUTED)
+def test_cheap_chunks_do_not_execute_the_expensive_branch(monkeypatch, cross_chunk, layers,
+                                                         feature_router):
   """Counts executions of the expensive branch with a host callback inside it."""
-  model, params, feats = _init(_cfg(cross_chunk=cross_chunk, layers=layers), b=1)
+  cfg = _cfg(cross_chunk=cross_chunk, layers=layers, feature_router=feature_router)
+  model, params, feats = _init(cfg, b=1)
   lengths = jnp.array([101])
-  model, cfg = _mixing(_cfg(cross_chunk=cross_chunk, layers=layers), params, feats, lengths)
+  model, cfg = _mixing(cfg, params, feats, lengths)
   calls = []
   orig = enc_lib._run_expensive  # pylint: disable=protected-access
 
@@ -154,19 +163,20 @@ def test_stream_program_conditions_on_the_route():
   assert expensive >= 10 * cfg.branching.expensive_layers and cheap == 2
 
 
-@pytest.mark.parametrize("layers", [1, 0])
-def test_cross_chunk_all_expensive_is_the_plain_encoder(layers):
+@pytest.mark.parametrize("layers,feature_router", [(1, False), (0, False), (0, True)])
+def test_cross_chunk_all_expensive_is_the_plain_encoder(layers, feature_router):
   """Every chunk expensive with cross_chunk = the plain encoder of
   num_layers + expensive_layers blocks on the same parameters (full run and
   streaming); chunk-local expensive blocks differ from it. layers=0: the
   whole plain stack is the expensive branch."""
-  cfg = _cfg(cross_chunk=True, layers=layers)
+  cfg = _cfg(cross_chunk=True, layers=layers, feature_router=feature_router)
   _, params, feats = _init(cfg)
   lengths = jnp.array([101, 70])
   forced = _force(params, 1)
   plain_cfg = dataclasses.replace(cfg, num_layers=layers + 2, branching=branching.BranchingConfig())
   plain = enc_lib.Encoder(plain_cfg)
-  pp = {"params": {k: v for k, v in params["params"].items() if k not in ("router", "cheap")}}
+  pp = {"params": {k: v for k, v in params["params"].items()
+                   if k not in ("router", "cheap", "cheap_in")}}
   ref, ref_len = plain.apply(pp, feats, lengths)
   out, out_len = enc_lib.Encoder(cfg).apply(forced, feats, lengths)
   np.testing.assert_array_equal(np.asarray(out_len), np.asarray(ref_len))
@@ -223,6 +233,57 @@ def test_cross_chunk_expensive_chunks_see_skipped_chunks():
   assert diffs[True] > diffs[False] + 1e-3, diffs
 
 
+def test_feature_router_cheap_chunks_skip_the_subsampling_and_leave_no_keys():
+  """feature_router: the cheap branch of the traced streaming step has no
+  convolution (the subsampling runs in the expensive branch only, and nowhere
+  outside the cond); an expensive chunk after a cheap one does not depend on
+  the cheap chunk's audio (its keys are masked, its convolution inputs zero)
+  but does on an expensive one's (streaming = the full run with mixed routes:
+  test_streaming_equals_full_run_with_routing)."""
+  cfg = _cfg(layers=0, feature_router=True)
+  model, params, _ = _init(cfg, b=1)
+  win = enc_lib.stream_window(cfg)
+  state = enc_lib.init_stream_state(cfg, 1, 80)
+  jaxpr = jax.make_jaxpr(lambda p, w, n, s: model.apply(p, w, n, s, method=enc_lib.Encoder.stream))(
+      params, jnp.zeros((1, win, 80)), jnp.array([cfg.chunk_size]), state)
+
+  def count(jx, prim):
+    n = 0
+    for eqn in jx.eqns:
+      n += eqn.primitive.name == prim
+      for sub in jax.core.jaxprs_in_params(eqn.params):
+        n += count(sub, prim)
+    return n
+
+  conds = [e for e in jaxpr.jaxpr.eqns if e.primitive.name == "cond"]
+  assert len(conds) == 1
+  cheap, expensive = (count(b.jaxpr, "conv_general_dilated") for b in conds[0].params["branches"])
+  assert cheap == 0 and expensive == 2
+  assert count(jaxpr.jaxpr, "conv_general_dilated") == 2  # both inside the expensive branch
+
+  feats = np.random.default_rng(1).standard_normal((1, 101, 80)).astype(np.float32)
+  changed = feats.copy()
+  changed[0, 19:32] += 3.0  # feature frames read by encoder chunk 1 only (chunks of 2, x8)
+  stream_fn = jax.jit(lambda pr, w, n, s, r: model.apply(pr, w, n, s, r,
+                                                         method=enc_lib.Encoder.stream),
+                      static_argnums=4)
+  hop = 8 * cfg.chunk_size
+  diffs = {}
+  for route1 in (0, 1):
+    outs = []
+    for f in (feats, changed):
+      padded = jnp.concatenate([jnp.asarray(f), jnp.zeros((1, 6 * hop + win, 80))], axis=1)
+      st = enc_lib.init_stream_state(cfg, 1, 80)
+      for c in range(4):
+        if c == 3:  # the left context (4 frames): chunk 1's slots valid iff it was expensive
+          assert np.asarray(st["exp_cache_valid"])[0].tolist() == [bool(route1)] * 2 + [True] * 2
+        out, st = stream_fn(params, padded[:, c * hop:c * hop + win], jnp.array([2]), st,
+                            route1 if c == 1 else 1)
+      outs.append(np.asarray(out))  # chunk 3, expensive
+    diffs[route1] = float(np.abs(outs[0] - outs[1]).max())
+  assert diffs[0] == 0.0 and diffs[1] > 1e-3, diffs
+
+
 def test_relative_cost_and_flops():
   cfg = _cfg()
   f = branching.encoder_flops(cfg)
@@ -237,6 +298,12 @@ def test_relative_cost_and_flops():
   # still project keys and values (2 D x D per expensive block).
   assert cross["expensive"] > f["expensive"]
   assert cross["cheap"] == pytest.approx(f["cheap"] + 2 * 2 * 2 * 32 * 32)
+  # feature_router: the subsampling moves into the expensive branch; the
+  # cheap path is the feature projection, the router and the low-rank layer.
+  fr = branching.encoder_flops(_cfg(layers=0, feature_router=True))
+  t0 = branching.encoder_flops(_cfg(layers=0, cross_chunk=True))
+  assert fr["expensive"] == pytest.approx(t0["expensive"] + t0["subsample"])
+  assert fr["min"] < 0.1 * fr["full"] < t0["min"]
 
 
 def test_training_routing_is_a_straight_through_sample():
@@ -394,3 +461,62 @@ def test_distill_weight_adds_its_term_to_the_training_loss(tiny_data_dir, tiny_t
   assert "distill" not in metrics[0.0] and metrics[0.5]["distill"] > 0
   assert metrics[0.5]["loss"] == pytest.approx(
       metrics[0.0]["loss"] + 0.5 * metrics[0.5]["distill"], rel=1e-5, abs=1e-5)
+
+
+def test_speech_targets_are_chunk_shares_of_the_span():
+  spans = jnp.array([[0.5, 1.1], [-1.0, -1.0]])
+  tgt, known = branching.speech_targets(spans, 5, 0.32)
+  # Chunks [0, .32) [.32, .64) [.64, .96) [.96, 1.28) [1.28, 1.6).
+  np.testing.assert_allclose(np.asarray(tgt[0]), [0.0, 0.14 / 0.32, 1.0, 0.14 / 0.32, 0.0],
+                             atol=1e-6)
+  assert np.asarray(known).tolist() == [1.0, 0.0]
+  logits = jnp.array([[0.0, 2.0], [1.0, -1.0]])
+  bce = branching.router_speech_bce(logits, jnp.array([1.0, 0.25]))
+  p = jax.nn.softmax(logits)[:, 1]
+  np.testing.assert_allclose(np.asarray(bce), [-np.log(p[0]), -(0.25 * np.log(p[1])
+                                                                + 0.75 * np.log(1 - p[1]))],
+                             rtol=1e-5)
+
+
+def test_speech_target_teaches_the_feature_router_where_speech_is(tiny_data_dir,
+                                                                   tiny_tokenizer_path):
+  """feature_router with speech_weight: the collated batch carries each
+  utterance's speech span, and real training steps lower the router's
+  cross-entropy against it, raising p(expensive) on speech chunks above the
+  silent ones."""
+  from asr.data import pipeline, sources, tokenizer
+  from asr.training import train
+  from experiments import branching_tiny
+  config = branching_tiny.get_config()
+  br = config.model.encoder.branching
+  config.model.encoder.num_layers = 0
+  br.cross_chunk, br.feature_router = True, True
+  br.cost_weight, br.speech_weight = 0.0, 20.0
+  config.train.warmup_steps = 1
+  config.train.learning_rate = 1e-2
+  config.train.spec_augment.enabled = False  # the same features every step
+  tok = tokenizer.Tokenizer(tiny_tokenizer_path)
+  utts = pipeline.prepare_utterances(sources.open_source("tfds:voice_assistant/tiny:train",
+                                                         tiny_data_dir), tok, 5.0, limit=2)
+  assert all(u.speech_span is not None and u.speech_span[1] > u.speech_span[0] > 0 for u in utts)
+  bucket = pipeline.Bucket(max(len(u.feats) for u in utts) // 32 * 32 + 32, 16, 2, (0, 1))
+  raw = pipeline.collate(utts, [0, 1], bucket, speech_spans=True)
+  np.testing.assert_allclose(raw["speech_span"], [u.speech_span for u in utts], rtol=1e-6)
+  assert "speech_span" not in pipeline.collate(utts, [0, 1], bucket)
+  st, step, _, mcfg = _tiny_training(tiny_data_dir, tiny_tokenizer_path, config)
+  batch = train.shard(raw, 1)
+  rng = train.replicate(jax.random.PRNGKey(0))
+  history = []
+  for _ in range(20):
+    st, m = step(st, batch, rng)
+    history.append(float(m["router_speech_bce"][0]))
+  assert history[-1] < 0.7 * history[0], history
+  params = jax.tree_util.tree_map(lambda x: x[0], st.params)
+  enc = enc_lib.Encoder(mcfg.encoder)
+  feats = jnp.asarray(raw["feats"])
+  _, _, r = enc.apply({"params": params["encoder"]}, feats, jnp.asarray(raw["feat_lengths"]),
+                      method=enc_lib.Encoder.forward)
+  tgt, _ = branching.speech_targets(jnp.asarray(raw["speech_span"]), r["logits"].shape[1], 0.32)
+  p = np.asarray(branching.p_expensive(r["logits"]))
+  valid, tgt = np.asarray(r["valid"]), np.asarray(tgt)
+  assert p[valid & (tgt > 0.99)].mean() > p[valid & (tgt == 0)].mean() + 0.2
