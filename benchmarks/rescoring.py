@@ -13,8 +13,13 @@ the rescored lattice (two methods, each tuned on the tuning split: ``lm``,
 first pass + LM weight x LM + length bonus; ``lm+ilm``, the same minus a
 weight x the transducer's internal LM estimate, :mod:`asr.lm.ilm`), the oracle WER of the lattice and of the N-best, and the
 lattice size (states, arcs, paths, JSON and gzip bytes, OpenFst text bytes)
-per utterance against the 16-bit 16 kHz audio it replaces. Writes one JSON to
-``results/rescoring/``.
+per utterance against the 16-bit 16 kHz audio it replaces. With the device's
+CTC second pass (``--ctc_rescore_weight`` > 0) two more methods work on the
+N-best with its scores kept apart (:class:`asr.lm.rescore.NbestComponents`),
+tuned on the tuning split: ``ctc``, the CTC weight and bonus re-tuned with no
+LM (what re-tuning alone gives), and ``lm+ctc``, those and the LM weight and
+length bonus tuned jointly (:func:`asr.lm.rescore.tune_joint`); the LM's own
+share is ``lm+ctc`` against ``ctc``. Writes one JSON to ``results/rescoring/``.
 """
 
 import time
@@ -35,6 +40,10 @@ flags.DEFINE_list("weights", ["0", "0.05", "0.1", "0.15", "0.2", "0.25", "0.3", 
                               "0.8", "1.0", "1.25", "1.5", "2.0"], "LM weights searched.")
 flags.DEFINE_list("bonuses", ["0", "0.25", "0.5", "1.0", "1.5", "2.0", "3.0", "-0.5", "-1.0"],
                   "Length bonuses (per word) searched.")
+flags.DEFINE_list("ctc_weights", ["0", "0.3", "0.5", "0.7", "1.0", "1.5", "2.0"],
+                  "CTC weights searched by the joint methods (with --ctc_rescore_weight > 0).")
+flags.DEFINE_list("ctc_bonuses", ["0", "0.5", "1.0", "1.5", "2.0", "3.0"],
+                  "CTC per-wordpiece bonuses searched by the joint methods.")
 flags.DEFINE_list("ilm_weights", ["0", "0.1", "0.2", "0.3", "0.4", "0.5", "0.6", "0.8"],
                   "Internal-LM subtraction weights searched (method lm+ilm).")
 flags.DEFINE_float("first_pass_ilm_weight", 0.0,
@@ -83,8 +92,9 @@ def _best(c, t):
   return " ".join(c.best(t["lm_weight"], t["length_bonus"], t["ilm_weight"]))
 
 
-def split_report(utts, nbests, lats, cands, tunings: dict) -> dict:
-  """WERs (1-best, rescored per method, oracles) and lattice sizes of one decoded split."""
+def split_report(utts, nbests, lats, cands, tunings: dict, joint: dict | None = None) -> dict:
+  """WERs (1-best, rescored per method, oracles) and lattice sizes of one
+  decoded split; ``joint``: method -> (NbestComponents per utterance, tuning)."""
   from asr.data import features as features_lib  # pylint: disable=g-import-not-at-top
   from asr.evaluation import wer as wer_lib  # pylint: disable=g-import-not-at-top
   from asr.lm import rescore  # pylint: disable=g-import-not-at-top
@@ -113,6 +123,16 @@ def split_report(utts, nbests, lats, cands, tunings: dict) -> dict:
         "relative_wer_reduction": (one_m["wer"] - rm["wer"]) / one_m["wer"] if one_m["wer"] else None,
         "changed_utterances": sum(_best(c, t) != (nb[0]["text"] if nb else "")
                                   for c, nb in zip(cands, nbests))}
+  for m, (jc, t) in (joint or {}).items():
+    best = [" ".join(c.best(t["ctc_weight"], t["ctc_bonus"], t["lm_weight"], t["length_bonus"]))
+            for c in jc]
+    rm = wer_lib.aggregate([wer_lib.score_utterance(u.text, b, u.context)
+                            for u, b in zip(utts, best)])
+    methods[m] = {
+        "rescored": rm, "lm_weight": t["lm_weight"], "length_bonus": t["length_bonus"],
+        "ilm_weight": 0.0, "ctc_weight": t["ctc_weight"], "ctc_bonus": t["ctc_bonus"],
+        "relative_wer_reduction": (one_m["wer"] - rm["wer"]) / one_m["wer"] if one_m["wer"] else None,
+        "changed_utterances": sum(b != (nb[0]["text"] if nb else "") for b, nb in zip(best, nbests))}
   return {
       "num_utterances": len(utts), "num_words": n_words, "one_best": one_m, "methods": methods,
       "oracle_wer_lattice": sum(orc_lat) / n_words, "oracle_wer_nbest": sum(orc_nb) / n_words,
@@ -181,13 +201,24 @@ def main(argv):
     refs = [u.text for u in utts]
     tunings = {"lm": rescore.tune(cands, refs, weights, bonuses),
                "lm+ilm": rescore.tune(cands, refs, weights, bonuses, ilm_weights)}
+    joint_cands, joint_tunings = {}, {}
+    if ctc[0] > 0:  # the device's CTC pass re-weighted in the cloud, with and without the LM
+      for split, (_, nbests, _, _, _) in decoded.items():
+        joint_cands[split] = [rescore.NbestComponents.from_nbest(nb, lm, *ctc) for nb in nbests]
+      cw, cb = [float(x) for x in FLAGS.ctc_weights], [float(x) for x in FLAGS.ctc_bonuses]
+      joint_tunings = {"ctc": rescore.tune_joint(joint_cands[FLAGS.tune_split], refs, cw, cb),
+                       "lm+ctc": rescore.tune_joint(joint_cands[FLAGS.tune_split], refs, cw, cb,
+                                                    weights, bonuses)}
+      for m, t in joint_tunings.items():
+        print(f"{mode} {m}: tuned on {FLAGS.tune_split}: {t}", flush=True)
     for m, t in tunings.items():
       print(f"{mode} {m}: tuned on {FLAGS.tune_split}: lm_weight={t['lm_weight']} "
             f"ilm_weight={t['ilm_weight']} length_bonus={t['length_bonus']} "
             f"errors={t['errors']}/{t['num_words']}", flush=True)
     for split in [FLAGS.tune_split] + list(FLAGS.eval_splits):
       utts, nbests, lats, cands, times = decoded[split]
-      r = split_report(utts, nbests, lats, cands, tunings)
+      r = split_report(utts, nbests, lats, cands, tunings,
+                       {m: (joint_cands[split], t) for m, t in joint_tunings.items()})
       r.update(split=split, biasing=mode, tuned_on=FLAGS.tune_split, **times)
       rows.append(r)
       print(f"{mode} {split}: 1-best {r['one_best']['wer']:.4f} "
@@ -214,7 +245,9 @@ def main(argv):
       "ctc_rescore_weight": ctc[0], "ctc_rescore_bonus": ctc[1],
       "modes": FLAGS.modes, "distractors": FLAGS.distractors, "context_score": FLAGS.context_score,
       "tune_split": FLAGS.tune_split, "eval_splits": FLAGS.eval_splits, "weights": weights,
-      "bonuses": bonuses, "ilm_weights": ilm_weights, "limit": FLAGS.limit})
+      "bonuses": bonuses, "ilm_weights": ilm_weights, "limit": FLAGS.limit,
+      "ctc_weights": [float(x) for x in FLAGS.ctc_weights],
+      "ctc_bonuses": [float(x) for x in FLAGS.ctc_bonuses]})
   print(f"wrote {path}")
 
 

@@ -341,6 +341,8 @@ def rescoring(rows: list[dict]) -> str:
       tuned = " (tuning)" if r["split"] == r["tuned_on"] else ""
       for name, v in r["methods"].items():
         s = v["rescored"]
+        if "ctc_weight" in v:  # the joint methods re-weight the device's CTC pass
+          name = f"{name} (CTC {v['ctc_weight']:g} / {v['ctc_bonus']:g})"
         out.append(f"| {r['split']}{tuned} | {r['biasing']} | {name} | {_pct(o['wer'])} | {_pct(s['wer'])} "
                    f"| {_rel1(v['relative_wer_reduction'])} "
                    f"| {_pct(o['u_wer'])} → {_pct(s['u_wer'])} | {_pct(o['b_wer'])} → {_pct(s['b_wer'])} "

@@ -188,3 +188,88 @@ def tune(cands: Sequence[Candidates], refs: Sequence[str], weights: Iterable[flo
           best = (w, b, a, e)
   return {"lm_weight": best[0], "length_bonus": best[1], "ilm_weight": best[2], "errors": best[3],
           "num_words": sum(len(r.split()) for r in refs), "grid": grid}
+
+
+@dataclasses.dataclass
+class NbestComponents:
+  """One utterance's N-best with the on-device scores kept apart, so that the
+  cloud can re-weight the device's CTC second pass together with the LM
+  (:func:`tune_joint`):
+
+    total = search + ctc_weight * ctc + ctc_bonus * tokens
+            + lm_weight * lm + length_bonus * words
+  """
+  words: list[tuple[str, ...]]
+  search: np.ndarray  # [P] transducer beam-search scores
+  ctc: np.ndarray  # [P] CTC log-likelihoods log P_CTC(y | x)
+  tokens: np.ndarray  # [P] wordpieces
+  lm: np.ndarray  # [P] LM log-probs
+
+  @classmethod
+  def from_nbest(cls, nbest: Sequence[dict], lm: LanguageModel, ctc_weight: float,
+                 ctc_bonus: float) -> "NbestComponents":
+    """``nbest``: evaluate.decode_utterances entries of a CTC-rescored beam
+    (``score`` = search + ctc_weight * ctc + ctc_bonus * tokens, ``ctc``,
+    ``tokens``); the search score is recovered from them."""
+    if nbest and "ctc" not in nbest[0]:
+      raise ValueError("N-best entries carry no 'ctc' score: decode with ctc_rescore_weight > 0")
+    ctc = np.array([h["ctc"] for h in nbest], np.float64)
+    tokens = np.array([len(h["tokens"]) for h in nbest], np.float64)
+    score = np.array([h["score"] for h in nbest], np.float64)
+    texts = [h["text"] for h in nbest]
+    return cls([tuple(t.split()) for t in texts], score - ctc_weight * ctc - ctc_bonus * tokens,
+               ctc, tokens, lm.score(texts) if texts else np.zeros(0))
+
+  def totals(self, ctc_weight: float, ctc_bonus: float, lm_weight: float,
+             length_bonus: float) -> np.ndarray:
+    lengths = np.array([len(w) for w in self.words], np.float64)
+    return (self.search + ctc_weight * self.ctc + ctc_bonus * self.tokens
+            + lm_weight * self.lm + length_bonus * lengths)
+
+  def best(self, ctc_weight: float, ctc_bonus: float, lm_weight: float = 0.0,
+           length_bonus: float = 0.0) -> tuple[str, ...]:
+    if not self.words:
+      return ()
+    return self.words[int(np.argmax(self.totals(ctc_weight, ctc_bonus, lm_weight,
+                                                length_bonus)))]
+
+
+def tune_joint(cands: Sequence[NbestComponents], refs: Sequence[str],
+               ctc_weights: Iterable[float], ctc_bonuses: Iterable[float],
+               lm_weights: Iterable[float] = (0.0,),
+               length_bonuses: Iterable[float] = (0.0,)) -> dict:
+  """Grid search of (ctc_weight, ctc_bonus, lm_weight, length_bonus) for the
+  fewest word errors over N-best lists. Ties keep the smaller LM weight, then
+  the smaller CTC weight, then the bonuses closest to 0. Returns
+  {"ctc_weight", "ctc_bonus", "lm_weight", "length_bonus", "errors",
+  "num_words"}."""
+  n = max((len(c.words) for c in cands), default=0)
+  u = len(cands)
+  comp = np.zeros((5, u, max(n, 1)))
+  errs = np.zeros((u, max(n, 1)))
+  valid = np.zeros((u, max(n, 1)), bool)
+  empty_errs = 0
+  for i, (c, r) in enumerate(zip(cands, refs)):
+    p = len(c.words)
+    if not p:
+      empty_errs += len(r.split())
+      continue
+    comp[:, i, :p] = [c.search, c.ctc, c.tokens, c.lm, [len(w) for w in c.words]]
+    errs[i, :p] = [edit_distance(r.split(), w) for w in c.words]
+    valid[i, :p] = True
+  has = valid.any(1)
+  best = None
+  by_abs = lambda xs: sorted(xs, key=lambda b: (abs(b), b))
+  for lw in sorted(lm_weights):
+    for cw in sorted(ctc_weights):
+      for cb in by_abs(ctc_bonuses):
+        for lb in by_abs(length_bonuses):
+          tot = comp[0] + cw * comp[1] + cb * comp[2] + lw * comp[3] + lb * comp[4]
+          tot = np.where(valid, tot, -np.inf)
+          pick = np.argmax(tot, axis=1)
+          e = int(errs[np.arange(u), pick][has].sum()) + empty_errs
+          if best is None or e < best[4]:  # strict: ties keep the earlier setting
+            best = (cw, cb, lw, lb, e)
+  return {"ctc_weight": best[0], "ctc_bonus": best[1], "lm_weight": best[2],
+          "length_bonus": best[3], "errors": best[4],
+          "num_words": sum(len(r.split()) for r in refs)}

@@ -152,6 +152,35 @@ def test_evaluate_with_lm_fusion(workdir, lm_workdir, tiny_data_dir, tmp_path):
     assert [u["hyp"] for u in json.load(f)["utterances"]] == [u["hyp"] for u in ref["utterances"]]
 
 
+def test_rescoring_benchmark_retunes_the_ctc_pass_with_the_lm(workdir, lm_workdir, tiny_data_dir):
+  """benchmarks.rescoring with the device's CTC pass: besides lm and lm+ilm,
+  the methods ctc (CTC weight re-tuned, no LM) and lm+ctc (jointly with the
+  LM); on the tuning split the joint grid, which contains ctc's and the
+  device's own setting, makes no more errors than either; the table renders."""
+  import glob
+  from benchmarks import common, tables
+  before = set(glob.glob(str(common.RESULTS_DIR / "rescoring" / "*.json")))
+  _run("benchmarks.rescoring", f"--asr_workdir={workdir}", f"--lm_workdir={lm_workdir}",
+       f"--data_dir={tiny_data_dir}", "--beam=3", "--modes=none", "--limit=5",
+       "--ctc_rescore_weight=0.5", "--ctc_rescore_bonus=1.0", "--weights=0,0.5",
+       "--bonuses=0,1", "--ilm_weights=0", "--ctc_weights=0,0.5,1", "--ctc_bonuses=0,1")
+  new = sorted(set(glob.glob(str(common.RESULTS_DIR / "rescoring" / "*.json"))) - before)
+  assert len(new) == 1
+  with open(new[0]) as f:
+    d = json.load(f)
+  rows = [r for r in d["metrics"]["rows"] if "methods" in r]
+  assert {r["split"] for r in rows} == {"validation", "test"}
+  for r in rows:
+    assert set(r["methods"]) == {"lm", "lm+ilm", "ctc", "lm+ctc"}
+  val = next(r for r in rows if r["split"] == "validation")
+  errs = {m: v["rescored"]["errors"] if "errors" in v["rescored"] else
+          v["rescored"]["wer"] * val["num_words"] for m, v in val["methods"].items()}
+  one = val["one_best"]["wer"] * val["num_words"]
+  assert errs["lm+ctc"] <= errs["ctc"] + 1e-6 <= one + 2e-6
+  assert val["methods"]["ctc"]["lm_weight"] == 0.0
+  assert "lm+ctc (CTC" in tables.rescoring([d])
+
+
 def test_transcribe_prints_json_lines(workdir, manifest_dir, tmp_path):
   out_dir, path = manifest_dir
   with open(path) as f:

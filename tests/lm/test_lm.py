@@ -155,3 +155,52 @@ def test_entity_mentions_in_the_nbest():
             [{"text": "turn on the lamp"}]]
   assert rescore.entity_mentions(utts, nbests) == {"total": 2, "in_one_best": 1, "in_nbest": 2}
   assert rescore.entity_mentions(utts[:1], [[]]) == {"total": 1, "in_one_best": 0, "in_nbest": 0}
+
+
+class _FixedLM:
+  """LanguageModel stand-in: a fixed log-prob per text."""
+
+  def __init__(self, table):
+    self.table = table
+
+  def score(self, texts):
+    return np.array([self.table[t] for t in texts], np.float64)
+
+
+def test_nbest_components_recover_the_search_score_and_tune_jointly():
+  """NbestComponents undoes the device's CTC weighting exactly; tune_joint
+  equals a brute-force loop over the grid and prefers the smallest weights
+  on ties; an N-best without CTC scores is refused."""
+  rng = np.random.default_rng(0)
+  texts = ["turn on the light", "turn on the lights", "turn the light", "burn on the night"]
+  lm = _FixedLM({t: float(v) for t, v in zip(texts, rng.normal(-10, 3, len(texts)))})
+  cands, refs = [], []
+  for k in range(12):
+    search = rng.normal(-5, 2, 4)
+    ctc = rng.normal(-8, 3, 4)
+    toks = [list(range(3 + j)) for j in range(4)]
+    nb = [{"text": t, "tokens": tk, "ctc": float(c),
+           "score": float(s + 0.7 * c + 1.5 * len(tk))}
+          for t, tk, c, s in zip(texts, toks, ctc, search)]
+    c = rescore.NbestComponents.from_nbest(nb, lm, 0.7, 1.5)
+    np.testing.assert_allclose(c.search, search, atol=1e-9)
+    np.testing.assert_allclose(c.totals(0.7, 1.5, 0.0, 0.0), [h["score"] for h in nb], atol=1e-9)
+    cands.append(c)
+    refs.append(texts[k % 4])
+  grid = dict(ctc_weights=[0.0, 0.5, 1.0], ctc_bonuses=[0.0, 1.0], lm_weights=[0.0, 0.3, 1.0],
+              length_bonuses=[0.0, -1.0])
+  t = rescore.tune_joint(cands, refs, **grid)
+  brute = min(
+      (sum(rescore.edit_distance(r.split(), c.best(cw, cb, lw, lb)) for c, r in zip(cands, refs)),
+       lw, cw, abs(cb), abs(lb))
+      for lw in grid["lm_weights"] for cw in grid["ctc_weights"]
+      for cb in grid["ctc_bonuses"] for lb in grid["length_bonuses"])
+  assert t["errors"] == brute[0]
+  assert (t["lm_weight"], t["ctc_weight"]) == (brute[1], brute[2])
+  assert t["num_words"] == sum(len(r.split()) for r in refs)
+  # Everything fixed to one point: the grid is that point.
+  one = rescore.tune_joint(cands, refs, [0.7], [1.5])
+  assert one["errors"] == sum(rescore.edit_distance(r.split(), c.best(0.7, 1.5))
+                              for c, r in zip(cands, refs))
+  with pytest.raises(ValueError, match="ctc"):
+    rescore.NbestComponents.from_nbest([{"text": "a", "tokens": [1], "score": 0.0}], lm, 0.7, 1.5)
