@@ -155,7 +155,7 @@ def test_config_steps(name, members, tiny_data_dir, tiny_tokenizer_path):
   src = sources.open_source("tfds:voice_assistant/tiny:train", tiny_data_dir)
   utts = pipeline.prepare_utterances(src, tok, 0.3, limit=2)
   bucket = pipeline.Bucket(max(len(u.feats) for u in utts) // 32 * 32 + 32, 16, 2, (0, 1))
-  batch = pipeline.collate(utts, [0, 1], bucket)
+  batch = pipeline.collate(utts, [0, 1], bucket, speech_spans=train.needs_speech_spans(config))
   if config.model.biasing.enabled:
     phrases = pipeline.PhraseTokens(tok)
     lists = [["zoe muller", "reading lamp"], []]

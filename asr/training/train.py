@@ -219,6 +219,9 @@ def train_step(state: state_lib.TrainState, batch: dict, rng, *, model, tx, mean
       if branching.speech_weight > 0:  # router's speech target (branching.py)
         if "wake_feats" in batch:
           raise ValueError("branching.speech_weight with stream context is not supported")
+        if "speech_span" not in batch:
+          raise ValueError("branching.speech_weight > 0 needs batches with speech_span "
+                           "(pipeline.collate(..., speech_spans=needs_speech_spans(config)))")
         enc = model.cfg.encoder
         chunk_s = enc.chunk_size * enc.subsample_factor * features_lib.HOP / features_lib.SAMPLE_RATE
         tgt, known = branching_lib.speech_targets(batch["speech_span"], r["logits"].shape[1],
@@ -288,6 +291,13 @@ def talker_mix(config) -> pipeline.TalkerMix | None:
                             same_user=bool(tm.get("same_user", False)))
 
 
+def needs_speech_spans(config) -> bool:
+  """Whether training batches must carry ``speech_span`` (the branching
+  router's speech target, ``model.encoder.branching.speech_weight``)."""
+  br = config.model.encoder.get("branching", {})
+  return bool(br.get("enabled", False)) and br.get("speech_weight", 0.0) > 0
+
+
 def prepare_training_data(config, tokenizer):
   from asr.data import sources  # pylint: disable=g-import-not-at-top
   src = sources.open_source(state_lib.train_spec(config), config.data.data_dir,
@@ -347,7 +357,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     logging.info("biasing: training name pool of %d phrases", len(pool))
   batches = pipeline.TrainBatches(
       utts, buckets, config.seed, sampler, wake_frames=pipeline.stream_context_frames(config)[0],
-      speech_spans=config.model.encoder.branching.get("speech_weight", 0.0) > 0)
+      speech_spans=needs_speech_spans(config))
   logging.info("buckets (T, U, B): %s; %d batches per epoch",
                [(b.max_frames, b.max_labels, b.batch_size) for b in buckets], batches.per_epoch)
 
