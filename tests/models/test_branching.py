@@ -137,24 +137,30 @@ def test_cheap_chunks_do_not_execute_the_expensive_branch(monkeypatch, cross_chu
   assert n_calls == n_exp and 0 < n_exp < n  # executed exactly for the expensive chunks
 
 
+def _stream_jaxpr(model, params, cfg):
+  """The traced batch-1 streaming step."""
+  win = enc_lib.stream_window(cfg)
+  state = enc_lib.init_stream_state(cfg, 1, 80)
+  return jax.make_jaxpr(lambda p, w, n, s: model.apply(p, w, n, s, method=enc_lib.Encoder.stream))(
+      params, jnp.zeros((1, win, 80)), jnp.array([cfg.chunk_size]), state)
+
+
+def count(jx, prim):
+  """Equations of primitive ``prim`` in a jaxpr, sub-jaxprs included."""
+  n = 0
+  for eqn in jx.eqns:
+    n += eqn.primitive.name == prim
+    for sub in jax.core.jaxprs_in_params(eqn.params):
+      n += count(sub, prim)
+  return n
+
+
 def test_stream_program_conditions_on_the_route():
   """The traced streaming step holds a ``cond`` whose taken branch alone has
   the expensive blocks' attention."""
   cfg = _cfg()
   model, params, _ = _init(cfg, b=1)
-  win = enc_lib.stream_window(cfg)
-  state = enc_lib.init_stream_state(cfg, 1, 80)
-  jaxpr = jax.make_jaxpr(lambda p, w, n, s: model.apply(p, w, n, s, method=enc_lib.Encoder.stream))(
-      params, jnp.zeros((1, win, 80)), jnp.array([cfg.chunk_size]), state)
-
-  def count(jx, prim):
-    n = 0
-    for eqn in jx.eqns:
-      n += eqn.primitive.name == prim
-      for sub in jax.core.jaxprs_in_params(eqn.params):
-        n += count(sub, prim)
-    return n
-
+  jaxpr = _stream_jaxpr(model, params, cfg)
   conds = [e for e in jaxpr.jaxpr.eqns if e.primitive.name == "cond"]
   assert len(conds) == 1
   cheap, expensive = (count(b.jaxpr, "dot_general") for b in conds[0].params["branches"])
@@ -242,19 +248,7 @@ def test_feature_router_cheap_chunks_skip_the_subsampling_and_leave_no_keys():
   test_streaming_equals_full_run_with_routing)."""
   cfg = _cfg(layers=0, feature_router=True)
   model, params, _ = _init(cfg, b=1)
-  win = enc_lib.stream_window(cfg)
-  state = enc_lib.init_stream_state(cfg, 1, 80)
-  jaxpr = jax.make_jaxpr(lambda p, w, n, s: model.apply(p, w, n, s, method=enc_lib.Encoder.stream))(
-      params, jnp.zeros((1, win, 80)), jnp.array([cfg.chunk_size]), state)
-
-  def count(jx, prim):
-    n = 0
-    for eqn in jx.eqns:
-      n += eqn.primitive.name == prim
-      for sub in jax.core.jaxprs_in_params(eqn.params):
-        n += count(sub, prim)
-    return n
-
+  jaxpr = _stream_jaxpr(model, params, cfg)
   conds = [e for e in jaxpr.jaxpr.eqns if e.primitive.name == "cond"]
   assert len(conds) == 1
   cheap, expensive = (count(b.jaxpr, "conv_general_dilated") for b in conds[0].params["branches"])
@@ -267,7 +261,7 @@ def test_feature_router_cheap_chunks_skip_the_subsampling_and_leave_no_keys():
   stream_fn = jax.jit(lambda pr, w, n, s, r: model.apply(pr, w, n, s, r,
                                                          method=enc_lib.Encoder.stream),
                       static_argnums=4)
-  hop = 8 * cfg.chunk_size
+  win, hop = enc_lib.stream_window(cfg), 8 * cfg.chunk_size
   diffs = {}
   for route1 in (0, 1):
     outs = []
