@@ -39,20 +39,6 @@ flags.mark_flags_as_required(["workdirs"])
 FLAGS = flags.FLAGS
 
 
-def speech_spans(spec: str, data_dir: str, limit: int | None = None) -> dict:
-  """id -> (start, end) of speech in seconds from the request start (the wake
-  word's end), for the sources that record them (the first ``limit``)."""
-  from asr.data import sources  # pylint: disable=g-import-not-at-top
-  src = sources.open_source(spec, data_dir)
-  out = {}
-  for i in range(min(limit or len(src), len(src))):
-    ex = src[i]
-    if ex.get("speech_start") is not None and ex.get("speech_end") is not None:
-      w = ex.get("wake_end") or 0.0
-      out[ex["id"]] = (ex["speech_start"] - w, ex["speech_end"] - w)
-  return out
-
-
 def measure(rec, threshold, utts_cache) -> dict:
   """One (model, threshold) row."""
   from asr.evaluation import evaluate, routing  # pylint: disable=g-import-not-at-top
@@ -67,10 +53,9 @@ def measure(rec, threshold, utts_cache) -> dict:
          str(config.data.get("stream_context")), config.model.encoder.subsample_factor)
   if key not in utts_cache:
     spec = state_lib.split_spec(config, FLAGS.split)
-    utts_cache[key] = (evaluate.load_utterances(config, spec, rec.tokenizer, limit=FLAGS.limit,
-                                                trailing_s=FLAGS.trailing_s),
-                       speech_spans(spec, config.data.data_dir, FLAGS.limit))
-  utts, spans = utts_cache[key]
+    utts_cache[key] = evaluate.load_utterances(config, spec, rec.tokenizer, limit=FLAGS.limit,
+                                               trailing_s=FLAGS.trailing_s)
+  utts = utts_cache[key]
   e = model.cfg.encoder
   out = evaluate.evaluate_utterances(model, rec.params, rec.norm, utts, rec.tokenizer,
                                      beam=FLAGS.beam)
@@ -100,7 +85,7 @@ def measure(rec, threshold, utts_cache) -> dict:
                                                     + (1 - f) * compiled["cheap"]),
                compiled_full_flops_per_s=chunks_per_s * compiled["expensive"],
                compiled_chunk_flops=compiled)
-    split = routing.speech_split(st["routes"], [spans.get(u.id) for u in utts],
+    split = routing.speech_split(st["routes"], [u.speech_span for u in utts],
                                  e.subsample_factor * e.chunk_size / 100.0)
     if split:
       row.update(split)

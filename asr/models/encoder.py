@@ -450,19 +450,14 @@ def _run_cheap(cfg: EncoderConfig, operands):
   fallback keys/values (and zero convolution inputs) of each expensive layer."""
   x = operands["x"]
   new = []
-  if cfg.branching.feature_router:  # nothing for later chunks (masked keys)
+  if cfg.branching.cross_chunk:  # feature_router implies it
     b, t, _ = x.shape
     h = cfg.num_heads
     zeros_kv = jnp.zeros((b, t, h, cfg.dim // h), x.dtype)
-    for layer in operands["caches"]:
-      nc = {"kv": (zeros_kv, zeros_kv)}
-      if cfg.kind == "conformer":
-        nc["conv"] = jnp.concatenate([layer["conv"], jnp.zeros((b, t, cfg.dim), x.dtype)],
-                                     axis=1)[:, -(cfg.conv_kernel - 1):]
-      new.append(_next_layer(cfg, layer, nc))
-  elif cfg.branching.cross_chunk:
     for p, layer in zip(operands["blocks"], operands["caches"]):
-      nc = {"kv": fallback_kv(p["attn"], x, operands["positions"])}
+      # feature_router: nothing for later chunks (the keys are masked).
+      nc = {"kv": ((zeros_kv, zeros_kv) if cfg.branching.feature_router
+                   else fallback_kv(p["attn"], x, operands["positions"]))}
       if cfg.kind == "conformer":
         nc["conv"] = jnp.concatenate([layer["conv"], jnp.zeros_like(x)],
                                      axis=1)[:, -(cfg.conv_kernel - 1):]
@@ -621,11 +616,11 @@ class Encoder(nn.Module):
       expensive = w[:, 1] > 0.5
     else:
       expensive = branching_lib.p_expensive(logits) > br.threshold
+    exp_frames = jnp.repeat(expensive.reshape(b, n), c.chunk_size, axis=1)[:, :t]
     if br.feature_router:
       # Keys of cheap chunks are visible inside their own chunk only (its
       # counterfactual expensive output), and their convolution inputs are
       # zero: what streaming leaves in the caches.
-      exp_frames = jnp.repeat(expensive.reshape(b, n), c.chunk_size, axis=1)[:, :t]
       chunk_of = jnp.arange(t) // c.chunk_size
       same = chunk_of[:, None] == chunk_of[None, :]
       mask_exp = mask & (exp_frames[:, None, :] | same[None])
@@ -638,7 +633,6 @@ class Encoder(nn.Module):
       # chunks on the cheap branch offer keys/values projected from the
       # trunk output and zero convolution inputs (what a skipped chunk
       # leaves in the streaming caches).
-      exp_frames = jnp.repeat(expensive.reshape(b, n), c.chunk_size, axis=1)[:, :t]
       y = x
       for blk in self.exp_blocks:
         y, _ = blk(y, positions, mask, valid, train, None, (x, ~exp_frames))
