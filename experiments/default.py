@@ -161,6 +161,11 @@ def get_config():
   t.b1 = 0.9
   t.b2 = 0.98
   t.clip_norm = 5.0  # global gradient-norm clipping
+  # Regular expression over '/'-joined parameter paths (e.g.
+  # "encoder/router/hidden/kernel"): only parameters it matches (re.search)
+  # are trained; the rest get zero updates (no gradient step, no weight
+  # decay) and stay as initialized or warm-started. "" = train everything.
+  t.trainable = ""
   # Exponential moving average of the parameters (Polyak averaging), kept in
   # the train state; > 0: validation, evaluation, export and warm starts
   # use the average, decay_t = min(ema_decay, (1 + t) / (10 + t)) at step t

@@ -119,6 +119,14 @@ class BranchingConfig:
       that makes the router confident where the task loss alone leaves it
       near the budget everywhere (BUILD.md). Chunks of utterances without a
       recorded span are left out of it.
+    cheap_carry: ``feature_router`` only: the cheap branch also reads the
+      *carry*, the last output frame of the stream's latest expensive chunk
+      (zeros before the first), through a zero-initialized D x D projection
+      added to its input (~D^2 per chunk). A transducer emits the last word
+      pieces of a request up to a chunk late, into the silence after it; a
+      cheap chunk there had nothing to emit them from (BUILD.md). Streaming
+      keeps the carry in its state; the full-utterance run gathers it from
+      the routes (tested equal).
   """
   enabled: bool = False
   expensive_layers: int = 2
@@ -133,6 +141,7 @@ class BranchingConfig:
   distill_weight: float = 0.0
   feature_router: bool = False
   speech_weight: float = 0.0
+  cheap_carry: bool = False
 
 
 class CheapBranch(nn.Module):
@@ -263,6 +272,8 @@ def encoder_flops(cfg, num_bins: int = 80) -> dict:
       out["router"] += proj
       out["expensive"] = sub + br.expensive_layers * _block_flops(cfg, keys_trunk)
       out["cheap"] = float(2 * 2 * d * br.cheap_rank)
+      if br.cheap_carry:  # the carry's D x D projection, once per chunk
+        out["cheap"] += 2 * d * d / max(c, 1)
       sub = 0.0
     elif br.cross_chunk:
       # Attention over the left context; a skipped chunk still projects

@@ -404,7 +404,12 @@ def _layer_cache(cfg: EncoderConfig, layer):
   return cache
 
 
-def _cheap_branch(cfg: EncoderConfig, params, x):
+def _cheap_branch(cfg: EncoderConfig, params, x, carry=None, carry_params=None):
+  """x [B, C, D]; with ``cheap_carry`` carry [B, D], the stream's last
+  expensive frame, projected and added to every frame first."""
+  if carry is not None:
+    x = x + nn.Dense(cfg.dim, use_bias=False, parent=None).apply(
+        {"params": carry_params}, carry)[:, None]
   return branching_lib.CheapBranch(cfg.dim, cfg.branching.cheap_rank, parent=None).apply(
       {"params": params}, x)
 
@@ -413,7 +418,8 @@ def _run_expensive(cfg: EncoderConfig, operands):
   """``lax.cond`` branch: the chunk through the expensive blocks (rows that
   chose the cheap branch are selected from it). Module-level so that tests
   can count its executions. Returns (out [B, C, D], new expensive-layer
-  caches; empty unless ``cross_chunk``)."""
+  caches; empty unless ``cross_chunk``, new carry [B, D] or None without
+  ``cheap_carry``)."""
   x, valid, decide = operands["x"], operands["valid"], operands["decide"]
   blocks, cheap_params = operands["blocks"], operands["cheap"]
   new = []
@@ -440,9 +446,12 @@ def _run_expensive(cfg: EncoderConfig, operands):
       new.append(_next_layer(cfg, layer, nc))
   else:
     y = _expensive_blocks(cfg, blocks, x, valid)
+  carry = operands.get("carry")
+  new_carry = None if carry is None else jnp.where(decide[:, None], y[:, -1], carry)
   if x.shape[0] > 1:  # batch 1: the predicate is this row's decision
-    y = jnp.where(decide[:, None, None], y, _cheap_branch(cfg, cheap_params, x))
-  return y, new
+    y = jnp.where(decide[:, None, None], y,
+                  _cheap_branch(cfg, cheap_params, x, carry, operands.get("carry_params")))
+  return y, new, new_carry
 
 
 def _run_cheap(cfg: EncoderConfig, operands):
@@ -462,7 +471,8 @@ def _run_cheap(cfg: EncoderConfig, operands):
         nc["conv"] = jnp.concatenate([layer["conv"], jnp.zeros_like(x)],
                                      axis=1)[:, -(cfg.conv_kernel - 1):]
       new.append(_next_layer(cfg, layer, nc))
-  return _cheap_branch(cfg, operands["cheap"], x), new
+  carry = operands.get("carry")
+  return _cheap_branch(cfg, operands["cheap"], x, carry, operands.get("carry_params")), new, carry
 
 
 class AnchorFilm(nn.Module):
@@ -511,6 +521,13 @@ class Encoder(nn.Module):
                            f"context_anchor={c.context_anchor}")
         self.cheap_in = branching_lib.FeatureProjection(c.dim, c.subsample_factor,
                                                         name="cheap_in")
+      if br.cheap_carry:
+        if not br.feature_router:
+          raise ValueError("branching.cheap_carry needs branching.feature_router (elsewhere "
+                           "the cheap branch reads the trunk, which has the context)")
+        # Zero-initialized: starts as the cheap branch without the carry.
+        self.carry_proj = nn.Dense(c.dim, use_bias=False, kernel_init=nn.initializers.zeros,
+                                   name="cheap_carry")
       # Named after the trunk's blocks, so that a plain encoder of
       # num_layers + expensive_layers blocks warm-starts both stacks.
       self.exp_blocks = [Block(c, name=f"block{c.num_layers + i}")
@@ -639,6 +656,15 @@ class Encoder(nn.Module):
       y = chunks(y)
     else:
       y = self.routed_expensive(xc, vc, train)
+    if br.cheap_carry:
+      # Each chunk's carry: the last frame of the stream's latest expensive
+      # chunk before it (zeros before the first), as streaming keeps it.
+      last = y.reshape(b, n, c.chunk_size, d)[:, :, -1]
+      idx = jnp.where(expensive.reshape(b, n), jnp.arange(n)[None], -1)
+      prev = jnp.concatenate([jnp.full((b, 1), -1), jax.lax.cummax(idx, axis=1)[:, :-1]], axis=1)
+      carry = jnp.where((prev >= 0)[..., None],
+                        last[jnp.arange(b)[:, None], jnp.maximum(prev, 0)], 0.0)
+      rc = rc + self.carry_proj(carry).reshape(b * n, 1, d)
     z = self.cheap(rc)
     if train:
       out = w[:, 1, None, None] * y + w[:, 0, None, None] * z
@@ -654,9 +680,11 @@ class Encoder(nn.Module):
       routing["distill_ref"] = jnp.sum(jnp.square(ref) * fw, axis=(1, 2)).reshape(b, n)
     return out, routing
 
-  def _routed_stream(self, x, valid, force_route, positions, mask, caches, window=None):
+  def _routed_stream(self, x, valid, force_route, positions, mask, caches, window=None,
+                     carry=None):
     """One chunk x [B, C, D] -> (out, p_expensive [B], expensive [B] bool,
-    new expensive-layer caches (``cross_chunk``; else [])). With
+    new expensive-layer caches (``cross_chunk``; else []), new carry [B, D]
+    (``cheap_carry``; else None)). With
     ``feature_router`` x is the feature projection, ``window`` the chunk's
     feature window (the expensive branch subsamples it) and ``mask`` the
     expensive blocks' own (cheap chunks' keys masked).
@@ -677,15 +705,17 @@ class Encoder(nn.Module):
            "cheap": params["cheap"], "positions": positions, "mask": mask, "caches": caches}
     if c.branching.feature_router:
       ops.update(window=window, subsample=params["subsample"])
+    if c.branching.cheap_carry:
+      ops.update(carry=carry, carry_params=params["cheap_carry"])
     run_exp = functools.partial(_run_expensive, c)
     run_cheap = functools.partial(_run_cheap, c)
     if force_route is not None:  # benchmarks: one branch, no cond
-      out, new = (run_exp if force_route else run_cheap)(ops)
-      return out, p, decide, new
+      out, new, new_carry = (run_exp if force_route else run_cheap)(ops)
+      return out, p, decide, new, new_carry
     # Batch 1: a cheap chunk never runs the expensive blocks. Batch > 1: they
     # run when any stream's chunk needs them (a batch cannot skip per row).
-    out, new = jax.lax.cond(jnp.any(decide), run_exp, run_cheap, ops)
-    return out, p, decide, new
+    out, new, new_carry = jax.lax.cond(jnp.any(decide), run_exp, run_cheap, ops)
+    return out, p, decide, new, new_carry
 
   # --- streaming -----------------------------------------------------------------
 
@@ -741,9 +771,12 @@ class Encoder(nn.Module):
         exp_valid = state["exp_cache_valid"]
         mask = jnp.concatenate([jnp.broadcast_to(exp_valid[:, None], (b, t, exp_valid.shape[1])),
                                 jnp.broadcast_to(valid[:, None], (b, t, t))], axis=2)
-      x, p, decide, exp_layers = self._routed_stream(x, valid, force_route, positions, mask,
-                                                     state.get("exp_layers", []), window)
+      x, p, decide, exp_layers, carry = self._routed_stream(
+          x, valid, force_route, positions, mask, state.get("exp_layers", []), window,
+          state.get("carry"))
       new_state.update(route=decide.astype(jnp.int32), p_expensive=p)
+      if c.branching.cheap_carry:
+        new_state["carry"] = carry
       if feature_router:
         new_state["exp_cache_valid"] = jnp.concatenate(
             [state["exp_cache_valid"], valid & decide[:, None]], axis=1)[:, -c.left_context:]
@@ -791,6 +824,8 @@ def init_stream_state(cfg: EncoderConfig, batch: int, num_bins: int,
       state["exp_layers"] = [empty_layer() for _ in range(cfg.branching.expensive_layers)]
     if cfg.branching.feature_router:  # which of those cache slots hold expensive frames
       state["exp_cache_valid"] = jnp.zeros((batch, L), bool)
+    if cfg.branching.cheap_carry:  # last frame of the latest expensive chunk
+      state["carry"] = jnp.zeros((batch, cfg.dim), dtype)
   if cfg.context_anchor:
     # context_left: encoder frames of stream context still to come (set by
     # the caller, e.g. StreamingRecognizer.accept_context); those chunks

@@ -1,8 +1,10 @@
 """Model construction from configs, optimizer, train state and workdir files."""
 
+import functools
 import json
 import logging
 import os
+import re
 import shutil
 
 import flax
@@ -90,7 +92,30 @@ def make_optimizer(t: ml_collections.ConfigDict) -> tuple[optax.GradientTransfor
   tx = optax.chain(
       optax.clip_by_global_norm(t.clip_norm),
       optax.adamw(schedule, b1=t.b1, b2=t.b2, weight_decay=t.weight_decay, mask=decay_mask))
+  pattern = t.get("trainable", "")
+  if pattern:
+    # Frozen parameters get a zero update (no decay either); the clipping
+    # norm is that of the trained parameters' gradients.
+    tx = optax.multi_transform({"train": tx, "frozen": optax.set_to_zero()},
+                               functools.partial(trainable_labels, pattern))
   return tx, schedule
+
+
+def trainable_labels(pattern: str, params):
+  """"train" / "frozen" per leaf of ``params``: whether ``pattern``
+  (``train.trainable``) matches the leaf's '/'-joined path. Raises if it
+  matches nothing (a typo would silently train nothing)."""
+  rx = re.compile(pattern)
+  labels = jax.tree_util.tree_map_with_path(
+      lambda path, _: "train" if rx.search("/".join(_key_name(k) for k in path)) else "frozen",
+      params)
+  if "train" not in jax.tree_util.tree_leaves(labels):
+    raise ValueError(f"train.trainable={pattern!r} matches no parameter")
+  return labels
+
+
+def _key_name(k) -> str:
+  return str(getattr(k, "key", getattr(k, "name", getattr(k, "idx", k))))
 
 
 def create_train_state(rng, mcfg: transducer.TransducerConfig, tx, ema: bool = False) -> TrainState:

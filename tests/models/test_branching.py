@@ -12,14 +12,16 @@ from asr.models import branching
 from asr.models import encoder as enc_lib
 
 
-def _cfg(chunk=2, layers=1, expensive=2, threshold=0.5, cross_chunk=False, feature_router=False):
+def _cfg(chunk=2, layers=1, expensive=2, threshold=0.5, cross_chunk=False, feature_router=False,
+         cheap_carry=False):
   return enc_lib.EncoderConfig(
       num_layers=layers, dim=32, num_heads=2, ffn_mult=2, conv_kernel=5, subsample_channels=8,
       chunk_size=chunk, left_context=4, dropout=0.0,
       branching=branching.BranchingConfig(enabled=True, expensive_layers=expensive, cheap_rank=4,
                                           router_hidden=8, threshold=threshold,
                                           cross_chunk=cross_chunk or feature_router,
-                                          feature_router=feature_router))
+                                          feature_router=feature_router,
+                                          cheap_carry=cheap_carry))
 
 
 def _init(cfg, t=101, b=2, seed=0):
@@ -276,6 +278,42 @@ def test_feature_router_cheap_chunks_skip_the_subsampling_and_leave_no_keys():
       outs.append(np.asarray(out))  # chunk 3, expensive
     diffs[route1] = float(np.abs(outs[0] - outs[1]).max())
   assert diffs[0] == 0.0 and diffs[1] > 1e-3, diffs
+
+
+def test_cheap_carry_streaming_equals_full_run_and_reaches_only_cheap_chunks_after_speech():
+  """cheap_carry: a cheap chunk reads the last frame of the stream's latest
+  expensive chunk. Streaming (state) equals the full run (gathered from the
+  routes) at batch 2 with mixed routes; the carry changes exactly the cheap
+  chunks that follow some expensive chunk, and nothing else."""
+  cfg = _cfg(layers=0, feature_router=True, cheap_carry=True)
+  model, params, feats = _init(cfg)
+  lengths = jnp.array([101, 70])
+  model, cfg = _mixing(cfg, params, feats, lengths)
+  k = params["params"]["cheap_carry"]["kernel"]
+  assert float(jnp.abs(k).max()) == 0.0  # zero-initialized: starts without the carry
+  with_carry = jax.tree_util.tree_map(lambda x: x, params)
+  with_carry["params"]["cheap_carry"]["kernel"] = jnp.asarray(
+      np.random.default_rng(3).standard_normal(k.shape) * 0.3, jnp.float32)
+  outs = {}
+  for name, p in (("zero", params), ("carry", with_carry)):
+    full, full_len, routing = model.apply(p, feats, lengths, method=enc_lib.Encoder.forward)
+    stream, routes = _stream(model, p, feats, lengths, cfg)
+    for b in range(2):
+      n = int(full_len[b])
+      np.testing.assert_allclose(stream[b, :n], np.asarray(full)[b, :n], atol=2e-5, rtol=1e-4)
+    outs[name] = (np.asarray(full), np.asarray(routing["expensive"]))
+  exp = outs["zero"][1]
+  assert (exp == outs["carry"][1]).all()  # the router does not read the carry
+  for b in range(2):
+    n = int(full_len[b])
+    for c in range(-(-n // cfg.chunk_size)):
+      sl = slice(c * cfg.chunk_size, min((c + 1) * cfg.chunk_size, n))
+      d = np.abs(outs["zero"][0][b, sl] - outs["carry"][0][b, sl]).max()
+      after_expensive = (not exp[b, c]) and exp[b, :c].any()
+      assert (d > 1e-4) == after_expensive, (b, c, d, exp[b].tolist())
+  assert any((not exp[0, c]) and exp[0, :c].any() for c in range(exp.shape[1]))
+  with pytest.raises(ValueError, match="cheap_carry needs"):
+    _init(_cfg(layers=0, cross_chunk=True, cheap_carry=True))
 
 
 def test_relative_cost_and_flops():

@@ -193,6 +193,46 @@ def test_spec_augment_does_not_blow_up_gradients(tiny_data_dir, tiny_tokenizer_p
   assert norms[True] < 3 * norms[False], norms
 
 
+def test_trainable_pattern_freezes_the_other_parameters(tiny_data_dir, tiny_tokenizer_path):
+  """train.trainable: two real train steps move exactly the matched
+  parameters (frozen ones keep their values bit for bit: no step, no weight
+  decay); a pattern that matches nothing is an error naming the field."""
+  import functools
+  import jax
+  import jax.numpy as jnp
+  from asr.data import pipeline, sources, tokenizer
+  from asr.models import transducer
+  from asr.training import state as state_lib
+  from asr.training import train
+  tok = tokenizer.Tokenizer(tiny_tokenizer_path)
+  src = sources.open_source("tfds:voice_assistant/tiny:train", tiny_data_dir)
+  utts = pipeline.prepare_utterances(src, tok, 0.3, limit=4)
+  mean, std = pipeline.feature_stats(utts)
+  batch = train.shard(pipeline.collate(utts, list(range(4)), pipeline.make_buckets(utts, 10**6, 1)[0]), 1)
+  c = tiny.get_config()
+  c.train.trainable = "^joint_net/"
+  mcfg = state_lib.model_config(c, tok.vocab_size)
+  model = transducer.Transducer(mcfg)
+  tx, _ = state_lib.make_optimizer(c.train)
+  st = state_lib.create_train_state(jax.random.PRNGKey(0), mcfg, tx)
+  step = jax.pmap(functools.partial(train.train_step, model=model, tx=tx, mean=jnp.asarray(mean),
+                                    std=jnp.asarray(std), cfg=c), axis_name="batch")
+  rst = train.replicate(st)
+  for i in range(2):
+    rst, _ = step(rst, batch, train.replicate(jax.random.PRNGKey(i)))
+  before = jax.tree_util.tree_leaves_with_path(st.params)
+  after = jax.tree_util.tree_leaves(jax.tree_util.tree_map(lambda x: x[0], rst.params))
+  moved = {jax.tree_util.keystr(k): bool(np.any(np.asarray(a) != np.asarray(b)))
+           for (k, b), a in zip(before, after)}
+  joint = {k: v for k, v in moved.items() if k.startswith("['joint_net']")}
+  assert joint and all(joint.values()), joint
+  assert not any(v for k, v in moved.items() if k not in joint)
+  c.train.trainable = "^no_such_module/"
+  tx, _ = state_lib.make_optimizer(c.train)
+  with pytest.raises(ValueError, match="train.trainable='\\^no_such_module/' matches no parameter"):
+    tx.init(st.params)
+
+
 def test_warm_start_copies_transducer_and_keeps_biasing_fresh(trained, tiny_data_dir, tmp_path):
   """train.init_from: a CATT model starts from the trained baseline's tensors."""
   import jax
