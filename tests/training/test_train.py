@@ -159,35 +159,49 @@ def test_nan_stops_with_clear_message(tiny_data_dir, tmp_path):
     train.train_and_evaluate(cfg, str(tmp_path / "nan"))
 
 
+def _tiny_batch(data_dir, tokenizer_path, n):
+  """(tokenizer, one-device batch of n tiny training utterances, mean, std)."""
+  from asr.data import pipeline, sources, tokenizer
+  from asr.training import train
+  tok = tokenizer.Tokenizer(tokenizer_path)
+  src = sources.open_source("tfds:voice_assistant/tiny:train", data_dir)
+  utts = pipeline.prepare_utterances(src, tok, 0.3, limit=n)
+  mean, std = pipeline.feature_stats(utts)
+  bucket = pipeline.make_buckets(utts, 10**6, 1)[0]
+  return tok, train.shard(pipeline.collate(utts, list(range(n)), bucket), 1), mean, std
+
+
+def _pmapped_step(c, tok, mean, std):
+  """(fresh train state, pmapped train step) of config c."""
+  import functools
+  import jax
+  import jax.numpy as jnp
+  from asr.models import transducer
+  from asr.training import state as state_lib
+  from asr.training import train
+  mcfg = state_lib.model_config(c, tok.vocab_size)
+  tx, _ = state_lib.make_optimizer(c.train)
+  st = state_lib.create_train_state(jax.random.PRNGKey(0), mcfg, tx)
+  step = jax.pmap(functools.partial(train.train_step, model=transducer.Transducer(mcfg), tx=tx,
+                                    mean=jnp.asarray(mean), std=jnp.asarray(std), cfg=c),
+                  axis_name="batch")
+  return st, step
+
+
 def test_spec_augment_does_not_blow_up_gradients(tiny_data_dir, tiny_tokenizer_path):
   """Regression: time masks once fed exact zeros into a LayerNorm (gradients
   x50), which collapsed the encoder. Masked and clean batches must give
   gradients of the same order."""
-  import functools
   import jax
-  import jax.numpy as jnp
-  from asr.data import pipeline, sources, tokenizer
-  from asr.models import transducer
-  from asr.training import state as state_lib
   from asr.training import train
-  tok = tokenizer.Tokenizer(tiny_tokenizer_path)
-  src = sources.open_source("tfds:voice_assistant/tiny:train", tiny_data_dir)
-  utts = pipeline.prepare_utterances(src, tok, 0.3, limit=8)
-  mean, std = pipeline.feature_stats(utts)
-  bucket = pipeline.make_buckets(utts, 10**6, 1)[0]
-  batch = train.shard(pipeline.collate(utts, list(range(8)), bucket), 1)
+  tok, batch, mean, std = _tiny_batch(tiny_data_dir, tiny_tokenizer_path, 8)
   norms = {}
   for masked in (True, False):
     c = tiny.get_config()
     c.train.spec_augment.enabled = masked
     c.train.spec_augment.time_mask_ratio = 0.2  # wide masks: many all-zero patches
     c.train.spec_augment.time_masks_per_100 = 3.0
-    mcfg = state_lib.model_config(c, tok.vocab_size)
-    model = transducer.Transducer(mcfg)
-    tx, _ = state_lib.make_optimizer(c.train)
-    st = state_lib.create_train_state(jax.random.PRNGKey(0), mcfg, tx)
-    step = jax.pmap(functools.partial(train.train_step, model=model, tx=tx, mean=jnp.asarray(mean),
-                                      std=jnp.asarray(std), cfg=c), axis_name="batch")
+    st, step = _pmapped_step(c, tok, mean, std)
     _, m = step(train.replicate(st), batch, train.replicate(jax.random.PRNGKey(0)))
     norms[masked] = float(m["l2_grads"][0])
   assert norms[True] < 3 * norms[False], norms
@@ -197,26 +211,13 @@ def test_trainable_pattern_freezes_the_other_parameters(tiny_data_dir, tiny_toke
   """train.trainable: two real train steps move exactly the matched
   parameters (frozen ones keep their values bit for bit: no step, no weight
   decay); a pattern that matches nothing is an error naming the field."""
-  import functools
   import jax
-  import jax.numpy as jnp
-  from asr.data import pipeline, sources, tokenizer
-  from asr.models import transducer
   from asr.training import state as state_lib
   from asr.training import train
-  tok = tokenizer.Tokenizer(tiny_tokenizer_path)
-  src = sources.open_source("tfds:voice_assistant/tiny:train", tiny_data_dir)
-  utts = pipeline.prepare_utterances(src, tok, 0.3, limit=4)
-  mean, std = pipeline.feature_stats(utts)
-  batch = train.shard(pipeline.collate(utts, list(range(4)), pipeline.make_buckets(utts, 10**6, 1)[0]), 1)
+  tok, batch, mean, std = _tiny_batch(tiny_data_dir, tiny_tokenizer_path, 4)
   c = tiny.get_config()
   c.train.trainable = "^joint_net/"
-  mcfg = state_lib.model_config(c, tok.vocab_size)
-  model = transducer.Transducer(mcfg)
-  tx, _ = state_lib.make_optimizer(c.train)
-  st = state_lib.create_train_state(jax.random.PRNGKey(0), mcfg, tx)
-  step = jax.pmap(functools.partial(train.train_step, model=model, tx=tx, mean=jnp.asarray(mean),
-                                    std=jnp.asarray(std), cfg=c), axis_name="batch")
+  st, step = _pmapped_step(c, tok, mean, std)
   rst = train.replicate(st)
   for i in range(2):
     rst, _ = step(rst, batch, train.replicate(jax.random.PRNGKey(i)))
