@@ -105,17 +105,14 @@ def trainable_labels(pattern: str, params):
   """"train" / "frozen" per leaf of ``params``: whether ``pattern``
   (``train.trainable``) matches the leaf's '/'-joined path. Raises if it
   matches nothing (a typo would silently train nothing)."""
+  from flax import traverse_util  # pylint: disable=g-import-not-at-top
   rx = re.compile(pattern)
-  labels = jax.tree_util.tree_map_with_path(
-      lambda path, _: "train" if rx.search("/".join(_key_name(k) for k in path)) else "frozen",
-      params)
+  # The same '/'-joined names as warm_start's log of copied tensors.
+  labels = traverse_util.path_aware_map(
+      lambda path, _: "train" if rx.search("/".join(path)) else "frozen", params)
   if "train" not in jax.tree_util.tree_leaves(labels):
     raise ValueError(f"train.trainable={pattern!r} matches no parameter")
   return labels
-
-
-def _key_name(k) -> str:
-  return str(getattr(k, "key", getattr(k, "name", getattr(k, "idx", k))))
 
 
 def create_train_state(rng, mcfg: transducer.TransducerConfig, tx, ema: bool = False) -> TrainState:
