@@ -85,8 +85,11 @@ def measure(rec, threshold, utts_cache) -> dict:
                                                     + (1 - f) * compiled["cheap"]),
                compiled_full_flops_per_s=chunks_per_s * compiled["expensive"],
                compiled_chunk_flops=compiled)
+    if ("noise",) + key not in utts_cache:
+      utts_cache[("noise",) + key] = routing.noise_kinds(config.data.corpus, utts)
     split = routing.speech_split(st["routes"], [u.speech_span for u in utts],
-                                 e.subsample_factor * e.chunk_size / 100.0)
+                                 e.subsample_factor * e.chunk_size / 100.0,
+                                 groups=utts_cache[("noise",) + key])
     if split:
       row.update(split)
     row["compute_saving"] = 1 - row["compiled_flops_per_s"] / row["compiled_full_flops_per_s"]

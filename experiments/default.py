@@ -115,6 +115,22 @@ def get_config():
   # and each chunk's share inside the corpus's speech span (an auxiliary
   # router target; asr/models/branching.py); 0 = off.
   br.speech_weight = 0.0
+  # feature_router only: the cheap branch also reads the last output frame of
+  # the stream's latest expensive chunk (zero-initialized D x D projection), so
+  # that a cheap chunk after speech can still emit the last word pieces
+  # (experiments/branching_small_frc.py).
+  br.cheap_carry = False
+  # feature_router only: the feature projection keeps each frame's level (mean
+  # and spread over its pooled log-mel values, which its LayerNorm removes).
+  br.router_level = False
+  # feature_router only: > 0 = the router also reads the mean projection of this
+  # many encoder frames before the chunk (causal; kept in the streaming state);
+  # 0 = the chunk alone (experiments/branching_small_frv.py).
+  br.router_context = 0
+  # True: the router's LayerNorm + hidden layer run on every frame (chunk and
+  # history) and the output layer reads their chunk mean / max and history mean
+  # (experiments/branching_small_frvp.py); False: one MLP on the chunk mean.
+  br.router_per_frame = False
   p = m.predictor = ml_collections.ConfigDict()
   p.kind = "lstm"  # lstm | stateless
   p.embed_dim = 128

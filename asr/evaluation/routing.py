@@ -161,31 +161,78 @@ def stream_timing(model, params, norm, utts: Sequence[pipeline.Utterance],
 
 
 def speech_split(routes: Sequence[np.ndarray], spans: Sequence[tuple[float, float] | None],
-                 chunk_s: float) -> dict | None:
+                 chunk_s: float, groups: Sequence[str | None] | None = None) -> dict | None:
   """The router's decisions inside and outside speech.
 
   routes: per utterance, the decisions [chunks] over its request chunks
   (``routing_stats(...)["routes"]``); spans: per utterance, (start, end) of
   speech in seconds from the request's start, or None when unknown; chunk_s:
-  seconds per chunk (subsample_factor * chunk_size feature frames of 10 ms).
-  A chunk is a speech chunk if it overlaps the span. Returns dict:
+  seconds per chunk (subsample_factor * chunk_size feature frames of 10 ms);
+  groups: optional per-utterance label (e.g. :func:`noise_kinds`; None = in no
+  group). A chunk is a speech chunk if it overlaps the span. Returns dict:
   speech_chunks, nonspeech_chunks, frac_expensive_speech,
-  frac_expensive_nonspeech, speech_chunk_share; None when no span is known.
+  frac_expensive_nonspeech, speech_chunk_share,
+  frac_expensive_by_speech_share ({"<=0.25": (speech chunks with at most a
+  quarter of their length inside the span, fraction expensive), "<=0.5",
+  "<=0.75", "<=1"}), and with ``groups``
+  ``by_group``: {label: the same keys over its utterances}; None when no
+  span is known.
   """
-  n = {"speech": [0, 0], "nonspeech": [0, 0]}  # [chunks, expensive]
-  known = False
-  for r, span in zip(routes, spans):
-    if span is None:
-      continue
-    known = True
-    start = np.arange(len(r)) * chunk_s
-    speech = (start < span[1]) & (start + chunk_s > span[0])
-    for name, sel in (("speech", speech), ("nonspeech", ~speech)):
-      n[name][0] += int(sel.sum())
-      n[name][1] += int((np.asarray(r, bool) & sel).sum())
-  if not known:
-    return None
-  return {"speech_chunks": n["speech"][0], "nonspeech_chunks": n["nonspeech"][0],
-          "frac_expensive_speech": n["speech"][1] / max(1, n["speech"][0]),
-          "frac_expensive_nonspeech": n["nonspeech"][1] / max(1, n["nonspeech"][0]),
-          "speech_chunk_share": n["speech"][0] / max(1, n["speech"][0] + n["nonspeech"][0])}
+  share_bins = (0.25, 0.5, 0.75, 1.0)
+
+  def split(sel_utts):
+    n = {"speech": [0, 0], "nonspeech": [0, 0]}  # [chunks, expensive]
+    by_share = np.zeros((len(share_bins), 2), int)  # speech chunks by share: [chunks, expensive]
+    known = False
+    for i in sel_utts:
+      r, span = routes[i], spans[i]
+      if span is None:
+        continue
+      known = True
+      start = np.arange(len(r)) * chunk_s
+      speech = (start < span[1]) & (start + chunk_s > span[0])
+      for name, sel in (("speech", speech), ("nonspeech", ~speech)):
+        n[name][0] += int(sel.sum())
+        n[name][1] += int((np.asarray(r, bool) & sel).sum())
+      share = np.clip(np.minimum(start + chunk_s, span[1]) - np.maximum(start, span[0]),
+                      0.0, chunk_s) / chunk_s
+      b = np.searchsorted(share_bins, share - 1e-9)  # (0, .25] -> 0, ..., (.75, 1] -> 3
+      for k in range(len(share_bins)):
+        sel = speech & (b == k)
+        by_share[k] += (int(sel.sum()), int((np.asarray(r, bool) & sel).sum()))
+    if not known:
+      return None
+    return {"frac_expensive_by_speech_share": {
+                f"<={hi:g}": (int(c), float(e / max(1, c))) for hi, (c, e) in zip(share_bins, by_share)},
+            "speech_chunks": n["speech"][0], "nonspeech_chunks": n["nonspeech"][0],
+            "frac_expensive_speech": n["speech"][1] / max(1, n["speech"][0]),
+            "frac_expensive_nonspeech": n["nonspeech"][1] / max(1, n["nonspeech"][0]),
+            "speech_chunk_share": n["speech"][0] / max(1, n["speech"][0] + n["nonspeech"][0])}
+
+  out = split(range(len(routes)))
+  if out is not None and groups is not None:
+    labels = sorted({g for g in groups if g is not None})
+    out["by_group"] = {g: split([i for i, x in enumerate(groups) if x == g]) for g in labels}
+  return out
+
+
+def noise_kinds(corpus: str, utts) -> list[str | None]:
+  """Per utterance of the generated corpus ``corpus`` (a
+  ``voice_assistant`` builder config: tiny / small / mid / full), the
+  additive noise its plan mixed in (none / white / pink / babble / talker),
+  recomputed from the example's seeded plan (ids ``<split>/<index>``); None
+  for other ids or where the plan's transcript is not the utterance's (a
+  manifest, another corpus)."""
+  from asr.data import corpus as corpus_lib  # pylint: disable=g-import-not-at-top
+  from asr.data import voice_assistant  # pylint: disable=g-import-not-at-top
+  cfg = voice_assistant.CORPUS_CONFIGS.get(corpus)
+  out = []
+  for u in utts:
+    parts = u.id.split("/")
+    kind = None
+    if cfg is not None and len(parts) == 2 and parts[1].isdigit():
+      plan = corpus_lib.plan_example(cfg, parts[0], int(parts[1]))
+      if plan.request.text == u.text:
+        kind = plan.aug["noise"]
+    out.append(kind)
+  return out

@@ -127,6 +127,23 @@ class BranchingConfig:
       cheap chunk there had nothing to emit them from (BUILD.md). Streaming
       keeps the carry in its state; the full-utterance run gathers it from
       the routes (tested equal).
+    router_level: ``feature_router`` only: the feature projection also
+      passes on each encoder frame's level (mean and spread over its pooled
+      log-mel values), which its LayerNorm otherwise removes. Without it the
+      router sees spectral shape only and cannot tell a request from noise
+      that sounds like speech but is quieter (babble; BUILD.md).
+    router_context: ``feature_router`` only: the router also reads the
+      feature projection of the ``router_context`` encoder frames before the
+      chunk (causal; 12 = 0.96 s at x8): its input is the chunk mean and the
+      mean over that history (frames before the stream start are left out),
+      so that it can compare the chunk with what came before. Streaming
+      keeps the history in its state (tested equal to the full run). 0 = the
+      chunk alone.
+    router_per_frame: the router's hidden layer runs on every frame (of the
+      chunk and of its history) before pooling, and the chunk is pooled by
+      mean and max, the history by mean: a per-frame speech detector instead
+      of a linear function of the chunk mean (``router_hidden`` x D
+      multiply-adds per frame, recomputed for the history in every chunk).
   """
   enabled: bool = False
   expensive_layers: int = 2
@@ -142,6 +159,9 @@ class BranchingConfig:
   feature_router: bool = False
   speech_weight: float = 0.0
   cheap_carry: bool = False
+  router_level: bool = False
+  router_context: int = 0
+  router_per_frame: bool = False
 
 
 class CheapBranch(nn.Module):
@@ -161,31 +181,55 @@ class FeatureProjection(nn.Module):
 
   feats [B, >= factor * T, F], T -> [B, T, D]: frame k pools feature frames
   [factor k, factor k + factor) (mean and peak per bin), LayerNorm, Dense.
+  With ``level`` the Dense also reads the mean and standard deviation over
+  the 2F pooled values of the frame (what the LayerNorm removes).
   """
   dim: int
   factor: int
+  level: bool = False
 
   @nn.compact
   def __call__(self, feats, t: int):
     b, _, f = feats.shape
     x = feats[:, :self.factor * t].reshape(b, t, self.factor, f)
     x = jnp.concatenate([x.mean(2), x.max(2)], axis=-1)
-    return nn.Dense(self.dim, name="proj")(nn.LayerNorm()(x))
+    y = nn.LayerNorm()(x)
+    if self.level:
+      y = jnp.concatenate([y, x.mean(-1, keepdims=True), x.std(-1, keepdims=True)], axis=-1)
+    return nn.Dense(self.dim, name="proj")(y)
 
 
 class Router(nn.Module):
   """Chunk-mean of the trunk output -> logits (cheap, expensive).
 
-  x: [N, C, D] chunks, valid: [N, C] bool -> logits [N, 2].
+  x: [N, C, D] chunks, valid: [N, C] bool -> logits [N, 2]. With a history
+  (``router_context``: hist [N, K, D], hist_valid [N, K]) the MLP reads the
+  chunk mean and the history mean side by side ([N, 2D]). ``per_frame``: the
+  LayerNorm and hidden layer run on every frame first; the output layer reads
+  the chunk's mean and max and the history's mean of them ([N, 2H or 3H]).
   """
   hidden: int
   init_bias: float = 0.0
+  per_frame: bool = False
 
   @nn.compact
-  def __call__(self, x, valid):
-    w = valid[..., None].astype(x.dtype)
-    mean = jnp.sum(x * w, axis=1) / jnp.maximum(jnp.sum(w, axis=1), 1.0)
-    h = nn.relu(nn.Dense(self.hidden, name="hidden")(nn.LayerNorm()(mean)))
+  def __call__(self, x, valid, hist=None, hist_valid=None):
+    def pooled(a, v):
+      w = v[..., None].astype(a.dtype)
+      return jnp.sum(a * w, axis=1) / jnp.maximum(jnp.sum(w, axis=1), 1.0)
+    if self.per_frame:
+      ln, dense = nn.LayerNorm(), nn.Dense(self.hidden, name="hidden")
+      frames = lambda a: nn.relu(dense(ln(a)))  # [N, T, H], >= 0
+      hx = frames(x)
+      parts = [pooled(hx, valid), jnp.max(jnp.where(valid[..., None], hx, 0.0), axis=1)]
+      if hist is not None:
+        parts.append(pooled(frames(hist), hist_valid))
+      h = jnp.concatenate(parts, axis=-1)
+    else:
+      mean = pooled(x, valid)
+      if hist is not None:
+        mean = jnp.concatenate([mean, pooled(hist, hist_valid)], axis=-1)
+      h = nn.relu(nn.Dense(self.hidden, name="hidden")(nn.LayerNorm()(mean)))
     bias_init = lambda key, shape, dtype=jnp.float32: jnp.array([0.0, self.init_bias], dtype)
     return nn.Dense(2, bias_init=bias_init, name="logits")(h)
 
@@ -264,11 +308,19 @@ def encoder_flops(cfg, num_bins: int = 80) -> dict:
   br = cfg.branching
   if br.enabled:
     d = cfg.dim
-    out["router"] = (2 * d * br.router_hidden + 2 * br.router_hidden * 2) / max(c, 1) + d
+    k = br.router_context
+    if br.router_per_frame:  # hidden layer on the chunk's and the history's frames
+      out["router"] = (2 * d * br.router_hidden * (c + k)
+                       + 2 * (3 if k else 2) * br.router_hidden * 2) / max(c, 1)
+    else:
+      router_in = d * (2 if k else 1)
+      out["router"] = (2 * router_in * br.router_hidden + 2 * br.router_hidden * 2) / max(c, 1) + d
+      out["router"] += d * k / max(c, 1)  # the history's mean, once per chunk
     if br.feature_router:
       # The subsampling runs only on expensive chunks; the projection of
       # the pooled features is shared; a cheap chunk leaves no keys.
-      proj = 2 * (2 * num_bins) * d + 2 * num_bins * cfg.subsample_factor
+      level = 2 if br.router_level else 0
+      proj = 2 * (2 * num_bins + level) * d + 2 * num_bins * cfg.subsample_factor
       out["router"] += proj
       out["expensive"] = sub + br.expensive_layers * _block_flops(cfg, keys_trunk)
       out["cheap"] = float(2 * 2 * d * br.cheap_rank)

@@ -520,7 +520,12 @@ class Encoder(nn.Module):
                            f"{c.num_layers}, cross_chunk={br.cross_chunk}, "
                            f"context_anchor={c.context_anchor}")
         self.cheap_in = branching_lib.FeatureProjection(c.dim, c.subsample_factor,
-                                                        name="cheap_in")
+                                                        br.router_level, name="cheap_in")
+      elif br.router_level or br.router_context:
+        raise ValueError("branching.router_level and branching.router_context need "
+                         "branching.feature_router (they shape the feature projection's "
+                         f"router); got router_level={br.router_level}, "
+                         f"router_context={br.router_context}")
       if br.cheap_carry:
         if not br.feature_router:
           raise ValueError("branching.cheap_carry needs branching.feature_router (elsewhere "
@@ -533,7 +538,8 @@ class Encoder(nn.Module):
       self.exp_blocks = [Block(c, name=f"block{c.num_layers + i}")
                          for i in range(br.expensive_layers)]
       self.cheap = branching_lib.CheapBranch(c.dim, br.cheap_rank, name="cheap")
-      self.router = branching_lib.Router(br.router_hidden, br.router_init_bias, name="router")
+      self.router = branching_lib.Router(br.router_hidden, br.router_init_bias,
+                                         br.router_per_frame, name="router")
     self.out_ln = nn.LayerNorm()
 
   def __call__(self, feats, lengths, train: bool = False, wake=None):
@@ -627,7 +633,14 @@ class Encoder(nn.Module):
         (b * n, c.chunk_size) + a.shape[2:])
     xc, vc = chunks(x), chunks(valid)
     rc = xc if z0 is None else chunks(z0)  # what the router and the cheap branch read
-    logits = self.router(rc, vc)  # [B*N, 2]
+    hist = ()
+    if br.router_context:  # the K frames before each chunk, as streaming keeps them
+      k = br.router_context
+      idx = (jnp.arange(n) * c.chunk_size)[:, None] + jnp.arange(k)[None]  # [N, K] in padded
+      zp = jnp.pad(z0, ((0, 0), (k, pad), (0, 0)))
+      vp = jnp.pad(valid, ((0, 0), (k, pad)))
+      hist = (zp[:, idx].reshape(b * n, k, d), vp[:, idx].reshape(b * n, k))
+    logits = self.router(rc, vc, *hist)  # [B*N, 2]
     if train:
       w = branching_lib.straight_through_gumbel(self.make_rng("dropout"), logits, br.gumbel_tau)
       expensive = w[:, 1] > 0.5
@@ -681,10 +694,11 @@ class Encoder(nn.Module):
     return out, routing
 
   def _routed_stream(self, x, valid, force_route, positions, mask, caches, window=None,
-                     carry=None):
+                     carry=None, hist=()):
     """One chunk x [B, C, D] -> (out, p_expensive [B], expensive [B] bool,
     new expensive-layer caches (``cross_chunk``; else []), new carry [B, D]
-    (``cheap_carry``; else None)). With
+    (``cheap_carry``; else None)). ``hist``: (frames [B, K, D], valid
+    [B, K]) before the chunk for ``router_context``, else (). With
     ``feature_router`` x is the feature projection, ``window`` the chunk's
     feature window (the expensive branch subsamples it) and ``mask`` the
     expensive blocks' own (cheap chunks' keys masked).
@@ -695,7 +709,7 @@ class Encoder(nn.Module):
     blocks themselves at batch 1.
     """
     c = self.cfg
-    p = branching_lib.p_expensive(self.router(x, valid))
+    p = branching_lib.p_expensive(self.router(x, valid, *hist))
     has = valid.any(-1)
     decide = (p > c.branching.threshold) if force_route is None else jnp.full(p.shape, bool(force_route))
     decide = decide & has
@@ -771,9 +785,15 @@ class Encoder(nn.Module):
         exp_valid = state["exp_cache_valid"]
         mask = jnp.concatenate([jnp.broadcast_to(exp_valid[:, None], (b, t, exp_valid.shape[1])),
                                 jnp.broadcast_to(valid[:, None], (b, t, t))], axis=2)
+      hist = ()
+      if c.branching.router_context:
+        hist = (state["router_hist"], state["router_hist_valid"])
+        k = c.branching.router_context
+        new_state.update(router_hist=jnp.concatenate([hist[0], x], axis=1)[:, -k:],
+                         router_hist_valid=jnp.concatenate([hist[1], valid], axis=1)[:, -k:])
       x, p, decide, exp_layers, carry = self._routed_stream(
           x, valid, force_route, positions, mask, state.get("exp_layers", []), window,
-          state.get("carry"))
+          state.get("carry"), hist)
       new_state.update(route=decide.astype(jnp.int32), p_expensive=p)
       if c.branching.cheap_carry:
         new_state["carry"] = carry
@@ -826,6 +846,10 @@ def init_stream_state(cfg: EncoderConfig, batch: int, num_bins: int,
       state["exp_cache_valid"] = jnp.zeros((batch, L), bool)
     if cfg.branching.cheap_carry:  # last frame of the latest expensive chunk
       state["carry"] = jnp.zeros((batch, cfg.dim), dtype)
+    if cfg.branching.router_context:  # the router's history of projected frames
+      k = cfg.branching.router_context
+      state["router_hist"] = jnp.zeros((batch, k, cfg.dim), dtype)
+      state["router_hist_valid"] = jnp.zeros((batch, k), bool)
   if cfg.context_anchor:
     # context_left: encoder frames of stream context still to come (set by
     # the caller, e.g. StreamingRecognizer.accept_context); those chunks

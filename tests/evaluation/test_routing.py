@@ -70,6 +70,40 @@ def test_speech_split_counts_chunks_overlapping_the_span():
   assert s["frac_expensive_nonspeech"] == pytest.approx(1 / 4)  # chunk 1 of u1
   assert s["speech_chunk_share"] == pytest.approx(0.5)
   assert routing.speech_split(routes, [None, None, None], 0.32) is None
+  # Shares inside the span: u0 chunk 1 (0.5-0.64: 0.4375), 2 (1.0), 3 (0.96-1.0:
+  # 0.125); u1 chunk 0 (0-0.3: 0.9375).
+  assert s["frac_expensive_by_speech_share"] == {
+      "<=0.25": (1, 0.0), "<=0.5": (1, 1.0), "<=0.75": (0, 0.0), "<=1": (2, 1.0)}
+  # Per group: "a" holds utterances 0 and 2 (2 has no span), "b" utterance 1.
+  g = routing.speech_split(routes, [(0.5, 1.0), (0.0, 0.3), None], 0.32,
+                           groups=["a", "b", "a"])["by_group"]
+  assert g["a"]["speech_chunks"] == 3 and g["a"]["frac_expensive_speech"] == pytest.approx(2 / 3)
+  assert g["a"]["frac_expensive_nonspeech"] == 0.0
+  assert g["b"]["speech_chunks"] == 1 and g["b"]["frac_expensive_nonspeech"] == pytest.approx(1 / 2)
+
+
+def test_noise_kinds_follow_the_corpus_plans(tiny_data_dir, tiny_tokenizer_path):
+  """The generated tiny corpus's test utterances get their plan's noise;
+  an utterance whose transcript is not the plan's, a manifest id and an
+  unknown corpus get None."""
+  import types  # pylint: disable=g-import-not-at-top
+  from asr.data import corpus as corpus_lib  # pylint: disable=g-import-not-at-top
+  from asr.data import tokenizer as tok_lib  # pylint: disable=g-import-not-at-top
+  from asr.evaluation import evaluate  # pylint: disable=g-import-not-at-top
+  from experiments import tiny  # pylint: disable=g-import-not-at-top
+  config = tiny.get_config()
+  config.data.data_dir = tiny_data_dir
+  utts = evaluate.load_utterances(config, "tfds:voice_assistant/tiny:test",
+                                  tok_lib.Tokenizer(tiny_tokenizer_path), limit=8)
+  kinds = routing.noise_kinds("tiny", utts)
+  plans = [corpus_lib.plan_example(corpus_lib.CorpusConfig(), "test", int(u.id.split("/")[1]))
+           for u in utts]
+  assert kinds == [p.aug["noise"] for p in plans]
+  assert set(kinds) <= {"none", "white", "pink", "babble"} and len(set(kinds)) > 1
+  other = types.SimpleNamespace(id=utts[0].id, text=utts[0].text + " please")
+  manifest = types.SimpleNamespace(id="clip_17", text=utts[0].text)
+  assert routing.noise_kinds("tiny", [other, manifest]) == [None, None]
+  assert routing.noise_kinds("no_such_corpus", utts[:1]) == [None]
 
 
 def _probs(model, params, norm, utts):

@@ -13,7 +13,7 @@ from asr.models import encoder as enc_lib
 
 
 def _cfg(chunk=2, layers=1, expensive=2, threshold=0.5, cross_chunk=False, feature_router=False,
-         cheap_carry=False):
+         cheap_carry=False, router_level=False, router_context=0, router_per_frame=False):
   return enc_lib.EncoderConfig(
       num_layers=layers, dim=32, num_heads=2, ffn_mult=2, conv_kernel=5, subsample_channels=8,
       chunk_size=chunk, left_context=4, dropout=0.0,
@@ -21,7 +21,10 @@ def _cfg(chunk=2, layers=1, expensive=2, threshold=0.5, cross_chunk=False, featu
                                           router_hidden=8, threshold=threshold,
                                           cross_chunk=cross_chunk or feature_router,
                                           feature_router=feature_router,
-                                          cheap_carry=cheap_carry))
+                                          cheap_carry=cheap_carry,
+                                          router_level=router_level,
+                                          router_context=router_context,
+                                          router_per_frame=router_per_frame))
 
 
 def _init(cfg, t=101, b=2, seed=0):
@@ -316,6 +319,60 @@ def test_cheap_carry_streaming_equals_full_run_and_reaches_only_cheap_chunks_aft
     _init(_cfg(layers=0, cross_chunk=True, cheap_carry=True))
 
 
+@pytest.mark.parametrize("context,per_frame", [(3, False), (5, True)])
+def test_router_context_and_level_stream_as_the_full_run_and_read_only_the_past(context,
+                                                                                per_frame):
+  """router_context: the router reads the chunk and the ``context`` frames
+  before it (3 < chunk + 2: part of the previous chunk; 5: more than one
+  chunk back); streaming keeps them in its state and equals the full run at
+  batch 2 with mixed routes, also with the per-frame router. A change to the
+  features of frames after a chunk never changes its decision; a change
+  inside its history does. router_level: the projection passes on the frame
+  level that its LayerNorm removes (a constant added to every bin of a frame
+  moves it only then)."""
+  cfg = _cfg(layers=0, feature_router=True, cheap_carry=True, router_level=True,
+             router_context=context, router_per_frame=per_frame)
+  model, params, feats = _init(cfg)
+  lengths = jnp.array([101, 70])
+  model, cfg = _mixing(cfg, params, feats, lengths)
+  full, full_len, routing = model.apply(params, feats, lengths, method=enc_lib.Encoder.forward)
+  stream, routes = _stream(model, params, feats, lengths, cfg)
+  for b in range(2):
+    n = int(full_len[b])
+    np.testing.assert_allclose(stream[b, :n], np.asarray(full)[b, :n], atol=2e-5, rtol=1e-4)
+    nc = -(-n // cfg.chunk_size)
+    assert routes[b, :nc].tolist() == np.asarray(routing["expensive"])[b, :nc].astype(int).tolist()
+  assert 0 < np.asarray(routing["expensive"])[np.asarray(routing["valid"])].mean() < 1
+
+  logits = lambda f: np.asarray(model.apply(params, f, lengths,
+                                            method=enc_lib.Encoder.forward)[2]["logits"])
+  base = logits(feats)
+  hop = cfg.subsample_factor * cfg.chunk_size  # feature frames per chunk
+  k = 3  # chunk 3 starts at encoder frame 6, feature frame 3 * hop
+  later = feats.at[:, (k + 1) * hop:].add(3.0)
+  moved = np.abs(logits(later) - base).max(-1)  # [B, N]
+  assert moved[:, :k + 1].max() < 1e-6 and moved[:, k + 1:].max() > 1e-3
+  # The encoder frame just before chunk k (in every history) and the one
+  # `context` frames before it (in this history only when context > chunk).
+  f = cfg.subsample_factor
+  for frame in (k * cfg.chunk_size - 1, k * cfg.chunk_size - context):
+    other = feats.at[:, frame * f:(frame + 1) * f].add(3.0)
+    assert np.abs(logits(other) - base)[:, k].max() > 1e-4, frame
+  first = k * cfg.chunk_size - context  # the earliest frame of chunk k's history
+  outside = feats.at[:, (first - 1) * f:first * f].add(3.0)
+  d = np.abs(logits(outside) - base)
+  assert d[:, k].max() < 1e-6 and d[:, k - 1].max() > 1e-4
+
+  proj = lambda level, x: branching.FeatureProjection(32, 8, level).init_with_output(
+      jax.random.PRNGKey(1), x, 4)[0]
+  x = feats[:1, :32]
+  for level in (False, True):
+    shift = np.abs(np.asarray(proj(level, x + 2.0)) - np.asarray(proj(level, x))).max()
+    assert (shift > 1e-3) == level, (level, shift)
+  with pytest.raises(ValueError, match="router_level and branching.router_context need"):
+    _init(_cfg(layers=0, cross_chunk=True, router_context=2))
+
+
 def test_relative_cost_and_flops():
   cfg = _cfg()
   f = branching.encoder_flops(cfg)
@@ -336,6 +393,19 @@ def test_relative_cost_and_flops():
   t0 = branching.encoder_flops(_cfg(layers=0, cross_chunk=True))
   assert fr["expensive"] == pytest.approx(t0["expensive"] + t0["subsample"])
   assert fr["min"] < 0.1 * fr["full"] < t0["min"]
+  # router_level: two more inputs to the projection; router_context: the
+  # router MLP reads two means, once per chunk.
+  frv = branching.encoder_flops(_cfg(layers=0, feature_router=True, router_level=True,
+                                     router_context=3))
+  assert frv["router"] - fr["router"] == pytest.approx(2 * 2 * 32 + 2 * 32 * 8 / 2 + 32 * 3 / 2)
+  assert frv["expensive"] == fr["expensive"] and frv["cheap"] == fr["cheap"]
+  # router_per_frame: the hidden layer on the chunk's 2 and the history's 3
+  # frames (per chunk of 2), the output layer on three pooled vectors.
+  pf = branching.encoder_flops(_cfg(layers=0, feature_router=True, router_context=3,
+                                    router_per_frame=True))
+  nopf = branching.encoder_flops(_cfg(layers=0, feature_router=True))
+  assert pf["router"] - nopf["router"] == pytest.approx(
+      (2 * 32 * 8 * 5 + 2 * 3 * 8 * 2) / 2 - ((2 * 32 * 8 + 2 * 8 * 2) / 2 + 32))
 
 
 def test_training_routing_is_a_straight_through_sample():
