@@ -75,17 +75,10 @@ def _mixing(cfg, params, feats, lengths):
   return enc_lib.Encoder(cfg), cfg
 
 
-ROUTED = [(False, 1, False), (True, 1, False), (True, 0, False), (True, 0, True)]
-
-
-@pytest.mark.parametrize("cross_chunk,layers,feature_router", ROUTED)
-def test_streaming_equals_full_run_with_routing(cross_chunk, layers, feature_router):
-  """Batch 2 with mixed routes: with cross_chunk the expensive path also
-  writes fallback keys/values for the row that chose the cheap branch;
-  layers=0: no trunk, the router reads the subsampling output;
-  feature_router: it reads the feature projection, and cheap chunks are
-  masked out of the expensive blocks' caches."""
-  cfg = _cfg(cross_chunk=cross_chunk, layers=layers, feature_router=feature_router)
+def _check_streaming_equals_full_run(cfg):
+  """Batch 2 (lengths 101 and 70) at a threshold that mixes the branches:
+  streaming outputs and routes equal the full run's. Returns (model, params,
+  feats, lengths, cfg at that threshold)."""
   model, params, feats = _init(cfg)
   lengths = jnp.array([101, 70])
   model, cfg = _mixing(cfg, params, feats, lengths)
@@ -98,6 +91,21 @@ def test_streaming_equals_full_run_with_routing(cross_chunk, layers, feature_rou
     assert routes[b, :nc].tolist() == np.asarray(routing["expensive"])[b, :nc].astype(int).tolist()
   mixed = np.asarray(routing["expensive"])[np.asarray(routing["valid"])]
   assert 0 < mixed.mean() < 1, "random router should mix branches"
+  return model, params, feats, lengths, cfg
+
+
+ROUTED = [(False, 1, False), (True, 1, False), (True, 0, False), (True, 0, True)]
+
+
+@pytest.mark.parametrize("cross_chunk,layers,feature_router", ROUTED)
+def test_streaming_equals_full_run_with_routing(cross_chunk, layers, feature_router):
+  """Batch 2 with mixed routes: with cross_chunk the expensive path also
+  writes fallback keys/values for the row that chose the cheap branch;
+  layers=0: no trunk, the router reads the subsampling output;
+  feature_router: it reads the feature projection, and cheap chunks are
+  masked out of the expensive blocks' caches."""
+  _check_streaming_equals_full_run(
+      _cfg(cross_chunk=cross_chunk, layers=layers, feature_router=feature_router))
 
 
 def test_branches_differ_and_forcing_picks_them():
@@ -330,19 +338,9 @@ def test_router_context_and_level_stream_as_the_full_run_and_read_only_the_past(
   inside its history does. router_level: the projection passes on the frame
   level that its LayerNorm removes (a constant added to every bin of a frame
   moves it only then)."""
-  cfg = _cfg(layers=0, feature_router=True, cheap_carry=True, router_level=True,
-             router_context=context, router_per_frame=per_frame)
-  model, params, feats = _init(cfg)
-  lengths = jnp.array([101, 70])
-  model, cfg = _mixing(cfg, params, feats, lengths)
-  full, full_len, routing = model.apply(params, feats, lengths, method=enc_lib.Encoder.forward)
-  stream, routes = _stream(model, params, feats, lengths, cfg)
-  for b in range(2):
-    n = int(full_len[b])
-    np.testing.assert_allclose(stream[b, :n], np.asarray(full)[b, :n], atol=2e-5, rtol=1e-4)
-    nc = -(-n // cfg.chunk_size)
-    assert routes[b, :nc].tolist() == np.asarray(routing["expensive"])[b, :nc].astype(int).tolist()
-  assert 0 < np.asarray(routing["expensive"])[np.asarray(routing["valid"])].mean() < 1
+  model, params, feats, lengths, cfg = _check_streaming_equals_full_run(
+      _cfg(layers=0, feature_router=True, cheap_carry=True, router_level=True,
+           router_context=context, router_per_frame=per_frame))
 
   logits = lambda f: np.asarray(model.apply(params, f, lengths,
                                             method=enc_lib.Encoder.forward)[2]["logits"])
