@@ -16,11 +16,10 @@ Measured (2026-12-05, 2 CPU cores, 12 min): greedy validation 36.5 %
 (``small_ft``: 37.5 %), test beam 4 39.9 % (``small_ft``: 41.7 %).
 """
 
-from experiments import small_ft
+from experiments import small_ft_ws
 
 
 def get_config():
-  c = small_ft.get_config()
+  c = small_ft_ws.get_config()  # small_ft on whole streams, as the branching runs
   c.train.init_from = "workdirs/small_ft"  # the branching runs' start
-  c.data.train_trailing_s = 5.0  # whole streams, as the branching runs
   return c
