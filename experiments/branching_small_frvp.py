@@ -3,7 +3,7 @@
   python -m launch.train --config=experiments/branching_small_frvp.py \\
       --workdir=workdirs/branching_small_frvp
   python -m benchmarks.branching --workdirs=workdirs/branching_small_frvp \\
-      --reference=workdirs/small_ft --thresholds=0,0.05,0.1,0.2,0.3
+      --reference=workdirs/small_ft2 --thresholds=0,0.05,0.1,0.2,0.3
 
 ``branching.router_per_frame``: the router's LayerNorm and hidden layer run on
 every projected frame of the chunk and of its 0.96 s history, and the output
