@@ -131,6 +131,13 @@ def get_config():
   # history) and the output layer reads their chunk mean / max and history mean
   # (experiments/branching_small_frvp.py); False: one MLP on the chunk mean.
   br.router_per_frame = False
+  # > 0: training routes hard at this p(expensive) threshold, as inference does
+  # (no Gumbel noise; the router then learns from the speech target and the
+  # cost term only; experiments/branching_small_frvp_h.py); 0 = Gumbel.
+  br.train_threshold = 0.0
+  # With train_threshold: the task loss also trains the router, through the
+  # straight-through estimator without noise (one_hot + p - sg(p)).
+  br.train_straight_through = False
   p = m.predictor = ml_collections.ConfigDict()
   p.kind = "lstm"  # lstm | stateless
   p.embed_dim = 128
@@ -177,6 +184,12 @@ def get_config():
   t.b1 = 0.9
   t.b2 = 0.98
   t.clip_norm = 5.0  # global gradient-norm clipping
+  # Regular expression over '/'-joined parameter paths (as train.trainable):
+  # the parameters it matches are clipped as a group of their own (each group
+  # to clip_norm), so that large gradients of auxiliary-trained parameters
+  # (a fresh router under its speech target) do not scale down the step of
+  # the rest. "" = one global norm.
+  t.clip_separately = ""
   # Regular expression over '/'-joined parameter paths (e.g.
   # "encoder/router/hidden/kernel"): only parameters it matches (re.search)
   # are trained; the rest get zero updates (no gradient step, no weight

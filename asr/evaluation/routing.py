@@ -174,7 +174,9 @@ def speech_split(routes: Sequence[np.ndarray], spans: Sequence[tuple[float, floa
   frac_expensive_nonspeech, speech_chunk_share,
   frac_expensive_by_speech_share ({"<=0.25": (speech chunks with at most a
   quarter of their length inside the span, fraction expensive), "<=0.5",
-  "<=0.75", "<=1"}), and with ``groups``
+  "<=0.75", "<=1"}), frac_expensive_edges ({"onset": (partial speech
+  chunks in which the span starts, fraction expensive), "offset": (those in
+  which it ends; a chunk holding both counts as an onset)}), and with ``groups``
   ``by_group``: {label: the same keys over its utterances}; None when no
   span is known.
   """
@@ -182,6 +184,7 @@ def speech_split(routes: Sequence[np.ndarray], spans: Sequence[tuple[float, floa
 
   def split(sel_utts):
     n = {"speech": [0, 0], "nonspeech": [0, 0]}  # [chunks, expensive]
+    edges = {"onset": [0, 0], "offset": [0, 0]}  # partial chunks holding a span edge
     by_share = np.zeros((len(share_bins), 2), int)  # speech chunks by share: [chunks, expensive]
     known = False
     for i in sel_utts:
@@ -197,6 +200,12 @@ def speech_split(routes: Sequence[np.ndarray], spans: Sequence[tuple[float, floa
       share = np.clip(np.minimum(start + chunk_s, span[1]) - np.maximum(start, span[0]),
                       0.0, chunk_s) / chunk_s
       b = np.searchsorted(share_bins, share - 1e-9)  # (0, .25] -> 0, ..., (.75, 1] -> 3
+      partial = speech & (share < 1.0 - 1e-9)
+      onset = partial & (start <= span[0])  # the speech starts inside the chunk
+      offset = partial & ~onset & (start + chunk_s >= span[1])  # ... or ends inside it
+      for name, sel in (("onset", onset), ("offset", offset)):
+        edges[name][0] += int(sel.sum())
+        edges[name][1] += int((np.asarray(r, bool) & sel).sum())
       for k in range(len(share_bins)):
         sel = speech & (b == k)
         by_share[k] += (int(sel.sum()), int((np.asarray(r, bool) & sel).sum()))
@@ -207,7 +216,8 @@ def speech_split(routes: Sequence[np.ndarray], spans: Sequence[tuple[float, floa
             "speech_chunks": n["speech"][0], "nonspeech_chunks": n["nonspeech"][0],
             "frac_expensive_speech": n["speech"][1] / max(1, n["speech"][0]),
             "frac_expensive_nonspeech": n["nonspeech"][1] / max(1, n["nonspeech"][0]),
-            "speech_chunk_share": n["speech"][0] / max(1, n["speech"][0] + n["nonspeech"][0])}
+            "speech_chunk_share": n["speech"][0] / max(1, n["speech"][0] + n["nonspeech"][0]),
+            "frac_expensive_edges": {k: (c, e / max(1, c)) for k, (c, e) in edges.items()}}
 
   out = split(range(len(routes)))
   if out is not None and groups is not None:

@@ -45,7 +45,8 @@ valid frames, two logits (cheap, expensive). Training uses the
 straight-through Gumbel-softmax (Jang et al. 2017): the forward pass takes
 the hard sample, gradients flow through the relaxed sample at temperature
 ``gumbel_tau``; both branches run for every chunk of the batch. At inference
-a chunk goes to the expensive branch iff ``p(expensive) > threshold``; the
+a chunk goes to the expensive branch iff ``p(expensive) > threshold``
+(``train_threshold`` > 0: training routes the same way, hard); the
 full-utterance run evaluates both branches and selects (a batch cannot skip
 per chunk), while ``Encoder.stream`` wraps the expensive branch in
 ``lax.cond`` on "any stream of this chunk wants it", so at batch 1 a cheap
@@ -143,7 +144,20 @@ class BranchingConfig:
       chunk and of its history) before pooling, and the chunk is pooled by
       mean and max, the history by mean: a per-frame speech detector instead
       of a linear function of the chunk mean (``router_hidden`` x D
-      multiply-adds per frame, recomputed for the history in every chunk).
+      multiply-adds per frame: streaming keeps the history's hidden frames,
+      so each frame's runs once).
+    train_threshold: > 0: training routes as inference does, hard and
+      without noise: a chunk is expensive iff p(expensive) exceeds this
+      threshold (no Gumbel sample, no relaxed mixture). The task loss then
+      gives the router no gradient; it learns from the auxiliary terms only
+      (``speech_weight``, the compute cost), while the branches train on the
+      routes inference will take (``experiments/branching_small_frvp_h.py``).
+      0 = the straight-through Gumbel-softmax.
+    train_straight_through: with ``train_threshold``, the hard routes pass
+      the task loss's gradient to the router through its probabilities
+      (the straight-through estimator without noise: the mixture weights
+      are ``one_hot + p - stop_gradient(p)``), so that it also learns which
+      chunks the transcript needs, not only where the speech span is.
   """
   enabled: bool = False
   expensive_layers: int = 2
@@ -162,6 +176,8 @@ class BranchingConfig:
   router_level: bool = False
   router_context: int = 0
   router_per_frame: bool = False
+  train_threshold: float = 0.0
+  train_straight_through: bool = False
 
 
 class CheapBranch(nn.Module):
@@ -213,17 +229,23 @@ class Router(nn.Module):
   per_frame: bool = False
 
   @nn.compact
-  def __call__(self, x, valid, hist=None, hist_valid=None):
+  def __call__(self, x, valid, hist=None, hist_valid=None, hist_is_hidden: bool = False,
+               with_hidden: bool = False):
+    """``hist_is_hidden`` (``per_frame``): ``hist`` [N, K, H] already holds
+    the hidden layer's output for the history frames (streaming keeps it, so
+    each frame's hidden layer runs once). ``with_hidden``: also return the
+    chunk's hidden frames [N, C, H] (``per_frame``) for that history."""
     def pooled(a, v):
       w = v[..., None].astype(a.dtype)
       return jnp.sum(a * w, axis=1) / jnp.maximum(jnp.sum(w, axis=1), 1.0)
+    hx = None
     if self.per_frame:
       ln, dense = nn.LayerNorm(), nn.Dense(self.hidden, name="hidden")
       frames = lambda a: nn.relu(dense(ln(a)))  # [N, T, H], >= 0
       hx = frames(x)
       parts = [pooled(hx, valid), jnp.max(jnp.where(valid[..., None], hx, 0.0), axis=1)]
       if hist is not None:
-        parts.append(pooled(frames(hist), hist_valid))
+        parts.append(pooled(hist if hist_is_hidden else frames(hist), hist_valid))
       h = jnp.concatenate(parts, axis=-1)
     else:
       mean = pooled(x, valid)
@@ -231,7 +253,8 @@ class Router(nn.Module):
         mean = jnp.concatenate([mean, pooled(hist, hist_valid)], axis=-1)
       h = nn.relu(nn.Dense(self.hidden, name="hidden")(nn.LayerNorm()(mean)))
     bias_init = lambda key, shape, dtype=jnp.float32: jnp.array([0.0, self.init_bias], dtype)
-    return nn.Dense(2, bias_init=bias_init, name="logits")(h)
+    logits = nn.Dense(2, bias_init=bias_init, name="logits")(h)
+    return (logits, hx) if with_hidden else logits
 
 
 def speech_targets(spans, num_chunks: int, chunk_s: float):
@@ -309,9 +332,10 @@ def encoder_flops(cfg, num_bins: int = 80) -> dict:
   if br.enabled:
     d = cfg.dim
     k = br.router_context
-    if br.router_per_frame:  # hidden layer on the chunk's and the history's frames
-      out["router"] = (2 * d * br.router_hidden * (c + k)
+    if br.router_per_frame:  # hidden layer once per frame (streaming keeps the history's)
+      out["router"] = (2 * d * br.router_hidden * c
                        + 2 * (3 if k else 2) * br.router_hidden * 2) / max(c, 1)
+      out["router"] += br.router_hidden * k / max(c, 1)  # the history's mean, once per chunk
     else:
       router_in = d * (2 if k else 1)
       out["router"] = (2 * router_in * br.router_hidden + 2 * br.router_hidden * 2) / max(c, 1) + d

@@ -641,7 +641,13 @@ class Encoder(nn.Module):
       vp = jnp.pad(valid, ((0, 0), (k, pad)))
       hist = (zp[:, idx].reshape(b * n, k, d), vp[:, idx].reshape(b * n, k))
     logits = self.router(rc, vc, *hist)  # [B*N, 2]
-    if train:
+    if train and br.train_threshold > 0:  # hard routes, as inference takes them
+      expensive = jax.lax.stop_gradient(branching_lib.p_expensive(logits)) > br.train_threshold
+      w = jax.nn.one_hot(expensive.astype(jnp.int32), 2, dtype=x.dtype)
+      if br.train_straight_through:  # the task loss's gradient reaches p (no noise)
+        probs = jax.nn.softmax(logits, axis=-1)
+        w = w + probs - jax.lax.stop_gradient(probs)
+    elif train:
       w = branching_lib.straight_through_gumbel(self.make_rng("dropout"), logits, br.gumbel_tau)
       expensive = w[:, 1] > 0.5
     else:
@@ -697,8 +703,10 @@ class Encoder(nn.Module):
                      carry=None, hist=()):
     """One chunk x [B, C, D] -> (out, p_expensive [B], expensive [B] bool,
     new expensive-layer caches (``cross_chunk``; else []), new carry [B, D]
-    (``cheap_carry``; else None)). ``hist``: (frames [B, K, D], valid
-    [B, K]) before the chunk for ``router_context``, else (). With
+    (``cheap_carry``; else None), the router's hidden frames [B, C, H]
+    (``router_per_frame``; else None)). ``hist``: (frames [B, K, D], or
+    their hidden frames [B, K, H] with ``router_per_frame``, valid [B, K])
+    before the chunk for ``router_context``, else (). With
     ``feature_router`` x is the feature projection, ``window`` the chunk's
     feature window (the expensive branch subsamples it) and ``mask`` the
     expensive blocks' own (cheap chunks' keys masked).
@@ -709,7 +717,9 @@ class Encoder(nn.Module):
     blocks themselves at batch 1.
     """
     c = self.cfg
-    p = branching_lib.p_expensive(self.router(x, valid, *hist))
+    per_frame = c.branching.router_per_frame
+    logits, hidden = self.router(x, valid, *hist, hist_is_hidden=per_frame, with_hidden=True)
+    p = branching_lib.p_expensive(logits)
     has = valid.any(-1)
     decide = (p > c.branching.threshold) if force_route is None else jnp.full(p.shape, bool(force_route))
     decide = decide & has
@@ -725,11 +735,11 @@ class Encoder(nn.Module):
     run_cheap = functools.partial(_run_cheap, c)
     if force_route is not None:  # benchmarks: one branch, no cond
       out, new, new_carry = (run_exp if force_route else run_cheap)(ops)
-      return out, p, decide, new, new_carry
+      return out, p, decide, new, new_carry, hidden
     # Batch 1: a cheap chunk never runs the expensive blocks. Batch > 1: they
     # run when any stream's chunk needs them (a batch cannot skip per row).
     out, new, new_carry = jax.lax.cond(jnp.any(decide), run_exp, run_cheap, ops)
-    return out, p, decide, new, new_carry
+    return out, p, decide, new, new_carry, hidden
 
   # --- streaming -----------------------------------------------------------------
 
@@ -787,13 +797,18 @@ class Encoder(nn.Module):
                                 jnp.broadcast_to(valid[:, None], (b, t, t))], axis=2)
       hist = ()
       if c.branching.router_context:
+        # The history: projected frames, or (router_per_frame) their hidden
+        # layer's output, computed once when the frame was in its chunk.
         hist = (state["router_hist"], state["router_hist_valid"])
-        k = c.branching.router_context
-        new_state.update(router_hist=jnp.concatenate([hist[0], x], axis=1)[:, -k:],
-                         router_hist_valid=jnp.concatenate([hist[1], valid], axis=1)[:, -k:])
-      x, p, decide, exp_layers, carry = self._routed_stream(
+      x_in = x
+      x, p, decide, exp_layers, carry, hidden = self._routed_stream(
           x, valid, force_route, positions, mask, state.get("exp_layers", []), window,
           state.get("carry"), hist)
+      if c.branching.router_context:
+        k = c.branching.router_context
+        newest = hidden if c.branching.router_per_frame else x_in
+        new_state.update(router_hist=jnp.concatenate([hist[0], newest], axis=1)[:, -k:],
+                         router_hist_valid=jnp.concatenate([hist[1], valid], axis=1)[:, -k:])
       new_state.update(route=decide.astype(jnp.int32), p_expensive=p)
       if c.branching.cheap_carry:
         new_state["carry"] = carry
@@ -848,7 +863,8 @@ def init_stream_state(cfg: EncoderConfig, batch: int, num_bins: int,
       state["carry"] = jnp.zeros((batch, cfg.dim), dtype)
     if cfg.branching.router_context:  # the router's history of projected frames
       k = cfg.branching.router_context
-      state["router_hist"] = jnp.zeros((batch, k, cfg.dim), dtype)
+      width = cfg.branching.router_hidden if cfg.branching.router_per_frame else cfg.dim
+      state["router_hist"] = jnp.zeros((batch, k, width), dtype)
       state["router_hist_valid"] = jnp.zeros((batch, k), bool)
   if cfg.context_anchor:
     # context_left: encoder frames of stream context still to come (set by

@@ -79,7 +79,8 @@ def with_params(state: TrainState, params, tx) -> TrainState:
 
 
 def make_optimizer(t: ml_collections.ConfigDict) -> tuple[optax.GradientTransformation, optax.Schedule]:
-  """AdamW with linear warm-up, cosine decay and global-norm clipping.
+  """AdamW with linear warm-up, cosine decay and global-norm clipping
+  (``train.clip_separately``: two clipping groups).
 
   The warm-up starts at learning_rate / warmup_steps, not 0, so that the very
   first step already moves the parameters.
@@ -90,8 +91,7 @@ def make_optimizer(t: ml_collections.ConfigDict) -> tuple[optax.GradientTransfor
       end_value=t.learning_rate * t.end_lr_ratio)
   decay_mask = lambda params: jax.tree_util.tree_map(lambda x: x.ndim >= 2, params)
   tx = optax.chain(
-      optax.clip_by_global_norm(t.clip_norm),
-      optax.adamw(schedule, b1=t.b1, b2=t.b2, weight_decay=t.weight_decay, mask=decay_mask))
+      gradient_clipping(t), optax.adamw(schedule, b1=t.b1, b2=t.b2, weight_decay=t.weight_decay, mask=decay_mask))
   pattern = t.get("trainable", "")
   if pattern:
     # Frozen parameters get a zero update (no decay either); the clipping
@@ -101,7 +101,24 @@ def make_optimizer(t: ml_collections.ConfigDict) -> tuple[optax.GradientTransfor
   return tx, schedule
 
 
-def trainable_labels(pattern: str, params):
+def gradient_clipping(t: ml_collections.ConfigDict) -> optax.GradientTransformation:
+  """Global-norm clipping to ``t.clip_norm``; with ``t.clip_separately`` (a
+  regular expression over '/'-joined parameter paths) the parameters it
+  matches and the others are two groups, each clipped by its own norm, so
+  that large gradients of the first (a fresh router under an auxiliary
+  target) cannot scale down the step of the second."""
+  separate = t.get("clip_separately", "")
+  if not separate:
+    return optax.clip_by_global_norm(t.clip_norm)
+  # trainable_labels names the matched leaves "train", the others "frozen":
+  # here just the two groups.
+  return optax.multi_transform(
+      {"train": optax.clip_by_global_norm(t.clip_norm),
+       "frozen": optax.clip_by_global_norm(t.clip_norm)},
+      functools.partial(trainable_labels, separate, field="train.clip_separately"))
+
+
+def trainable_labels(pattern: str, params, field: str = "train.trainable"):
   """"train" / "frozen" per leaf of ``params``: whether ``pattern``
   (``train.trainable``) matches the leaf's '/'-joined path. Raises if it
   matches nothing (a typo would silently train nothing)."""
@@ -111,7 +128,7 @@ def trainable_labels(pattern: str, params):
   labels = traverse_util.path_aware_map(
       lambda path, _: "train" if rx.search("/".join(path)) else "frozen", params)
   if "train" not in jax.tree_util.tree_leaves(labels):
-    raise ValueError(f"train.trainable={pattern!r} matches no parameter")
+    raise ValueError(f"{field}={pattern!r} matches no parameter")
   return labels
 
 

@@ -74,6 +74,9 @@ def test_speech_split_counts_chunks_overlapping_the_span():
   # 0.125); u1 chunk 0 (0-0.3: 0.9375).
   assert s["frac_expensive_by_speech_share"] == {
       "<=0.25": (1, 0.0), "<=0.5": (1, 1.0), "<=0.75": (0, 0.0), "<=1": (2, 1.0)}
+  # Edges: the span starts inside u0 chunk 1 and u1 chunk 0 (which also holds
+  # its end: an onset), both expensive; it ends inside u0 chunk 3, cheap.
+  assert s["frac_expensive_edges"] == {"onset": (2, 1.0), "offset": (1, 0.0)}
   # Per group: "a" holds utterances 0 and 2 (2 has no span), "b" utterance 1.
   g = routing.speech_split(routes, [(0.5, 1.0), (0.0, 0.3), None], 0.32,
                            groups=["a", "b", "a"])["by_group"]

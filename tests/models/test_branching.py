@@ -397,13 +397,14 @@ def test_relative_cost_and_flops():
                                      router_context=3))
   assert frv["router"] - fr["router"] == pytest.approx(2 * 2 * 32 + 2 * 32 * 8 / 2 + 32 * 3 / 2)
   assert frv["expensive"] == fr["expensive"] and frv["cheap"] == fr["cheap"]
-  # router_per_frame: the hidden layer on the chunk's 2 and the history's 3
-  # frames (per chunk of 2), the output layer on three pooled vectors.
+  # router_per_frame: the hidden layer once per frame (streaming keeps the
+  # history's 3 hidden frames), the output layer on three pooled vectors,
+  # the history's mean once per chunk of 2.
   pf = branching.encoder_flops(_cfg(layers=0, feature_router=True, router_context=3,
                                     router_per_frame=True))
   nopf = branching.encoder_flops(_cfg(layers=0, feature_router=True))
   assert pf["router"] - nopf["router"] == pytest.approx(
-      (2 * 32 * 8 * 5 + 2 * 3 * 8 * 2) / 2 - ((2 * 32 * 8 + 2 * 8 * 2) / 2 + 32))
+      (2 * 32 * 8 * 2 + 2 * 3 * 8 * 2 + 8 * 3) / 2 - ((2 * 32 * 8 + 2 * 8 * 2) / 2 + 32))
 
 
 def test_training_routing_is_a_straight_through_sample():
@@ -420,6 +421,47 @@ def test_training_routing_is_a_straight_through_sample():
   assert r["expensive"].dtype == jnp.bool_ and r["logits"].shape[-1] == 2
   # The relaxed sample carries the task loss's gradient into the router.
   assert float(jnp.abs(g["params"]["router"]["logits"]["kernel"]).max()) > 0
+
+
+def test_hard_training_routes_are_the_inference_routes_and_give_the_router_no_task_gradient():
+  cfg = _cfg(feature_router=True, layers=0)
+  model, params, feats = _init(cfg)
+  lengths = jnp.array([101, 70])
+  model, cfg = _mixing(cfg, params, feats, lengths)  # a threshold that mixes the branches
+  thr = cfg.branching.threshold
+  hard = dataclasses.replace(cfg, branching=dataclasses.replace(cfg.branching, train_threshold=thr))
+  hard_model = enc_lib.Encoder(hard)
+  infer, _, r_inf = model.apply(params, feats, lengths, method=enc_lib.Encoder.forward)
+
+  def loss(p, rng):
+    out, _, r = hard_model.apply(p, feats, lengths, True, rngs={"dropout": rng},
+                                 method=enc_lib.Encoder.forward)
+    return jnp.sum(out ** 2), (out, r)
+
+  (_, (out, r)), g = jax.value_and_grad(loss, has_aux=True)(params, jax.random.PRNGKey(3))
+  (_, (out2, r2)), _ = jax.value_and_grad(loss, has_aux=True)(params, jax.random.PRNGKey(4))
+  # The same routes as inference, whatever the rng (dropout is 0: the same outputs).
+  np.testing.assert_array_equal(np.asarray(r["expensive"]), np.asarray(r_inf["expensive"]))
+  np.testing.assert_array_equal(np.asarray(r2["expensive"]), np.asarray(r_inf["expensive"]))
+  mixed = np.asarray(r["expensive"])[np.asarray(r["valid"])]
+  assert 0 < mixed.mean() < 1
+  np.testing.assert_allclose(np.asarray(out), np.asarray(infer), atol=1e-5, rtol=1e-5)
+  np.testing.assert_allclose(np.asarray(out2), np.asarray(infer), atol=1e-5, rtol=1e-5)
+  # No task-loss gradient reaches the router; the branches still get one.
+  assert float(jnp.abs(g["params"]["router"]["logits"]["kernel"]).max()) == 0.0
+  assert float(jnp.abs(g["params"]["cheap"]["up"]["kernel"]).max()) > 0
+  # train_straight_through: the same routes and outputs, and a router gradient.
+  st = dataclasses.replace(hard, branching=dataclasses.replace(hard.branching,
+                                                               train_straight_through=True))
+  out3, _, r3 = enc_lib.Encoder(st).apply(params, feats, lengths, True,
+                                          rngs={"dropout": jax.random.PRNGKey(5)},
+                                          method=enc_lib.Encoder.forward)
+  np.testing.assert_array_equal(np.asarray(r3["expensive"]), np.asarray(r_inf["expensive"]))
+  np.testing.assert_allclose(np.asarray(out3), np.asarray(infer), atol=1e-5, rtol=1e-5)
+  g3 = jax.grad(lambda p: jnp.sum(enc_lib.Encoder(st).apply(
+      p, feats, lengths, True, rngs={"dropout": jax.random.PRNGKey(5)},
+      method=enc_lib.Encoder.forward)[0] ** 2))(params)
+  assert float(jnp.abs(g3["params"]["router"]["logits"]["kernel"]).max()) > 0
 
 
 def _tiny_training(tiny_data_dir, tiny_tokenizer_path, config):

@@ -369,3 +369,27 @@ def test_perturbation_before_its_ramp_changes_nothing(tiny_data_dir, tmp_path):
     runs[name] = [l for _, l in _losses(wd)]
   assert runs["ramped"] == pytest.approx(runs["plain"], rel=1e-6)
   assert runs["on"][1:] != pytest.approx(runs["plain"][1:], rel=1e-4)
+
+
+def test_separate_clipping_groups_keep_one_groups_norm_off_the_other():
+  """train.clip_separately: a huge router gradient is clipped within its own
+  group and leaves the rest as one global norm would have left it alone."""
+  import jax.numpy as jnp
+  import ml_collections
+  from asr.training import state as state_lib
+  grads = {"encoder": {"router": {"kernel": jnp.full((4,), 100.0)},
+                       "block0": {"kernel": jnp.full((4,), 1.0)}}}
+  t = ml_collections.ConfigDict({"clip_norm": 5.0, "clip_separately": ""})
+  one = state_lib.gradient_clipping(t)
+  out, _ = one.update(grads, one.init(grads))
+  scale = 5.0 / np.sqrt(4 * 100.0 ** 2 + 4 * 1.0)  # one norm: both shrink
+  np.testing.assert_allclose(out["encoder"]["block0"]["kernel"], scale, rtol=1e-5)
+  t.clip_separately = "^encoder/router"
+  two = state_lib.gradient_clipping(t)
+  out, _ = two.update(grads, two.init(grads))
+  np.testing.assert_allclose(out["encoder"]["block0"]["kernel"], 1.0, rtol=1e-6)  # norm 2 < 5
+  np.testing.assert_allclose(np.linalg.norm(out["encoder"]["router"]["kernel"]), 5.0, rtol=1e-5)
+  t.clip_separately = "^nothing"
+  with pytest.raises(ValueError, match="train.clip_separately=.*matches no parameter"):
+    bad = state_lib.gradient_clipping(t)
+    bad.init(grads)
