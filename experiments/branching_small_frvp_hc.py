@@ -14,6 +14,12 @@ that the router's gradient sets, from step to step between ~1 and ~7. With
 ``train.clip_separately`` the router, feature projection, cheap branch and
 carry form their own clipping group, so the rest trains as in its anchor.
 Everything else as ``branching_small_frvp_h``.
+
+Measured (2026-12-05, 2 CPU cores, ~14 min; test, beam 4, against
+``small_ft_ws`` 39.8 %; BUILD.md "Branching encoder"): every chunk expensive
+41.2 % (+3.5 %), 36.5 % saving at +5.6 %, 38.4 % at +6.9 %, 40.5 % at +10.8 %:
+no better than one clipping group (``frvp_h``: +1.8 %, 36.4 % at +2.3 %); the
+router's gradient norm was not what held the expensive path back.
 """
 
 from experiments import branching_small_frvp_h

@@ -23,6 +23,16 @@ LM_EXPERIMENTS = sorted(os.path.basename(p)[:-3] for p in glob.glob(
     os.path.join(os.path.dirname(os.path.dirname(__file__)), "experiments", "lm_*.py")))
 
 
+@pytest.fixture(autouse=True)
+def _release_programs_per_test():
+  """This module compiles a training step for every config group: dropping
+  the compiled programs after each test (conftest does it per module) keeps
+  the process under the kernel's memory-mapping limit (a segfault in XLA's
+  compilation-cache write otherwise, seen after three more branching configs)."""
+  yield
+  jax.clear_caches()
+
+
 def test_all_experiments_listed():
   assert {"tiny", "small", "medium", "base", "teacher", "catt_small", "librispeech_960",
           "small_mid", "catt_small_mid"} <= set(EXPERIMENTS)
