@@ -861,7 +861,7 @@ def init_stream_state(cfg: EncoderConfig, batch: int, num_bins: int,
       state["exp_cache_valid"] = jnp.zeros((batch, L), bool)
     if cfg.branching.cheap_carry:  # last frame of the latest expensive chunk
       state["carry"] = jnp.zeros((batch, cfg.dim), dtype)
-    if cfg.branching.router_context:  # the router's history of projected frames
+    if cfg.branching.router_context:  # the router's history: projected frames (per_frame: hidden)
       k = cfg.branching.router_context
       width = cfg.branching.router_hidden if cfg.branching.router_per_frame else cfg.dim
       state["router_hist"] = jnp.zeros((batch, k, width), dtype)
