@@ -642,10 +642,10 @@ class Encoder(nn.Module):
       hist = (zp[:, idx].reshape(b * n, k, d), vp[:, idx].reshape(b * n, k))
     logits = self.router(rc, vc, *hist)  # [B*N, 2]
     if train and br.train_threshold > 0:  # hard routes, as inference takes them
-      expensive = jax.lax.stop_gradient(branching_lib.p_expensive(logits)) > br.train_threshold
+      probs = jax.nn.softmax(logits, axis=-1)
+      expensive = probs[:, 1] > br.train_threshold
       w = jax.nn.one_hot(expensive.astype(jnp.int32), 2, dtype=x.dtype)
       if br.train_straight_through:  # the task loss's gradient reaches p (no noise)
-        probs = jax.nn.softmax(logits, axis=-1)
         w = w + probs - jax.lax.stop_gradient(probs)
     elif train:
       w = branching_lib.straight_through_gumbel(self.make_rng("dropout"), logits, br.gumbel_tau)

@@ -91,7 +91,8 @@ def make_optimizer(t: ml_collections.ConfigDict) -> tuple[optax.GradientTransfor
       end_value=t.learning_rate * t.end_lr_ratio)
   decay_mask = lambda params: jax.tree_util.tree_map(lambda x: x.ndim >= 2, params)
   tx = optax.chain(
-      gradient_clipping(t), optax.adamw(schedule, b1=t.b1, b2=t.b2, weight_decay=t.weight_decay, mask=decay_mask))
+      gradient_clipping(t),
+      optax.adamw(schedule, b1=t.b1, b2=t.b2, weight_decay=t.weight_decay, mask=decay_mask))
   pattern = t.get("trainable", "")
   if pattern:
     # Frozen parameters get a zero update (no decay either); the clipping
