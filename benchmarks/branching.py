@@ -71,7 +71,10 @@ def measure(rec, threshold, utts_cache) -> dict:
          "wer": res["wer"], "u_wer": res["u_wer"], "b_wer": res["b_wer"],
          "num_utterances": len(utts), "branching": e.branching.enabled,
          "cross_chunk": bool(e.branching.enabled and e.branching.cross_chunk),
-         "per_utt": wer_lib.errors_by_id(out["utterances"])}
+         "per_utt": wer_lib.errors_by_id(out["utterances"]),
+         # {first | middle | last word: [errors, reference words]}
+         "errors_by_position": wer_lib.sum_by_position(
+             wer_lib.errors_by_position(u["ref"], u["hyp"]) for u in out["utterances"])}
   if e.branching.enabled:
     st = routing.routing_stats(model, rec.params, rec.norm, utts)
     f = st["frac_expensive"]

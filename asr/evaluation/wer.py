@@ -109,6 +109,59 @@ def score_utterance(ref: str, hyp: str, context: Sequence[str] = ()) -> Utteranc
     )
 
 
+POSITIONS = ("first", "middle", "last")
+
+
+def position_of(index: int, n_words: int) -> str:
+    """Where reference word ``index`` of ``n_words`` sits: "first" (index 0,
+    also the only word of a one-word reference), "last" (index n - 1 of a
+    longer one) or "middle"."""
+    if index <= 0:
+        return "first"
+    return "last" if index >= n_words - 1 else "middle"
+
+
+def errors_by_position(ref: str, hyp: str) -> dict[str, list[int]]:
+    """Word errors of one utterance by where they fall in the reference.
+
+    Returns {"first" | "middle" | "last": [errors, reference words]}. After the
+    same alignment as :func:`score_utterance` (so the three error counts add up
+    to its total), a substitution or deletion counts at its reference word; an
+    insertion at the reference word it precedes, or at the last word when it
+    follows the whole reference (with an empty reference, at "first"). The
+    edges of a request are where a router that skips silence cheaply can cut
+    into speech (``benchmarks/branching.py``)."""
+    ref_words = normalize_transcript(ref).split()
+    hyp_words = normalize_transcript(hyp).split()
+    n = len(ref_words)
+    out = {k: [0, 0] for k in POSITIONS}
+    for i in range(n):
+        out[position_of(i, n)][1] += 1
+    if not ref_words:
+        out["first"][0] += len(hyp_words)
+        return out
+    for chunk in jiwer.process_words(" ".join(ref_words), " ".join(hyp_words)).alignments[0]:
+        if chunk.type == "equal":
+            continue
+        if chunk.type == "insert":
+            at = min(chunk.ref_start_idx, n - 1)
+            out[position_of(at, n)][0] += chunk.hyp_end_idx - chunk.hyp_start_idx
+            continue
+        for i in range(chunk.ref_start_idx, chunk.ref_end_idx):
+            out[position_of(i, n)][0] += 1
+    return out
+
+
+def sum_by_position(per_utterance: Iterable[dict[str, list[int]]]) -> dict[str, list[int]]:
+    """Sums :func:`errors_by_position` over utterances: {position: [errors, words]}."""
+    out = {k: [0, 0] for k in POSITIONS}
+    for d in per_utterance:
+        for k in POSITIONS:
+            out[k][0] += d[k][0]
+            out[k][1] += d[k][1]
+    return out
+
+
 def _rate(errors: int, words: int) -> float | None:
     return errors / words if words else None
 

@@ -3,6 +3,7 @@ import random
 import jiwer
 import pytest
 
+from asr.evaluation import wer
 from asr.evaluation.wer import UtteranceScore, aggregate, biasing_words, corpus_wer, score_utterance
 
 
@@ -148,3 +149,32 @@ def test_paired_bootstrap_by_id_pairs_common_utterances():
   other = {"b": (0, 4), "c": (3, 6), "d": (9, 9)}
   assert paired_bootstrap_by_id(base, other) == paired_bootstrap([1, 3], [0, 3], [4, 6])
   assert paired_bootstrap_by_id({"a": (0, 5)}, {"a": (1, 5)}) is None
+
+
+def test_errors_by_position_edges_and_middle():
+    # Deleted first word, substituted middle word, insertion after the last word.
+    d = wer.errors_by_position("turn on the kitchen lights", "on a kitchen lights please")
+    assert d == {"first": [1, 1], "middle": [1, 3], "last": [1, 1]}
+    # An insertion before the first word counts at the first word.
+    assert wer.errors_by_position("call mom", "uh call mom")["first"] == [1, 1]
+    # One-word reference: its word is "first"; a trailing insertion lands there too.
+    assert wer.errors_by_position("stop", "stop it") == {
+        "first": [1, 1], "middle": [0, 0], "last": [0, 0]}
+    # Empty reference: every hypothesis word is an insertion at "first".
+    assert wer.errors_by_position("", "hello there")["first"] == [2, 0]
+
+
+def test_errors_by_position_adds_up_to_the_utterance_errors():
+    rng = random.Random(3)
+    vocab = ["a", "b", "c", "d", "e"]
+    per = []
+    for _ in range(200):
+        ref = " ".join(rng.choice(vocab) for _ in range(rng.randint(1, 7)))
+        hyp = " ".join(rng.choice(vocab) for _ in range(rng.randint(0, 8)))
+        d = wer.errors_by_position(ref, hyp)
+        s = wer.score_utterance(ref, hyp)
+        assert sum(v[0] for v in d.values()) == s.errors, (ref, hyp, d)
+        assert sum(v[1] for v in d.values()) == s.n_words
+        per.append(d)
+    total = wer.sum_by_position(per)
+    assert total["first"][1] == 200 and total["middle"][0] + total["last"][0] > 0

@@ -45,6 +45,10 @@ def test_branching_benchmark_writes_sweep(workdir, tiny_data_dir):
   assert [r["threshold"] for r in rows] == [0.0, 0.5, 1.0]
   # threshold 0: every chunk expensive; 1: none (p < 1).
   assert rows[0]["frac_expensive"] == 1.0 and rows[2]["frac_expensive"] == 0.0
+  for r in rows:  # word errors by position: every reference word in exactly one place
+    pos = r["errors_by_position"]
+    assert set(pos) == {"first", "middle", "last"}
+    assert pos["first"][1] == r["num_utterances"] and all(e >= 0 for e, _ in pos.values())
   assert rows[0]["compute_saving"] == pytest.approx(0.0, abs=1e-6)
   assert rows[2]["compute_saving"] > 0.2 and rows[2]["analytic_compute_saving"] > 0.2
   assert rows[2]["timing"]["router"]["expensive_chunks"] == 0
