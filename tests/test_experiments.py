@@ -99,6 +99,9 @@ def _signature(config):
   for section, fields in _NOT_IN_STEP.items():
     for k in fields:
       (d[section] if section else d).pop(k)
+  # The hard-route threshold is a constant of the step; only "hard or not" is structure.
+  br = d["model"]["encoder"]["branching"]
+  br["train_threshold"] = br["train_threshold"] > 0
   return json.dumps(d, sort_keys=True, default=str)
 
 
@@ -138,6 +141,9 @@ def test_step_groups_cover_every_config_and_split_on_structure():
     return next(rep for rep, names in groups if name in names)
   # Corpus, depth, width, learning rate, warm start, steps: constants here.
   assert group_of("medium") == group_of("small_ft")
+  # Hard training routes at another threshold: a constant; hard or relaxed routes: structure.
+  assert group_of("branching_small_frvp_c2h4") == group_of("branching_small_frvp_c2h")
+  assert group_of("branching_small_frvp_c2h") != group_of("branching_small_frvp_c2")
   assert group_of("small_ft_talker") == group_of("small_ft")  # host-side augmentation
   for other in ("small", "small_ft_fastemit", "small_ft_pruned", "context_small", "catt_small",
                 "branching_small", "teacher"):  # loss form, FastEmit, context, biasing, ...
