@@ -78,10 +78,19 @@ def biasing_words(context: Iterable[str]) -> set[str]:
     return {w for phrase in context for w in normalize_transcript(phrase).split()}
 
 
-def score_utterance(ref: str, hyp: str, context: Sequence[str] = ()) -> UtteranceScore:
-    """Aligns normalized ``ref`` and ``hyp`` and counts errors, split by the biasing list."""
+def _align(ref: str, hyp: str):
+    """Normalized reference and hypothesis words and jiwer's alignment chunks
+    between them (None for an empty reference, which older jiwer rejects)."""
     ref_words = normalize_transcript(ref).split()
     hyp_words = normalize_transcript(hyp).split()
+    if not ref_words:
+        return ref_words, hyp_words, None
+    return ref_words, hyp_words, jiwer.process_words(" ".join(ref_words), " ".join(hyp_words)).alignments[0]
+
+
+def score_utterance(ref: str, hyp: str, context: Sequence[str] = ()) -> UtteranceScore:
+    """Aligns normalized ``ref`` and ``hyp`` and counts errors, split by the biasing list."""
+    ref_words, hyp_words, chunks = _align(ref, hyp)
     biased = biasing_words(context)
     counts = dict.fromkeys(("u_sub", "u_del", "u_ins", "b_sub", "b_del", "b_ins"), 0)
 
@@ -90,7 +99,6 @@ def score_utterance(ref: str, hyp: str, context: Sequence[str] = ()) -> Utteranc
         for w in hyp_words:
             counts["b_ins" if w in biased else "u_ins"] += 1
     else:
-        chunks = jiwer.process_words(" ".join(ref_words), " ".join(hyp_words)).alignments[0]
         for chunk in chunks:
             if chunk.type == "equal":
                 continue
@@ -131,8 +139,7 @@ def errors_by_position(ref: str, hyp: str) -> dict[str, list[int]]:
     follows the whole reference (with an empty reference, at "first"). The
     edges of a request are where a router that skips silence cheaply can cut
     into speech (``benchmarks/branching.py``)."""
-    ref_words = normalize_transcript(ref).split()
-    hyp_words = normalize_transcript(hyp).split()
+    ref_words, hyp_words, chunks = _align(ref, hyp)
     n = len(ref_words)
     out = {k: [0, 0] for k in POSITIONS}
     for i in range(n):
@@ -140,7 +147,7 @@ def errors_by_position(ref: str, hyp: str) -> dict[str, list[int]]:
     if not ref_words:
         out["first"][0] += len(hyp_words)
         return out
-    for chunk in jiwer.process_words(" ".join(ref_words), " ".join(hyp_words)).alignments[0]:
+    for chunk in chunks:
         if chunk.type == "equal":
             continue
         if chunk.type == "insert":
