@@ -78,14 +78,19 @@ def measure(rec, threshold, utts_cache) -> dict:
   if e.branching.enabled:
     st = routing.routing_stats(model, rec.params, rec.norm, utts)
     f = st["frac_expensive"]
-    row.update(frac_expensive=f, chunks=st["chunks"],
+    # onset_backfill: the share of chunks whose expensive pass re-runs the
+    # cheap chunk before it (its extra compute: flops["backfill"] per frame).
+    fb = st["frac_backfill"]
+    extra = compiled.get("backfill", compiled["expensive"]) - compiled["expensive"]
+    row.update(frac_expensive=f, chunks=st["chunks"], frac_backfill=fb,
                context_frac_expensive=(st["context_expensive_chunks"]
                                        / max(1, st["context_chunks"])) if st["context_chunks"] else None,
                analytic_flops_per_s=frames_per_s * (flops["fixed"] + f * flops["expensive"]
-                                                    + (1 - f) * flops["cheap"]),
+                                                    + (1 - f) * flops["cheap"]
+                                                    + fb * flops["backfill"]),
                analytic_full_flops_per_s=frames_per_s * flops["full"],
                compiled_flops_per_s=chunks_per_s * (f * compiled["expensive"]
-                                                    + (1 - f) * compiled["cheap"]),
+                                                    + (1 - f) * compiled["cheap"] + fb * extra),
                compiled_full_flops_per_s=chunks_per_s * compiled["expensive"],
                compiled_chunk_flops=compiled)
     if ("noise",) + key not in utts_cache:

@@ -537,7 +537,9 @@ def branching(rows: list[dict]) -> str:
           + (f"| {'cross-chunk' if r.get('cross_chunk') else 'chunk-local'} " if cross else "")
           + f"| {r['lambda']:g}" + (f" (budget {r['cost_target']:g})" if r.get("cost_target") else "")
           + f" | {r['threshold']:g} "
-          f"| {_pct(r['frac_expensive'])} "
+          f"| {_pct(r['frac_expensive'])}"
+          # onset_backfill: chunks re-run through the expensive branch at onsets
+          + (f" (+{_pct(r['frac_backfill'])} backfilled) " if r.get("frac_backfill") else " ")
           + ((f"| {_pct(r['frac_expensive_speech'])} / {_pct(r['frac_expensive_nonspeech'])} "
               if "frac_expensive_speech" in r else "| - ") if sp else "")
           + f"| {r['compiled_flops_per_s'] / 1e6:.1f} "

@@ -47,8 +47,11 @@ def routing_stats(model, params, norm, utts: Sequence[pipeline.Utterance],
   chunks, which also run, are counted separately).
 
   Returns dict: frac_expensive, chunks, expensive_chunks, context_chunks,
-  context_expensive_chunks, per_utterance (fractions, utterance order) and
-  routes (per utterance, the decisions [chunks] bool over its request chunks).
+  context_expensive_chunks, per_utterance (fractions, utterance order),
+  routes (per utterance, the decisions [chunks] bool over its request chunks)
+  and, with ``onset_backfill``, backfill_chunks / frac_backfill: the cheap
+  chunks the expensive branch re-runs at an onset (counted with the request
+  chunk whose onset they precede; its compute adds to that chunk's).
   """
   if not model.cfg.encoder.branching.enabled:
     raise ValueError("routing_stats needs a branching encoder")
@@ -56,7 +59,8 @@ def routing_stats(model, params, norm, utts: Sequence[pipeline.Utterance],
   e = model.cfg.encoder
   per_chunk_feats = e.subsample_factor * e.chunk_size
   ctx_chunks = wake_frames // per_chunk_feats
-  tot = {"chunks": 0, "expensive_chunks": 0, "context_chunks": 0, "context_expensive_chunks": 0}
+  tot = {"chunks": 0, "expensive_chunks": 0, "context_chunks": 0, "context_expensive_chunks": 0,
+         "backfill_chunks": 0}
   per_utt = [0.0] * len(utts)
   routes = [np.zeros(0, bool)] * len(utts)
   for idx, batch in pipeline.eval_batches(utts, batch_frames, wake_frames=wake_frames):
@@ -75,9 +79,13 @@ def routing_stats(model, params, norm, utts: Sequence[pipeline.Utterance],
       tot["expensive_chunks"] += int((exp[k] & req).sum())
       tot["context_chunks"] += int(ctx.sum())
       tot["context_expensive_chunks"] += int((exp[k] & ctx).sum())
+      if "backfill" in r:  # chunk m re-run for the onset at m + 1, a request chunk
+        onset_req = np.concatenate([req[1:], [False]])
+        tot["backfill_chunks"] += int((np.asarray(r["backfill"])[k] & onset_req).sum())
       per_utt[i] = float((exp[k] & req).sum() / max(1, req.sum()))
       routes[i] = exp[k][req].astype(bool)
   tot["frac_expensive"] = tot["expensive_chunks"] / max(1, tot["chunks"])
+  tot["frac_backfill"] = tot["backfill_chunks"] / max(1, tot["chunks"])
   tot["per_utterance"] = per_utt
   tot["routes"] = routes
   return tot
@@ -92,12 +100,15 @@ def _stream_fn(model, force_route):
 def compiled_flops(model, params) -> dict:
   """FLOPs of one streaming chunk (batch 1) from the compiled program's cost
   analysis: {"cheap": F0, "expensive": F1} for branching encoders (every
-  chunk forced to that branch), {"plain": F} otherwise."""
+  chunk forced to that branch; with ``onset_backfill`` also "backfill": the
+  two-chunk path of an onset), {"plain": F} otherwise."""
   e = model.cfg.encoder
   win = encoder_lib.stream_window(e)
   state = encoder_lib.init_stream_state(e, 1, model.cfg.num_mel_bins)
   args = (params, jnp.zeros((1, win, model.cfg.num_mel_bins)), jnp.array([e.chunk_size]), state)
   routes = {"cheap": 0, "expensive": 1} if e.branching.enabled else {"plain": None}
+  if e.branching.enabled and e.branching.onset_backfill:
+    routes["backfill"] = 2
   out = {}
   for name, force in routes.items():
     cost = _stream_fn(model, force).lower(*args).compile().cost_analysis()

@@ -158,6 +158,18 @@ class BranchingConfig:
       (the straight-through estimator without noise: the mixture weights
       are ``one_hot + p - stop_gradient(p)``), so that it also learns which
       chunks the transcript needs, not only where the speech span is.
+    onset_backfill: ``feature_router`` only: when an expensive chunk follows
+      a cheap one, the expensive branch also runs over that cheap chunk
+      first (one window of two chunks), so that the expensive blocks' caches
+      hold its keys and convolution inputs: the chunk where speech starts,
+      which the causal router often sends to the cheap branch before it has
+      heard most of the word, is no longer invisible to the expensive chunks
+      after it. The cheap chunk's output, already emitted, is not revised
+      (no added latency). Key visibility of chunk m becomes ``route[m] or
+      route[m + 1]`` (the full-utterance run masks so; streaming equals it:
+      tested); each backfill costs one more expensive chunk
+      (:func:`encoder_flops`' ``backfill``; the training cost term ignores
+      it). Needs ``left_context >= chunk_size``.
   """
   enabled: bool = False
   expensive_layers: int = 2
@@ -178,6 +190,7 @@ class BranchingConfig:
   router_per_frame: bool = False
   train_threshold: float = 0.0
   train_straight_through: bool = False
+  onset_backfill: bool = False
 
 
 class CheapBranch(nn.Module):
@@ -320,14 +333,17 @@ def encoder_flops(cfg, num_bins: int = 80) -> dict:
 
   Returns dict: subsample, trunk, router, expensive, cheap (0 for the last
   three without branching), fixed (everything but the routed branches),
-  full (fixed + expensive: every chunk expensive) and min (fixed + cheap).
-  Attention counts the average number of keys a frame sees.
+  full (fixed + expensive: every chunk expensive), min (fixed + cheap) and
+  backfill (``onset_backfill``: the extra FLOPs per frame of a chunk that
+  an onset re-runs through the expensive branch; else 0). Attention counts
+  the average number of keys a frame sees.
   """
   c = cfg.chunk_size
   keys_trunk = (cfg.left_context + (c + 1) / 2) if c > 0 else 0
   sub = _subsample_flops(cfg, num_bins)
   trunk = cfg.num_layers * _block_flops(cfg, keys_trunk)
-  out = {"subsample": sub, "trunk": trunk, "router": 0.0, "expensive": 0.0, "cheap": 0.0}
+  out = {"subsample": sub, "trunk": trunk, "router": 0.0, "expensive": 0.0, "cheap": 0.0,
+         "backfill": 0.0}
   br = cfg.branching
   if br.enabled:
     d = cfg.dim
@@ -359,6 +375,8 @@ def encoder_flops(cfg, num_bins: int = 80) -> dict:
     else:
       out["expensive"] = br.expensive_layers * _block_flops(cfg, (c + 1) / 2)
       out["cheap"] = float(2 * 2 * d * br.cheap_rank)
+  if br.enabled and br.onset_backfill:
+    out["backfill"] = out["expensive"]  # the previous chunk through the expensive branch
   out["fixed"] = sub + trunk + out["router"]
   out["full"] = out["fixed"] + out["expensive"]
   out["min"] = out["fixed"] + out["cheap"]

@@ -310,7 +310,9 @@ class ConvModule(nn.Module):
 
   @nn.compact
   def __call__(self, x, valid, train: bool, cache=None):
-    """x: [B, T, D]; valid: [B, T] bool. Returns (y, new_cache)."""
+    """x: [B, T, D]; valid: [B, T] bool. Returns (y, inputs [B, K-1 + T, D]:
+    the cache followed by this call's masked inputs; the caller keeps the
+    last ``kernel - 1``, or more, as the next cache)."""
     y = nn.LayerNorm()(x)
     y = nn.Dense(2 * self.dim, name="pw1")(y)
     y = nn.glu(y, axis=-1)
@@ -318,7 +320,7 @@ class ConvModule(nn.Module):
     if cache is None:
       cache = jnp.zeros((y.shape[0], self.kernel - 1, self.dim), y.dtype)
     y = jnp.concatenate([cache, y], axis=1)
-    new_cache = y[:, -(self.kernel - 1):]
+    new_cache = y
     y = DepthwiseConv(self.dim, self.kernel, name="depthwise")(y)
     y = nn.LayerNorm()(y)
     y = nn.swish(y)
@@ -386,22 +388,34 @@ def fallback_kv(attn_params, x, positions):
   return rotary(kv[:, :, 0], positions), kv[:, :, 1]
 
 
-def _next_layer(cfg: EncoderConfig, layer, new):
+def _next_layer(cfg: EncoderConfig, layer, new, extra: int = 0):
   """A layer's stream cache after a chunk: keys/values of the last
-  ``left_context`` frames, the convolution's last ``kernel - 1`` inputs."""
-  kv = tuple(jnp.concatenate([old, nw], axis=1)[:, -cfg.left_context:]
+  ``left_context`` frames, the convolution's last ``kernel - 1`` inputs
+  (``new["conv"]``: the cache and the chunk's inputs, as ``ConvModule``
+  returns them); ``extra`` more frames of each (``onset_backfill``: the
+  cache as it stood before the previous chunk stays recoverable)."""
+  kv = tuple(jnp.concatenate([old, nw], axis=1)[:, -(cfg.left_context + extra):]
              for old, nw in zip(layer["kv"], new["kv"]))
   out = {"kv": kv}
   if cfg.kind == "conformer":
-    out["conv"] = new["conv"]
+    out["conv"] = new["conv"][:, -(cfg.conv_kernel - 1 + extra):]
   return out
 
 
 def _layer_cache(cfg: EncoderConfig, layer):
+  """The cache a block reads for the next chunk: all keys/values kept (the
+  mask says which it may see), the convolution's last ``kernel - 1`` inputs."""
   cache = {"attn": layer["kv"]}
   if cfg.kind == "conformer":
-    cache["conv"] = layer["conv"]
+    cache["conv"] = layer["conv"][:, -(cfg.conv_kernel - 1):]
   return cache
+
+
+def _backfill_extra(cfg: EncoderConfig) -> int:
+  """Frames the expensive blocks' stream caches keep beyond their left
+  context: one chunk with ``onset_backfill`` (module docstring), else 0."""
+  br = cfg.branching
+  return cfg.chunk_size if br.enabled and br.onset_backfill else 0
 
 
 def _cheap_branch(cfg: EncoderConfig, params, x, carry=None, carry_params=None):
@@ -421,7 +435,7 @@ def _run_expensive(cfg: EncoderConfig, operands):
   caches; empty unless ``cross_chunk``, new carry [B, D] or None without
   ``cheap_carry``)."""
   x, valid, decide = operands["x"], operands["valid"], operands["decide"]
-  blocks, cheap_params = operands["blocks"], operands["cheap"]
+  blocks = operands["blocks"]
   new = []
   if cfg.branching.feature_router:
     # The subsampling is part of the branch; rows (streams) that chose the
@@ -433,7 +447,7 @@ def _run_expensive(cfg: EncoderConfig, operands):
       y, nc = Block(cfg, parent=None).apply(
           {"params": p}, y, operands["positions"], operands["mask"], conv_valid, False,
           _layer_cache(cfg, layer))
-      new.append(_next_layer(cfg, layer, nc))
+      new.append(_next_layer(cfg, layer, nc, _backfill_extra(cfg)))
   elif cfg.branching.cross_chunk:
     # Rows (streams) that chose the cheap branch leave fallback keys/values
     # and zero convolution inputs, as _run_cheap does.
@@ -446,12 +460,58 @@ def _run_expensive(cfg: EncoderConfig, operands):
       new.append(_next_layer(cfg, layer, nc))
   else:
     y = _expensive_blocks(cfg, blocks, x, valid)
+  return _select_rows(cfg, operands, y, new)
+
+
+def _select_rows(cfg: EncoderConfig, operands, y, new):
+  """The expensive branch's output y [B, C, D] for the rows that chose it,
+  the cheap branch's for the others (batch > 1), and the new carry."""
+  x, decide = operands["x"], operands["decide"]
   carry = operands.get("carry")
   new_carry = None if carry is None else jnp.where(decide[:, None], y[:, -1], carry)
   if x.shape[0] > 1:  # batch 1: the predicate is this row's decision
     y = jnp.where(decide[:, None, None], y,
-                  _cheap_branch(cfg, cheap_params, x, carry, operands.get("carry_params")))
+                  _cheap_branch(cfg, operands["cheap"], x, carry, operands.get("carry_params")))
   return y, new, new_carry
+
+
+def _run_backfill(cfg: EncoderConfig, operands):
+  """``lax.switch`` branch (``onset_backfill``): the expensive branch over a
+  window of two chunks, the previous one (which some stream sent to the cheap
+  branch) and this one, from the expensive caches as they stood before the
+  previous chunk. The previous chunk's keys and convolution inputs enter the
+  caches where that stream's chunk is expensive now or was then (for a stream
+  whose previous chunk was expensive the recomputation equals what it left);
+  its output is dropped. Module-level so that tests can count executions.
+  Returns as :func:`_run_expensive`."""
+  c, lc, k1 = cfg.chunk_size, cfg.left_context, cfg.conv_kernel - 1
+  valid, decide = operands["valid"], operands["decide"]
+  prev_valid = operands["prev_valid"]  # [B, C]
+  vis_prev = (operands["route_prev"] > 0) | decide  # [B]: the previous chunk's keys count
+  window = jnp.concatenate([operands["prev_feats"], operands["window"]], axis=1)
+  y = ConvSubsampling(cfg.subsample_channels, cfg.dim, cfg.subsample_factor,
+                      parent=None).apply({"params": operands["subsample"]}, window)  # [B, 2C, D]
+  b = y.shape[0]
+  conv_valid = jnp.concatenate([prev_valid & vis_prev[:, None], valid & decide[:, None]], axis=1)
+  positions = jnp.concatenate([operands["positions"] - c, operands["positions"]], axis=1)
+  # Keys: [cache before the previous chunk (L); previous chunk (C); this chunk (C)].
+  old = operands["exp_valid"][:, :lc]  # [B, L]
+  in_reach = jnp.arange(lc)[None] >= c  # this chunk's left context starts C frames later
+  bc = lambda a, n: jnp.broadcast_to(a[:, None], (b, c, n))
+  prev_rows = jnp.concatenate([bc(old, lc), bc(prev_valid, c), jnp.zeros((b, c, c), bool)], axis=2)
+  cur_rows = jnp.concatenate([bc(old & in_reach, lc), bc(prev_valid & vis_prev[:, None], c),
+                              bc(valid, c)], axis=2)
+  mask = jnp.concatenate([prev_rows, cur_rows], axis=1)  # [B, 2C, L + 2C]
+  new = []
+  for p, layer in zip(operands["blocks"], operands["caches"]):
+    before = {"kv": tuple(a[:, :lc] for a in layer["kv"])}
+    cache = {"attn": before["kv"]}
+    if cfg.kind == "conformer":
+      cache["conv"] = layer["conv"][:, :k1]
+    y, nc = Block(cfg, parent=None).apply({"params": p}, y, positions, mask, conv_valid, False,
+                                          cache)
+    new.append(_next_layer(cfg, before, nc, c))
+  return _select_rows(cfg, operands, y[:, c:], new)
 
 
 def _run_cheap(cfg: EncoderConfig, operands):
@@ -468,9 +528,8 @@ def _run_cheap(cfg: EncoderConfig, operands):
       nc = {"kv": ((zeros_kv, zeros_kv) if cfg.branching.feature_router
                    else fallback_kv(p["attn"], x, operands["positions"]))}
       if cfg.kind == "conformer":
-        nc["conv"] = jnp.concatenate([layer["conv"], jnp.zeros_like(x)],
-                                     axis=1)[:, -(cfg.conv_kernel - 1):]
-      new.append(_next_layer(cfg, layer, nc))
+        nc["conv"] = jnp.concatenate([layer["conv"], jnp.zeros_like(x)], axis=1)
+      new.append(_next_layer(cfg, layer, nc, _backfill_extra(cfg)))
   carry = operands.get("carry")
   return _cheap_branch(cfg, operands["cheap"], x, carry, operands.get("carry_params")), new, carry
 
@@ -526,6 +585,10 @@ class Encoder(nn.Module):
                          "branching.feature_router (they shape the feature projection's "
                          f"router); got router_level={br.router_level}, "
                          f"router_context={br.router_context}")
+      if br.onset_backfill and (not br.feature_router or c.left_context < c.chunk_size):
+        raise ValueError("branching.onset_backfill needs branching.feature_router and "
+                         f"left_context >= chunk_size; got feature_router={br.feature_router}, "
+                         f"left_context={c.left_context}, chunk_size={c.chunk_size}")
       if br.cheap_carry:
         if not br.feature_router:
           raise ValueError("branching.cheap_carry needs branching.feature_router (elsewhere "
@@ -560,7 +623,9 @@ class Encoder(nn.Module):
       (out [B, T', D], out_lengths [B], routing) where routing is None
       without branching, else dict: logits [B, N, 2] per chunk (context
       chunks included), valid [B, N] (chunks with a real frame), expensive
-      [B, N] the hard decision taken (the Gumbel sample when training).
+      [B, N] the hard decision taken (the Gumbel sample when training) and,
+      with ``onset_backfill``, backfill [B, N]: the cheap chunks that the
+      expensive branch re-runs because the next chunk is expensive.
     """
     c = self.cfg
     drop = 0
@@ -653,16 +718,25 @@ class Encoder(nn.Module):
     else:
       expensive = branching_lib.p_expensive(logits) > br.threshold
     exp_frames = jnp.repeat(expensive.reshape(b, n), c.chunk_size, axis=1)[:, :t]
+    backfill = None
     if br.feature_router:
       # Keys of cheap chunks are visible inside their own chunk only (its
       # counterfactual expensive output), and their convolution inputs are
-      # zero: what streaming leaves in the caches.
+      # zero: what streaming leaves in the caches. With onset_backfill a
+      # cheap chunk followed by an expensive one counts as expensive here.
+      vis = expensive.reshape(b, n)
+      if br.onset_backfill:
+        has = vc.any(-1).reshape(b, n)
+        nxt = jnp.pad((vis & has)[:, 1:], ((0, 0), (0, 1)))
+        backfill = nxt & ~vis & has  # chunks re-run when the next one is expensive
+        vis = vis | nxt
+      vis_frames = jnp.repeat(vis, c.chunk_size, axis=1)[:, :t]
       chunk_of = jnp.arange(t) // c.chunk_size
       same = chunk_of[:, None] == chunk_of[None, :]
-      mask_exp = mask & (exp_frames[:, None, :] | same[None])
+      mask_exp = mask & (vis_frames[:, None, :] | same[None])
       y = x
       for blk in self.exp_blocks:
-        y, _ = blk(y, positions, mask_exp, valid & exp_frames, train)
+        y, _ = blk(y, positions, mask_exp, valid & vis_frames, train)
       y = chunks(y)
     elif br.cross_chunk:
       # Cross-chunk attention and convolution, as in the trunk; frames of
@@ -692,6 +766,8 @@ class Encoder(nn.Module):
     out = out.reshape(b, n * c.chunk_size, d)[:, :t]
     routing = {"logits": logits.reshape(b, n, 2), "valid": vc.any(-1).reshape(b, n),
                "expensive": expensive.reshape(b, n)}
+    if backfill is not None:  # [B, N]: cheap chunks re-run before an expensive one
+      routing["backfill"] = backfill
     if train and br.distill_weight > 0:  # per-chunk sums of the distillation term
       ref = jax.lax.stop_gradient(y)
       fw = vc[..., None].astype(y.dtype)
@@ -700,7 +776,7 @@ class Encoder(nn.Module):
     return out, routing
 
   def _routed_stream(self, x, valid, force_route, positions, mask, caches, window=None,
-                     carry=None, hist=()):
+                     carry=None, hist=(), backfill=None):
     """One chunk x [B, C, D] -> (out, p_expensive [B], expensive [B] bool,
     new expensive-layer caches (``cross_chunk``; else []), new carry [B, D]
     (``cheap_carry``; else None), the router's hidden frames [B, C, H]
@@ -709,7 +785,11 @@ class Encoder(nn.Module):
     before the chunk for ``router_context``, else (). With
     ``feature_router`` x is the feature projection, ``window`` the chunk's
     feature window (the expensive branch subsamples it) and ``mask`` the
-    expensive blocks' own (cheap chunks' keys masked).
+    expensive blocks' own (cheap chunks' keys masked). ``backfill``
+    (``onset_backfill``): dict of the previous chunk's prev_feats [B, hop, F],
+    prev_valid [B, C], route_prev [B] and the expensive caches' slot
+    validity exp_valid [B, L + C]; a stream whose chunk turns expensive after
+    a cheap one takes :func:`_run_backfill` (``force_route`` = 2 forces it).
 
     The branches run as pure functions of their parameters under
     ``jax.lax.cond``: flax's lifted ``nn.cond`` cost ~2 ms more per chunk
@@ -723,6 +803,8 @@ class Encoder(nn.Module):
     has = valid.any(-1)
     decide = (p > c.branching.threshold) if force_route is None else jnp.full(p.shape, bool(force_route))
     decide = decide & has
+    if backfill is not None and force_route not in (None, 0, 1, 2):
+      raise ValueError(f"force_route must be None, 0, 1 or 2 (backfill); got {force_route}")
     params = self.variables["params"]
     ops = {"x": x, "valid": valid, "decide": decide,
            "blocks": [params[f"block{c.num_layers + i}"] for i in range(c.branching.expensive_layers)],
@@ -731,8 +813,20 @@ class Encoder(nn.Module):
       ops.update(window=window, subsample=params["subsample"])
     if c.branching.cheap_carry:
       ops.update(carry=carry, carry_params=params["cheap_carry"])
+    # Looked up at trace time, so that tests can count executions.
     run_exp = functools.partial(_run_expensive, c)
     run_cheap = functools.partial(_run_cheap, c)
+    if backfill is not None:
+      ops.update(backfill)
+      run_backfill = functools.partial(_run_backfill, c)
+      if force_route is not None:  # benchmarks: one path, no switch
+        out, new, new_carry = (run_cheap, run_exp, run_backfill)[int(force_route)](ops)
+        return out, p, decide, new, new_carry, hidden
+      # A stream whose chunk turns expensive after a cheap one (not the first).
+      need = decide & (backfill["route_prev"] == 0) & backfill["prev_valid"].any(-1)
+      index = jnp.where(jnp.any(need), 2, jnp.where(jnp.any(decide), 1, 0))
+      out, new, new_carry = jax.lax.switch(index, (run_cheap, run_exp, run_backfill), ops)
+      return out, p, decide, new, new_carry, hidden
     if force_route is not None:  # benchmarks: one branch, no cond
       out, new, new_carry = (run_exp if force_route else run_cheap)(ops)
       return out, p, decide, new, new_carry, hidden
@@ -754,7 +848,8 @@ class Encoder(nn.Module):
         last chunk of a stream may be partial; the rest is padding).
       state: from :func:`init_stream_state`.
       force_route: branching only: None = the router decides; 0 / 1 = every
-        chunk cheap / expensive (benchmarks; a Python value).
+        chunk cheap / expensive (benchmarks; a Python value); 2 (with
+        ``onset_backfill``) = every chunk through the two-chunk backfill path.
     Returns:
       (out [B, chunk_size, D], new state). With branching the state's
       ``route`` [B] (1 = expensive) and ``p_expensive`` [B] describe this chunk.
@@ -791,9 +886,15 @@ class Encoder(nn.Module):
                          context_left=jnp.maximum(state["context_left"] - num_valid, 0))
     new_state.update(offset=offset + num_valid, layers=new_layers)
     if c.branching.enabled:
+      backfill = None
       if feature_router:  # keys of earlier cheap chunks masked, this chunk's visible
-        exp_valid = state["exp_cache_valid"]
-        mask = jnp.concatenate([jnp.broadcast_to(exp_valid[:, None], (b, t, exp_valid.shape[1])),
+        exp_valid = state["exp_cache_valid"]  # [B, L (+ C with onset_backfill)]
+        seen = exp_valid
+        if c.branching.onset_backfill:  # the oldest chunk is kept for backfills only
+          seen = exp_valid.at[:, :t].set(False)
+          backfill = {"prev_feats": state["prev_feats"], "prev_valid": state["prev_valid"],
+                      "route_prev": state["route"], "exp_valid": exp_valid}
+        mask = jnp.concatenate([jnp.broadcast_to(seen[:, None], (b, t, seen.shape[1])),
                                 jnp.broadcast_to(valid[:, None], (b, t, t))], axis=2)
       hist = ()
       if c.branching.router_context:
@@ -803,7 +904,7 @@ class Encoder(nn.Module):
       x_in = x
       x, p, decide, exp_layers, carry, hidden = self._routed_stream(
           x, valid, force_route, positions, mask, state.get("exp_layers", []), window,
-          state.get("carry"), hist)
+          state.get("carry"), hist, backfill)
       if c.branching.router_context:
         k = c.branching.router_context
         newest = hidden if c.branching.router_per_frame else x_in
@@ -812,7 +913,18 @@ class Encoder(nn.Module):
       new_state.update(route=decide.astype(jnp.int32), p_expensive=p)
       if c.branching.cheap_carry:
         new_state["carry"] = carry
-      if feature_router:
+      if backfill is not None:
+        # The previous chunk's slots hold keys iff it was expensive or this
+        # chunk is (then some path re-ran it: _run_backfill, or it was
+        # expensive); force_route = 1 never re-runs it.
+        vis_prev = state["route"] > 0
+        if force_route != 1:
+          vis_prev = vis_prev | decide
+        new_state["exp_cache_valid"] = jnp.concatenate(
+            [exp_valid[:, :c.left_context], state["prev_valid"] & vis_prev[:, None],
+             valid & decide[:, None]], axis=1)[:, -(c.left_context + t):]
+        new_state.update(prev_feats=window[:, :c.subsample_factor * t], prev_valid=valid)
+      elif feature_router:
         new_state["exp_cache_valid"] = jnp.concatenate(
             [state["exp_cache_valid"], valid & decide[:, None]], axis=1)[:, -c.left_context:]
       if c.branching.cross_chunk:
@@ -840,14 +952,15 @@ def init_stream_state(cfg: EncoderConfig, batch: int, num_bins: int,
   h = cfg.num_heads
   dh = cfg.dim // h
   L = cfg.left_context
-  def empty_layer():
-    layer = {"kv": (jnp.zeros((batch, L, h, dh), dtype), jnp.zeros((batch, L, h, dh), dtype))}
+  def empty_layer(extra=0):
+    layer = {"kv": (jnp.zeros((batch, L + extra, h, dh), dtype),
+                    jnp.zeros((batch, L + extra, h, dh), dtype))}
     if cfg.kind == "conformer":
-      layer["conv"] = jnp.zeros((batch, cfg.conv_kernel - 1, cfg.dim), dtype)
+      layer["conv"] = jnp.zeros((batch, cfg.conv_kernel - 1 + extra, cfg.dim), dtype)
     return layer
 
   layers = [empty_layer() for _ in range(cfg.num_layers)]
-  del num_bins
+  extra = _backfill_extra(cfg)
   state = {
       "offset": jnp.zeros((batch,), jnp.int32),
       "cache_valid": jnp.zeros((batch, L), bool),
@@ -856,9 +969,13 @@ def init_stream_state(cfg: EncoderConfig, batch: int, num_bins: int,
   if cfg.branching.enabled:
     state.update(route=jnp.zeros((batch,), jnp.int32), p_expensive=jnp.zeros((batch,), dtype))
     if cfg.branching.cross_chunk:  # the expensive blocks' own caches
-      state["exp_layers"] = [empty_layer() for _ in range(cfg.branching.expensive_layers)]
+      state["exp_layers"] = [empty_layer(extra) for _ in range(cfg.branching.expensive_layers)]
     if cfg.branching.feature_router:  # which of those cache slots hold expensive frames
-      state["exp_cache_valid"] = jnp.zeros((batch, L), bool)
+      state["exp_cache_valid"] = jnp.zeros((batch, L + extra), bool)
+    if extra:  # onset_backfill: the previous chunk's feature frames and valid frames
+      state["prev_feats"] = jnp.zeros((batch, cfg.subsample_factor * cfg.chunk_size, num_bins),
+                                      dtype)
+      state["prev_valid"] = jnp.zeros((batch, cfg.chunk_size), bool)
     if cfg.branching.cheap_carry:  # last frame of the latest expensive chunk
       state["carry"] = jnp.zeros((batch, cfg.dim), dtype)
     if cfg.branching.router_context:  # the router's history: projected frames (per_frame: hidden)

@@ -13,7 +13,8 @@ from asr.models import encoder as enc_lib
 
 
 def _cfg(chunk=2, layers=1, expensive=2, threshold=0.5, cross_chunk=False, feature_router=False,
-         cheap_carry=False, router_level=False, router_context=0, router_per_frame=False):
+         cheap_carry=False, router_level=False, router_context=0, router_per_frame=False,
+         onset_backfill=False):
   return enc_lib.EncoderConfig(
       num_layers=layers, dim=32, num_heads=2, ffn_mult=2, conv_kernel=5, subsample_channels=8,
       chunk_size=chunk, left_context=4, dropout=0.0,
@@ -24,7 +25,8 @@ def _cfg(chunk=2, layers=1, expensive=2, threshold=0.5, cross_chunk=False, featu
                                           cheap_carry=cheap_carry,
                                           router_level=router_level,
                                           router_context=router_context,
-                                          router_per_frame=router_per_frame))
+                                          router_per_frame=router_per_frame,
+                                          onset_backfill=onset_backfill))
 
 
 def _init(cfg, t=101, b=2, seed=0):
@@ -289,6 +291,87 @@ def test_feature_router_cheap_chunks_skip_the_subsampling_and_leave_no_keys():
       outs.append(np.asarray(out))  # chunk 3, expensive
     diffs[route1] = float(np.abs(outs[0] - outs[1]).max())
   assert diffs[0] == 0.0 and diffs[1] > 1e-3, diffs
+
+
+@pytest.mark.parametrize("cheap_carry", [False, True])
+def test_onset_backfill_streaming_equals_full_run(cheap_carry):
+  """onset_backfill: batch 2 with mixed routes (so a backfill window also runs
+  for rows that need none): streaming equals the full run, whose keys of a
+  cheap chunk count when the next chunk is expensive; some chunks are
+  backfilled, and the run differs from the same parameters without it."""
+  cfg = _cfg(layers=0, feature_router=True, onset_backfill=True, cheap_carry=cheap_carry)
+  model, params, feats, lengths, cfg = _check_streaming_equals_full_run(cfg)
+  out, _, r = model.apply(params, feats, lengths, method=enc_lib.Encoder.forward)
+  exp, valid, back = (np.asarray(r[k]) for k in ("expensive", "valid", "backfill"))
+  onsets = np.pad(exp[:, 1:] & ~exp[:, :-1] & valid[:, 1:], ((0, 0), (0, 1)))
+  assert back.any() and (back == (onsets & valid)).all()
+  plain_cfg = dataclasses.replace(cfg, branching=dataclasses.replace(cfg.branching,
+                                                                     onset_backfill=False))
+  plain, _, r0 = enc_lib.Encoder(plain_cfg).apply(params, feats, lengths,
+                                                  method=enc_lib.Encoder.forward)
+  assert (np.asarray(r0["expensive"]) == exp).all()
+  assert np.abs(np.asarray(out) - np.asarray(plain)).max() > 1e-3
+
+
+def test_onset_backfill_runs_once_per_onset(monkeypatch):
+  """Batch 1: the two-chunk path runs exactly at the chunks that turn
+  expensive after a cheap one, the one-chunk path at the other expensive
+  chunks, neither at cheap chunks (host-callback counts)."""
+  cfg = _cfg(layers=0, feature_router=True, onset_backfill=True)
+  model, params, feats = _init(cfg, t=201, b=1)
+  lengths = jnp.array([201])
+  model, cfg = _mixing(cfg, params, feats, lengths)
+  calls = {"exp": 0, "back": 0}
+  for name, attr in (("exp", "_run_expensive"), ("back", "_run_backfill")):
+    orig = getattr(enc_lib, attr)
+
+    def counted(c, operands, orig=orig, name=name):
+      jax.debug.callback(lambda: calls.__setitem__(name, calls[name] + 1))
+      return orig(c, operands)
+
+    monkeypatch.setattr(enc_lib, attr, counted)
+  fn = jax.jit(lambda p, w, n, s: model.apply(p, w, n, s, method=enc_lib.Encoder.stream))
+  _, routes = _stream(model, params, feats, lengths, cfg, fn=fn)
+  jax.effects_barrier()
+  r = routes[0].astype(bool)
+  onsets = int((r[1:] & ~r[:-1]).sum())
+  assert onsets > 0 and 0 < r.sum() < len(r)
+  assert calls == {"exp": int(r.sum()) - onsets, "back": onsets}, (calls, r)
+
+
+def test_onset_backfill_makes_the_onset_chunk_visible():
+  """Chunk 1 cheap, chunk 2 expensive: with the backfill (forced), chunk 2's
+  output depends on chunk 1's audio and chunk 1's cache slots count; with the
+  one-chunk expensive path (force_route = 1) it does not, as without
+  onset_backfill."""
+  cfg = _cfg(layers=0, feature_router=True, onset_backfill=True)
+  model, params, _ = _init(cfg, b=1)
+  feats = np.random.default_rng(1).standard_normal((1, 101, 80)).astype(np.float32)
+  changed = feats.copy()
+  changed[0, 19:32] += 3.0  # feature frames read by encoder chunk 1 only (chunks of 2, x8)
+  stream_fn = jax.jit(lambda pr, w, n, s, r: model.apply(pr, w, n, s, r,
+                                                         method=enc_lib.Encoder.stream),
+                      static_argnums=4)
+  win, hop = enc_lib.stream_window(cfg), 8 * cfg.chunk_size
+  diffs = {}
+  for route2 in (1, 2):
+    outs = []
+    for f in (feats, changed):
+      padded = jnp.concatenate([jnp.asarray(f), jnp.zeros((1, 6 * hop + win, 80))], axis=1)
+      st = enc_lib.init_stream_state(cfg, 1, 80)
+      for c, route in enumerate((1, 0, route2)):
+        out, st = stream_fn(params, padded[:, c * hop:c * hop + win], jnp.array([2]), st, route)
+      # Slots: [chunk 0 (2); chunk 1 (2); chunk 2 (2)] (left context 4 + one chunk kept).
+      assert np.asarray(st["exp_cache_valid"])[0].tolist() == [True] * 2 + [route2 == 2] * 2 + [True] * 2
+      outs.append(np.asarray(out))  # chunk 2
+    diffs[route2] = float(np.abs(outs[0] - outs[1]).max())
+  assert diffs[1] == 0.0 and diffs[2] > 1e-3, diffs
+
+
+def test_onset_backfill_needs_the_feature_router():
+  cfg = _cfg(layers=1, cross_chunk=True, onset_backfill=True)
+  with pytest.raises(ValueError, match="onset_backfill"):
+    _init(cfg)
 
 
 def test_cheap_carry_streaming_equals_full_run_and_reaches_only_cheap_chunks_after_speech():
