@@ -99,9 +99,15 @@ def _signature(config):
   for section, fields in _NOT_IN_STEP.items():
     for k in fields:
       (d[section] if section else d).pop(k)
-  # The hard-route threshold is a constant of the step; only "hard or not" is structure.
+  # Values that only scale or shape the same program: the hard-route
+  # threshold (only "hard or not" is structure), the chunk size (only
+  # "streaming or not": 160 and 320 ms chunks run the same code), the
+  # FastEmit weight (only "on or not"), the pruned loss's warm-up length.
   br = d["model"]["encoder"]["branching"]
   br["train_threshold"] = br["train_threshold"] > 0
+  d["model"]["encoder"]["chunk_size"] = d["model"]["encoder"]["chunk_size"] > 0
+  d["train"]["fastemit_lambda"] = d["train"]["fastemit_lambda"] > 0
+  d["train"]["pruned"].pop("warmup_steps", None)
   return json.dumps(d, sort_keys=True, default=str)
 
 
@@ -144,6 +150,11 @@ def test_step_groups_cover_every_config_and_split_on_structure():
   # Hard training routes at another threshold: a constant; hard or relaxed routes: structure.
   assert group_of("branching_small_frvp_c2h4") == group_of("branching_small_frvp_c2h")
   assert group_of("branching_small_frvp_c2h") != group_of("branching_small_frvp_c2")
+  # Chunk size and the pruned loss's warm-up: constants; the onset backfill: structure.
+  assert group_of("small_ft_c2") == group_of("small_ft")
+  assert group_of("branching_small_frvp_c2h") == group_of("branching_small_frvp_h")
+  assert group_of("branching_small_frvp_c2hb") != group_of("branching_small_frvp_c2h")
+  assert group_of("small_ft_pruned") == group_of("medium_mid")
   assert group_of("small_ft_talker") == group_of("small_ft")  # host-side augmentation
   for other in ("small", "small_ft_fastemit", "small_ft_pruned", "context_small", "catt_small",
                 "branching_small", "teacher"):  # loss form, FastEmit, context, biasing, ...
@@ -167,7 +178,8 @@ def test_config_steps(name, members, tiny_data_dir, tiny_tokenizer_path):
   tx, _ = state_lib.make_optimizer(config.train)
   mcfg = state_lib.model_config(config, tok.vocab_size)
   model = transducer.Transducer(mcfg)
-  st = state_lib.create_train_state(jax.random.PRNGKey(0), mcfg, tx)
+  # Jitted: the eager init of every layer op by op takes longer than its compile.
+  st = jax.jit(lambda k: state_lib.create_train_state(k, mcfg, tx))(jax.random.PRNGKey(0))
   src = sources.open_source("tfds:voice_assistant/tiny:train", tiny_data_dir)
   utts = pipeline.prepare_utterances(src, tok, 0.3, limit=2)
   bucket = pipeline.Bucket(max(len(u.feats) for u in utts) // 32 * 32 + 32, 16, 2, (0, 1))

@@ -39,6 +39,13 @@ In the full-utterance run the same mask (keys of cheap chunks visible only
 inside their own chunk: a cheap chunk's counterfactual expensive output, which
 the relaxed gradient reads, is what streaming would compute had it been
 chosen) keeps streaming equal to it (tested).
+With ``onset_backfill`` an expensive chunk that follows a cheap one runs the
+expensive branch over a window of both (from the caches as they stood before
+the cheap chunk, which streaming keeps one chunk longer), so that the cheap
+chunk's keys and convolution inputs reach the expensive chunks after it; its
+emitted output stays the cheap branch's. In the full run a chunk's keys count
+iff it or the next chunk is expensive (tested equal to streaming; the
+streaming step is a three-way ``lax.switch``: cheap, expensive, backfill).
 
 The **router** is a tiny MLP on the mean of the trunk output over the chunk's
 valid frames, two logits (cheap, expensive). Training uses the

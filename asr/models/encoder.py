@@ -21,7 +21,8 @@ Two optional extensions, both off by default:
   stage after the blocks sends each chunk to an expensive (Conformer blocks,
   chunk-local or, with ``cross_chunk``, with their own caches) or a cheap
   (low-rank feed-forward) branch; in ``stream`` a cheap chunk does not
-  execute the expensive blocks (``lax.cond``).
+  execute the expensive blocks (``lax.cond``; with ``onset_backfill`` a
+  ``lax.switch`` whose third path re-runs the cheap chunk before an onset).
 * **Stream context** (``wake`` arguments): the wake-word segment's features
   run through the encoder before the request, so the request's first chunks
   attend to (and convolve over) the context frames, as a streaming device
