@@ -536,7 +536,9 @@ def branching(rows: list[dict]) -> str:
           f"| `{r['workdir'].rstrip('/').split('/')[-1]}` "
           + (f"| {'cross-chunk' if r.get('cross_chunk') else 'chunk-local'} " if cross else "")
           + f"| {r['lambda']:g}" + (f" (budget {r['cost_target']:g})" if r.get("cost_target") else "")
-          + f" | {r['threshold']:g} "
+          + f" | {r['threshold']:g}"
+          + (f" (backfill > {r['backfill_threshold']:g})" if r.get("backfill_threshold") else "")
+          + " "
           f"| {_pct(r['frac_expensive'])}"
           # onset_backfill: chunks re-run through the expensive branch at onsets
           + (f" (+{_pct(r['frac_backfill'])} backfilled) " if r.get("frac_backfill") else " ")

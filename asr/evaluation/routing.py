@@ -27,12 +27,20 @@ from asr.models import encoder as encoder_lib
 from asr.models import transducer
 
 
-def with_threshold(model: transducer.Transducer, threshold: float | None) -> transducer.Transducer:
-  """The same model routing at another inference threshold (None: as is)."""
-  if threshold is None:
+def with_threshold(model: transducer.Transducer, threshold: float | None,
+                   backfill_threshold: float | None = None) -> transducer.Transducer:
+  """The same model routing at another inference threshold and, with
+  ``onset_backfill``, another ``backfill_threshold`` (None: as is)."""
+  if threshold is None and backfill_threshold is None:
     return model
   e = model.cfg.encoder
-  br = dataclasses.replace(e.branching, threshold=float(threshold))
+  br = e.branching
+  if threshold is not None:
+    br = dataclasses.replace(br, threshold=float(threshold))
+  if backfill_threshold is not None:
+    if not br.onset_backfill:
+      raise ValueError("backfill_threshold needs a model trained with branching.onset_backfill")
+    br = dataclasses.replace(br, backfill_threshold=float(backfill_threshold))
   return transducer.Transducer(dataclasses.replace(model.cfg, encoder=dataclasses.replace(e, branching=br)))
 
 

@@ -177,6 +177,10 @@ class BranchingConfig:
       tested); each backfill costs one more expensive chunk
       (:func:`encoder_flops`' ``backfill``; the training cost term ignores
       it). Needs ``left_context >= chunk_size``.
+    backfill_threshold: with ``onset_backfill``, re-run a cheap chunk only if
+      its own p(expensive) exceeds this (a chunk of silence before an onset
+      is not worth an expensive pass); like ``threshold``, a knob for sweeps
+      without retraining. 0 = every cheap chunk before an expensive one.
   """
   enabled: bool = False
   expensive_layers: int = 2
@@ -198,6 +202,7 @@ class BranchingConfig:
   train_threshold: float = 0.0
   train_straight_through: bool = False
   onset_backfill: bool = False
+  backfill_threshold: float = 0.0
 
 
 class CheapBranch(nn.Module):

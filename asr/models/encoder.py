@@ -476,6 +476,17 @@ def _select_rows(cfg: EncoderConfig, operands, y, new):
   return y, new, new_carry
 
 
+def _backfill_visible(cfg: EncoderConfig, backfill, decide):
+  """[B] bool: whether the previous chunk's keys count for this chunk (and
+  later ones): it was expensive, or this chunk is and the previous one's
+  p(expensive) passes ``backfill_threshold``. ``backfill``: route_prev [B],
+  p_prev [B]."""
+  ok = decide
+  if cfg.branching.backfill_threshold > 0:
+    ok = ok & (backfill["p_prev"] > cfg.branching.backfill_threshold)
+  return (backfill["route_prev"] > 0) | ok
+
+
 def _run_backfill(cfg: EncoderConfig, operands):
   """``lax.switch`` branch (``onset_backfill``): the expensive branch over a
   window of two chunks, the previous one (which some stream sent to the cheap
@@ -488,7 +499,7 @@ def _run_backfill(cfg: EncoderConfig, operands):
   c, lc, k1 = cfg.chunk_size, cfg.left_context, cfg.conv_kernel - 1
   valid, decide = operands["valid"], operands["decide"]
   prev_valid = operands["prev_valid"]  # [B, C]
-  vis_prev = (operands["route_prev"] > 0) | decide  # [B]: the previous chunk's keys count
+  vis_prev = _backfill_visible(cfg, operands, decide)  # [B]: the previous chunk's keys count
   window = jnp.concatenate([operands["prev_feats"], operands["window"]], axis=1)
   y = ConvSubsampling(cfg.subsample_channels, cfg.dim, cfg.subsample_factor,
                       parent=None).apply({"params": operands["subsample"]}, window)  # [B, 2C, D]
@@ -730,7 +741,10 @@ class Encoder(nn.Module):
         has = vc.any(-1).reshape(b, n)
         nxt = jnp.pad((vis & has)[:, 1:], ((0, 0), (0, 1)))
         backfill = nxt & ~vis & has  # chunks re-run when the next one is expensive
-        vis = vis | nxt
+        if br.backfill_threshold > 0:  # ... and their own p(expensive) is high enough
+          backfill = backfill & (branching_lib.p_expensive(logits).reshape(b, n)
+                                 > br.backfill_threshold)
+        vis = vis | backfill
       vis_frames = jnp.repeat(vis, c.chunk_size, axis=1)[:, :t]
       chunk_of = jnp.arange(t) // c.chunk_size
       same = chunk_of[:, None] == chunk_of[None, :]
@@ -788,8 +802,8 @@ class Encoder(nn.Module):
     feature window (the expensive branch subsamples it) and ``mask`` the
     expensive blocks' own (cheap chunks' keys masked). ``backfill``
     (``onset_backfill``): dict of the previous chunk's prev_feats [B, hop, F],
-    prev_valid [B, C], route_prev [B] and the expensive caches' slot
-    validity exp_valid [B, L + C]; a stream whose chunk turns expensive after
+    prev_valid [B, C], route_prev [B], p_prev [B] and the expensive caches'
+    slot validity exp_valid [B, L + C]; a stream whose chunk turns expensive after
     a cheap one takes :func:`_run_backfill` (``force_route`` = 2 forces it).
 
     The branches run as pure functions of their parameters under
@@ -824,7 +838,8 @@ class Encoder(nn.Module):
         out, new, new_carry = (run_cheap, run_exp, run_backfill)[int(force_route)](ops)
         return out, p, decide, new, new_carry, hidden
       # A stream whose chunk turns expensive after a cheap one (not the first).
-      need = decide & (backfill["route_prev"] == 0) & backfill["prev_valid"].any(-1)
+      need = (_backfill_visible(c, backfill, decide) & (backfill["route_prev"] == 0)
+              & backfill["prev_valid"].any(-1))
       index = jnp.where(jnp.any(need), 2, jnp.where(jnp.any(decide), 1, 0))
       out, new, new_carry = jax.lax.switch(index, (run_cheap, run_exp, run_backfill), ops)
       return out, p, decide, new, new_carry, hidden
@@ -894,7 +909,8 @@ class Encoder(nn.Module):
         if c.branching.onset_backfill:  # the oldest chunk is kept for backfills only
           seen = exp_valid.at[:, :t].set(False)
           backfill = {"prev_feats": state["prev_feats"], "prev_valid": state["prev_valid"],
-                      "route_prev": state["route"], "exp_valid": exp_valid}
+                      "route_prev": state["route"], "p_prev": state["p_expensive"],
+                      "exp_valid": exp_valid}
         mask = jnp.concatenate([jnp.broadcast_to(seen[:, None], (b, t, seen.shape[1])),
                                 jnp.broadcast_to(valid[:, None], (b, t, t))], axis=2)
       hist = ()
@@ -918,9 +934,8 @@ class Encoder(nn.Module):
         # The previous chunk's slots hold keys iff it was expensive or this
         # chunk is (then some path re-ran it: _run_backfill, or it was
         # expensive); force_route = 1 never re-runs it.
-        vis_prev = state["route"] > 0
-        if force_route != 1:
-          vis_prev = vis_prev | decide
+        vis_prev = (state["route"] > 0 if force_route == 1
+                    else _backfill_visible(c, backfill, decide))
         new_state["exp_cache_valid"] = jnp.concatenate(
             [exp_valid[:, :c.left_context], state["prev_valid"] & vis_prev[:, None],
              valid & decide[:, None]], axis=1)[:, -(c.left_context + t):]

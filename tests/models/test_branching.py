@@ -77,13 +77,15 @@ def _mixing(cfg, params, feats, lengths):
   return enc_lib.Encoder(cfg), cfg
 
 
-def _check_streaming_equals_full_run(cfg):
-  """Batch 2 (lengths 101 and 70) at a threshold that mixes the branches:
-  streaming outputs and routes equal the full run's. Returns (model, params,
-  feats, lengths, cfg at that threshold)."""
-  model, params, feats = _init(cfg)
-  lengths = jnp.array([101, 70])
-  model, cfg = _mixing(cfg, params, feats, lengths)
+def _check_streaming_equals_full_run(cfg, t=101, mixing=True):
+  """Batch 2 (lengths t and 70) at a threshold that mixes the branches (or,
+  ``mixing`` off, at the config's own): streaming outputs and routes equal
+  the full run's. Returns (model, params, feats, lengths, cfg at that
+  threshold)."""
+  model, params, feats = _init(cfg, t=t)
+  lengths = jnp.array([t, 70])
+  if mixing:
+    model, cfg = _mixing(cfg, params, feats, lengths)
   full, full_len, routing = model.apply(params, feats, lengths, method=enc_lib.Encoder.forward)
   stream, routes = _stream(model, params, feats, lengths, cfg)
   for b in range(2):
@@ -293,18 +295,33 @@ def test_feature_router_cheap_chunks_skip_the_subsampling_and_leave_no_keys():
   assert diffs[0] == 0.0 and diffs[1] > 1e-3, diffs
 
 
-@pytest.mark.parametrize("cheap_carry", [False, True])
-def test_onset_backfill_streaming_equals_full_run(cheap_carry):
+@pytest.mark.parametrize("cheap_carry,backfill_threshold", [(False, 0.0), (True, 0.0),
+                                                             (False, -1.0)])
+def test_onset_backfill_streaming_equals_full_run(cheap_carry, backfill_threshold):
   """onset_backfill: batch 2 with mixed routes (so a backfill window also runs
   for rows that need none): streaming equals the full run, whose keys of a
   cheap chunk count when the next chunk is expensive; some chunks are
-  backfilled, and the run differs from the same parameters without it."""
+  backfilled, and the run differs from the same parameters without it.
+  backfill_threshold -1: set between the p(expensive) of the onsets' cheap
+  chunks, so that only some of them are re-run."""
   cfg = _cfg(layers=0, feature_router=True, onset_backfill=True, cheap_carry=cheap_carry)
-  model, params, feats, lengths, cfg = _check_streaming_equals_full_run(cfg)
+  model, params, feats, lengths, cfg = _check_streaming_equals_full_run(cfg, t=201)
   out, _, r = model.apply(params, feats, lengths, method=enc_lib.Encoder.forward)
   exp, valid, back = (np.asarray(r[k]) for k in ("expensive", "valid", "backfill"))
-  onsets = np.pad(exp[:, 1:] & ~exp[:, :-1] & valid[:, 1:], ((0, 0), (0, 1)))
-  assert back.any() and (back == (onsets & valid)).all()
+  onsets = np.pad(exp[:, 1:] & ~exp[:, :-1] & valid[:, 1:], ((0, 0), (0, 1))) & valid
+  assert back.any() and (back == onsets).all()
+  if backfill_threshold < 0:
+    p = np.asarray(branching.p_expensive(r["logits"]))
+    ps = np.sort(p[onsets])
+    assert len(ps) >= 2, ps
+    bthr = float(ps[len(ps) // 2 - 1] + ps[len(ps) // 2]) / 2
+    cfg = dataclasses.replace(cfg, branching=dataclasses.replace(cfg.branching,
+                                                                 backfill_threshold=bthr))
+    model = enc_lib.Encoder(cfg)
+    _check_streaming_equals_full_run(cfg, t=201, mixing=False)
+    _, _, r = model.apply(params, feats, lengths, method=enc_lib.Encoder.forward)
+    back = np.asarray(r["backfill"])
+    assert (back == (onsets & (p > bthr))).all() and 0 < back.sum() < onsets.sum()
   plain_cfg = dataclasses.replace(cfg, branching=dataclasses.replace(cfg.branching,
                                                                      onset_backfill=False))
   plain, _, r0 = enc_lib.Encoder(plain_cfg).apply(params, feats, lengths,
@@ -313,14 +330,30 @@ def test_onset_backfill_streaming_equals_full_run(cheap_carry):
   assert np.abs(np.asarray(out) - np.asarray(plain)).max() > 1e-3
 
 
-def test_onset_backfill_runs_once_per_onset(monkeypatch):
+@pytest.mark.parametrize("filtered", [False, True])
+def test_onset_backfill_runs_once_per_onset(monkeypatch, filtered):
   """Batch 1: the two-chunk path runs exactly at the chunks that turn
   expensive after a cheap one, the one-chunk path at the other expensive
-  chunks, neither at cheap chunks (host-callback counts)."""
+  chunks, neither at cheap chunks (host-callback counts). ``filtered``: a
+  backfill threshold between the onsets' cheap chunks' p(expensive) leaves
+  the others to the one-chunk path."""
   cfg = _cfg(layers=0, feature_router=True, onset_backfill=True)
   model, params, feats = _init(cfg, t=201, b=1)
   lengths = jnp.array([201])
   model, cfg = _mixing(cfg, params, feats, lengths)
+  _, _, r = model.apply(params, feats, lengths, method=enc_lib.Encoder.forward)
+  p = np.asarray(branching.p_expensive(r["logits"]))[0]
+  exp = np.asarray(r["expensive"])[0]
+  before_onset = np.append(exp[1:] & ~exp[:-1], False)
+  keep = np.ones_like(exp)
+  if filtered:
+    ps = np.sort(p[before_onset])
+    bthr = float(ps[len(ps) // 2 - 1] + ps[len(ps) // 2]) / 2
+    cfg = dataclasses.replace(cfg, branching=dataclasses.replace(cfg.branching,
+                                                                 backfill_threshold=bthr))
+    model = enc_lib.Encoder(cfg)
+    keep = p > bthr
+  expected_back = int((before_onset & keep).sum())
   calls = {"exp": 0, "back": 0}
   for name, attr in (("exp", "_run_expensive"), ("back", "_run_backfill")):
     orig = getattr(enc_lib, attr)
@@ -335,8 +368,9 @@ def test_onset_backfill_runs_once_per_onset(monkeypatch):
   jax.effects_barrier()
   r = routes[0].astype(bool)
   onsets = int((r[1:] & ~r[:-1]).sum())
-  assert onsets > 0 and 0 < r.sum() < len(r)
-  assert calls == {"exp": int(r.sum()) - onsets, "back": onsets}, (calls, r)
+  assert onsets > 0 and 0 < r.sum() < len(r) and r.tolist() == exp[:len(r)].tolist()
+  assert 0 < expected_back <= onsets and (expected_back < onsets) == filtered
+  assert calls == {"exp": int(r.sum()) - expected_back, "back": expected_back}, (calls, r)
 
 
 def test_onset_backfill_makes_the_onset_chunk_visible():
