@@ -31,6 +31,8 @@ flags.DEFINE_string("split", "test", "Split of the run's corpus or a manifest.")
 flags.DEFINE_list("thresholds", [], "Inference thresholds (default: each model's own).")
 flags.DEFINE_list("backfill_thresholds", [], "onset_backfill models: backfill thresholds, each "
                   "run at every threshold (default: each model's own).")
+flags.DEFINE_list("hold_thresholds", [], "Hysteresis: hold thresholds (branching.hold_threshold), "
+                  "each run at every threshold (default: each model's own).")
 flags.DEFINE_integer("beam", 4, "Beam size.")
 flags.DEFINE_integer("limit", None, "Utterances (default: all).")
 flags.DEFINE_integer("timing_utterances", 20, "Utterances for the streaming wall-time measurement.")
@@ -42,8 +44,8 @@ flags.mark_flags_as_required(["workdirs"])
 FLAGS = flags.FLAGS
 
 
-def measure(rec, threshold, utts_cache, backfill_threshold=None) -> dict:
-  """One (model, threshold, backfill threshold) row."""
+def measure(rec, threshold, utts_cache, backfill_threshold=None, hold_threshold=None) -> dict:
+  """One (model, threshold, backfill threshold, hold threshold) row."""
   from asr.evaluation import evaluate, routing  # pylint: disable=g-import-not-at-top
   from asr.models import branching  # pylint: disable=g-import-not-at-top
   from asr.evaluation import wer as wer_lib  # pylint: disable=g-import-not-at-top
@@ -51,7 +53,7 @@ def measure(rec, threshold, utts_cache, backfill_threshold=None) -> dict:
   config = rec.config
   if FLAGS.data_dir:
     config.data.data_dir = FLAGS.data_dir
-  model = routing.with_threshold(rec.model, threshold, backfill_threshold)
+  model = routing.with_threshold(rec.model, threshold, backfill_threshold, hold_threshold)
   key = (config.data.corpus, config.data.get("cmvn", "global"),
          str(config.data.get("stream_context")), config.model.encoder.subsample_factor)
   if key not in utts_cache:
@@ -73,6 +75,7 @@ def measure(rec, threshold, utts_cache, backfill_threshold=None) -> dict:
          "threshold": e.branching.threshold if e.branching.enabled else None,
          "backfill_threshold": (e.branching.backfill_threshold
                                 if e.branching.enabled and e.branching.onset_backfill else None),
+         "hold_threshold": e.branching.hold_threshold if e.branching.enabled else None,
          "wer": res["wer"], "u_wer": res["u_wer"], "b_wer": res["b_wer"],
          "num_utterances": len(utts), "branching": e.branching.enabled,
          "cross_chunk": bool(e.branching.enabled and e.branching.cross_chunk),
@@ -131,7 +134,9 @@ def plot(rows: list[dict], reference: dict | None, output: str) -> str:
   labels = [f"λ={r['lambda']:g}" + (f", t={r['threshold']:g}" if len(
       {x['threshold'] for x in br}) > 1 else "")
             + (f", b={r['backfill_threshold']:g}" if len(
-                {x.get('backfill_threshold') for x in br}) > 1 else "") for r in br]
+                {x.get('backfill_threshold') for x in br}) > 1 else "")
+            + (f", h={r['hold_threshold']:g}" if len(
+                {x.get('hold_threshold') for x in br}) > 1 else "") for r in br]
   x = [100 * (1 - r["compute_saving"]) for r in br]
   ax = axes[0]
   ax.plot(x, [100 * r["wer"] for r in br], "o-")
@@ -174,9 +179,11 @@ def main(argv):
     rec.workdir = wd
     if not rec.model.cfg.encoder.branching.enabled:
       raise ValueError(f"{wd} is not a branching model (use it as --reference)")
-    for thr, bthr in itertools.product([float(t) for t in FLAGS.thresholds] or [None],
-                                       [float(t) for t in FLAGS.backfill_thresholds] or [None]):
-      row = measure(rec, thr, cache, bthr)
+    for thr, bthr, hold in itertools.product(
+        [float(t) for t in FLAGS.thresholds] or [None],
+        [float(t) for t in FLAGS.backfill_thresholds] or [None],
+        [float(t) for t in FLAGS.hold_thresholds] or [None]):
+      row = measure(rec, thr, cache, bthr, hold)
       print({k: v for k, v in row.items() if k not in ("timing", "compiled_chunk_flops", "per_utt")},
             flush=True)
       rows.append(row)
@@ -198,7 +205,7 @@ def main(argv):
   path = common.write_result("branching", {"rows": rows, "reference": reference}, {
       "workdirs": FLAGS.workdirs, "reference": FLAGS.reference, "split": FLAGS.split,
       "beam": FLAGS.beam, "limit": FLAGS.limit, "thresholds": FLAGS.thresholds,
-      "backfill_thresholds": FLAGS.backfill_thresholds,
+      "backfill_thresholds": FLAGS.backfill_thresholds, "hold_thresholds": FLAGS.hold_thresholds,
       "timing_utterances": FLAGS.timing_utterances, "trailing_s": FLAGS.trailing_s})
   png = plot(rows, reference, os.path.splitext(str(path))[0] + ".png")
   print(path, png)

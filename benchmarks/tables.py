@@ -538,6 +538,7 @@ def branching(rows: list[dict]) -> str:
           + f"| {r['lambda']:g}" + (f" (budget {r['cost_target']:g})" if r.get("cost_target") else "")
           + f" | {r['threshold']:g}"
           + (f" (backfill > {r['backfill_threshold']:g})" if r.get("backfill_threshold") else "")
+          + (f" (hold > {r['hold_threshold']:g})" if r.get("hold_threshold") else "")
           + " "
           f"| {_pct(r['frac_expensive'])}"
           # onset_backfill: chunks re-run through the expensive branch at onsets

@@ -28,10 +28,12 @@ from asr.models import transducer
 
 
 def with_threshold(model: transducer.Transducer, threshold: float | None,
-                   backfill_threshold: float | None = None) -> transducer.Transducer:
-  """The same model routing at another inference threshold and, with
-  ``onset_backfill``, another ``backfill_threshold`` (None: as is)."""
-  if threshold is None and backfill_threshold is None:
+                   backfill_threshold: float | None = None,
+                   hold_threshold: float | None = None) -> transducer.Transducer:
+  """The same model routing at another inference threshold, with
+  ``onset_backfill`` another ``backfill_threshold``, and another
+  ``hold_threshold`` (hysteresis) (None: as is)."""
+  if threshold is None and backfill_threshold is None and hold_threshold is None:
     return model
   e = model.cfg.encoder
   br = e.branching
@@ -41,6 +43,8 @@ def with_threshold(model: transducer.Transducer, threshold: float | None,
     if not br.onset_backfill:
       raise ValueError("backfill_threshold needs a model trained with branching.onset_backfill")
     br = dataclasses.replace(br, backfill_threshold=float(backfill_threshold))
+  if hold_threshold is not None:
+    br = dataclasses.replace(br, hold_threshold=float(hold_threshold))
   return transducer.Transducer(dataclasses.replace(model.cfg, encoder=dataclasses.replace(e, branching=br)))
 
 

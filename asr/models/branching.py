@@ -181,6 +181,13 @@ class BranchingConfig:
       its own p(expensive) exceeds this (a chunk of silence before an onset
       is not worth an expensive pass); like ``threshold``, a knob for sweeps
       without retraining. 0 = every cheap chunk before an expensive one.
+    hold_threshold: > 0: inference routing with hysteresis: a chunk after an
+      expensive one stays expensive while its p(expensive) exceeds this
+      (below ``threshold``), so that speech is not broken by single cheap
+      chunks (with ``onset_backfill`` a one-chunk dip saves nothing: the
+      next chunk re-runs it). Streaming reads the previous route from its
+      state; the full-utterance run scans the chunks (tested equal). A knob
+      for sweeps without retraining (training routes ignore it). 0 = off.
   """
   enabled: bool = False
   expensive_layers: int = 2
@@ -203,6 +210,7 @@ class BranchingConfig:
   train_straight_through: bool = False
   onset_backfill: bool = False
   backfill_threshold: float = 0.0
+  hold_threshold: float = 0.0
 
 
 class CheapBranch(nn.Module):

@@ -727,6 +727,17 @@ class Encoder(nn.Module):
     elif train:
       w = branching_lib.straight_through_gumbel(self.make_rng("dropout"), logits, br.gumbel_tau)
       expensive = w[:, 1] > 0.5
+    elif br.hold_threshold > 0:  # hysteresis: scan the chunks, as streaming decides
+      p_bn = branching_lib.p_expensive(logits).reshape(b, n)
+      has_bn = vc.any(-1).reshape(b, n)
+
+      def step(prev, pn):
+        p_n, has_n = pn
+        e = (p_n > jnp.where(prev, br.hold_threshold, br.threshold)) & has_n
+        return e, e
+
+      _, exp_nb = jax.lax.scan(step, jnp.zeros((b,), bool), (p_bn.T, has_bn.T))
+      expensive = exp_nb.T.reshape(b * n)
     else:
       expensive = branching_lib.p_expensive(logits) > br.threshold
     exp_frames = jnp.repeat(expensive.reshape(b, n), c.chunk_size, axis=1)[:, :t]
@@ -791,7 +802,7 @@ class Encoder(nn.Module):
     return out, routing
 
   def _routed_stream(self, x, valid, force_route, positions, mask, caches, window=None,
-                     carry=None, hist=(), backfill=None):
+                     carry=None, hist=(), backfill=None, route_prev=None):
     """One chunk x [B, C, D] -> (out, p_expensive [B], expensive [B] bool,
     new expensive-layer caches (``cross_chunk``; else []), new carry [B, D]
     (``cheap_carry``; else None), the router's hidden frames [B, C, H]
@@ -805,6 +816,7 @@ class Encoder(nn.Module):
     prev_valid [B, C], route_prev [B], p_prev [B] and the expensive caches'
     slot validity exp_valid [B, L + C]; a stream whose chunk turns expensive after
     a cheap one takes :func:`_run_backfill` (``force_route`` = 2 forces it).
+    ``route_prev`` [B]: the previous chunk's route (``hold_threshold``).
 
     The branches run as pure functions of their parameters under
     ``jax.lax.cond``: flax's lifted ``nn.cond`` cost ~2 ms more per chunk
@@ -816,7 +828,10 @@ class Encoder(nn.Module):
     logits, hidden = self.router(x, valid, *hist, hist_is_hidden=per_frame, with_hidden=True)
     p = branching_lib.p_expensive(logits)
     has = valid.any(-1)
-    decide = (p > c.branching.threshold) if force_route is None else jnp.full(p.shape, bool(force_route))
+    thr = c.branching.threshold
+    if c.branching.hold_threshold > 0:  # hysteresis: an expensive stream holds at a lower bar
+      thr = jnp.where(route_prev > 0, c.branching.hold_threshold, thr)
+    decide = (p > thr) if force_route is None else jnp.full(p.shape, bool(force_route))
     decide = decide & has
     if backfill is not None and force_route not in (None, 0, 1, 2):
       raise ValueError(f"force_route must be None, 0, 1 or 2 (backfill); got {force_route}")
@@ -921,7 +936,7 @@ class Encoder(nn.Module):
       x_in = x
       x, p, decide, exp_layers, carry, hidden = self._routed_stream(
           x, valid, force_route, positions, mask, state.get("exp_layers", []), window,
-          state.get("carry"), hist, backfill)
+          state.get("carry"), hist, backfill, state["route"])
       if c.branching.router_context:
         k = c.branching.router_context
         newest = hidden if c.branching.router_per_frame else x_in

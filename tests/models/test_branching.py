@@ -402,6 +402,34 @@ def test_onset_backfill_makes_the_onset_chunk_visible():
   assert diffs[1] == 0.0 and diffs[2] > 1e-3, diffs
 
 
+@pytest.mark.parametrize("onset_backfill", [False, True])
+def test_hold_threshold_is_hysteresis_and_streams_as_the_full_run(onset_backfill):
+  """hold_threshold: a chunk after an expensive one is expensive iff its
+  p(expensive) exceeds the hold threshold, any other iff it exceeds the
+  threshold (checked against a loop over the full run's probabilities);
+  streaming equals the full run (batch 2); it keeps chunks expensive that the
+  plain threshold would not."""
+  cfg = _cfg(layers=0, feature_router=True, onset_backfill=onset_backfill)
+  model, params, feats = _init(cfg, t=201)
+  lengths = jnp.array([201, 70])
+  _, cfg = _mixing(cfg, params, feats, lengths)
+  _, _, r = enc_lib.Encoder(cfg).apply(params, feats, lengths, method=enc_lib.Encoder.forward)
+  p, valid = np.asarray(branching.p_expensive(r["logits"])), np.asarray(r["valid"])
+  hold = float(np.quantile(p[valid], 0.2))
+  cfg = dataclasses.replace(cfg, branching=dataclasses.replace(cfg.branching, hold_threshold=hold))
+  model, params, feats, lengths, cfg = _check_streaming_equals_full_run(cfg, t=201, mixing=False)
+  _, _, rh = model.apply(params, feats, lengths, method=enc_lib.Encoder.forward)
+  exp = np.asarray(rh["expensive"])
+  for b in range(2):
+    prev = False
+    for n in range(exp.shape[1]):
+      want = bool(valid[b, n] and p[b, n] > (hold if prev else cfg.branching.threshold))
+      assert bool(exp[b, n]) == want, (b, n)
+      prev = want
+  plain = np.asarray(r["expensive"]) & valid
+  assert (exp & valid).sum() > plain.sum() and (exp | ~plain).all()
+
+
 def test_onset_backfill_needs_the_feature_router():
   cfg = _cfg(layers=1, cross_chunk=True, onset_backfill=True)
   with pytest.raises(ValueError, match="onset_backfill"):
