@@ -502,11 +502,15 @@ def streaming_speed(rows: list[dict]) -> str:
 
 
 def branching(rows: list[dict]) -> str:
-  """The latest branching sweep per (workdirs, reference): compute against
-  WER per lambda / threshold."""
+  """The latest branching sweep per (workdirs, reference, crop, split, swept
+  thresholds): compute against WER per lambda / threshold. A sweep at other
+  thresholds or on another split is another table, not a replacement."""
   if not rows:
     return "(no results yet)"
-  latest = _latest(rows, lambda c: (tuple(c["workdirs"]), c.get("reference"), c.get("trailing_s")))
+  latest = _latest(rows, lambda c: (
+      tuple(c["workdirs"]), c.get("reference"), c.get("trailing_s"), c.get("split"),
+      tuple(c.get("thresholds") or ()), tuple(c.get("backfill_thresholds") or ()),
+      tuple(c.get("hold_thresholds") or ())))
   out = []
   for d in latest.values():
     c, m = d["config"], d["metrics"]
