@@ -2,7 +2,7 @@ r"""Branching-encoder sweep: compute against WER, one row per workdir (lambda).
 
   python -m benchmarks.branching --workdirs=workdirs/branching_small_l0,workdirs/branching_small_l1 \
       [--reference=workdirs/small] [--split=test] [--thresholds=0.5] [--limit=N]
-      [--timing_utterances=20]
+      [--timing_utterances=20] [--backfill_thresholds=0.05] [--hold_thresholds=0.5]
 
 For each workdir (one trained lambda each) and inference threshold: the
 fraction of request chunks the router sends to the expensive branch; encoder
@@ -15,8 +15,11 @@ skipped branch); WER on the split (beam search, full-utterance encoder, which
 routes as streaming does). Relative figures are against the all-expensive
 encoder of the same model and, with ``--reference``, a plain model's WER and
 FLOPs. ``--thresholds`` sweeps the routing threshold of each model without
-retraining. Writes ``results/branching/<stamp>.json`` and a plot of the sweep
-beside it (``.png``).
+retraining; ``--backfill_thresholds`` (``onset_backfill`` models) and
+``--hold_thresholds`` (hysteresis) are swept at every threshold, and the
+re-run chunks of ``onset_backfill`` count in the compute. Writes
+``results/branching/<stamp>.json`` and a plot of the sweep beside it
+(``.png``).
 """
 
 import itertools

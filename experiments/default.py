@@ -138,6 +138,19 @@ def get_config():
   # With train_threshold: the task loss also trains the router, through the
   # straight-through estimator without noise (one_hot + p - sg(p)).
   br.train_straight_through = False
+  # feature_router only: an expensive chunk after a cheap one first re-runs the
+  # expensive branch over that cheap chunk, so its keys and convolution inputs
+  # reach the expensive blocks (no latency; one more expensive chunk per onset;
+  # experiments/branching_small_frvp_c2hb.py). Needs left_context >= chunk_size.
+  br.onset_backfill = False
+  # onset_backfill: re-run only a cheap chunk whose own p(expensive) exceeds
+  # this (0 = every cheap chunk before an onset); an inference knob too
+  # (benchmarks.branching --backfill_thresholds).
+  br.backfill_threshold = 0.0
+  # > 0: inference hysteresis: a chunk after an expensive one stays expensive
+  # while p(expensive) exceeds this (below threshold); training ignores it
+  # (benchmarks.branching --hold_thresholds); 0 = off.
+  br.hold_threshold = 0.0
   p = m.predictor = ml_collections.ConfigDict()
   p.kind = "lstm"  # lstm | stateless
   p.embed_dim = 128

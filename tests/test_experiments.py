@@ -99,12 +99,14 @@ def _signature(config):
   for section, fields in _NOT_IN_STEP.items():
     for k in fields:
       (d[section] if section else d).pop(k)
-  # Values that only scale or shape the same program: the hard-route
-  # threshold (only "hard or not" is structure), the chunk size (only
+  # Values that only scale or shape the same program: the hard-route,
+  # backfill and hold thresholds (only "on or not" is structure), the chunk size (only
   # "streaming or not": 160 and 320 ms chunks run the same code), the
   # FastEmit weight (only "on or not"), the pruned loss's warm-up length.
   br = d["model"]["encoder"]["branching"]
   br["train_threshold"] = br["train_threshold"] > 0
+  br["backfill_threshold"] = br["backfill_threshold"] > 0
+  br["hold_threshold"] = br["hold_threshold"] > 0
   d["model"]["encoder"]["chunk_size"] = d["model"]["encoder"]["chunk_size"] > 0
   d["train"]["fastemit_lambda"] = d["train"]["fastemit_lambda"] > 0
   d["train"]["pruned"].pop("warmup_steps", None)
