@@ -15,6 +15,13 @@ skipping the re-runs of chunks the router is sure are silence
 because the model was trained to see those keys. Here training and inference
 both re-run only a cheap chunk whose own p(expensive) exceeds 0.05.
 Everything else as ``branching_small_frvp_c2hb`` (anchor ``small_ft_c2``).
+
+Measured (2026-12-06, 2 CPU cores, ~13 min; beam 4; BUILD.md "Trained with the
+backfill filter"). Operating point fixed on ``validation`` before ``test`` was
+run: the smallest threshold with >= 40 % saving there (0.5: 40.6 % at -0.1 %).
+On ``test`` (anchor 42.0 %): 39.2 % saving at +0.0 % (0.3), **40.9 % at
++0.3 %** (0.5, interval -4.0 .. +4.5 %), 41.4 % at +0.3 % (0.6), 42.0 % at
++1.1 % (0.7), 42.8 % at +4.8 % (0.8); 2-3 % of the chunks re-run at onsets.
 """
 
 from experiments import branching_small_frvp_c2hb
