@@ -256,6 +256,32 @@ def test_cross_chunk_expensive_chunks_see_skipped_chunks():
   assert diffs[True] > diffs[False] + 1e-3, diffs
 
 
+def _chunk1_dependence(model, params, cfg, routes, check=None):
+  """Batch 1, chunks of 2 at x8, every chunk forced (``routes``: force_route
+  per chunk): how much the last chunk's output moves when the feature frames
+  read by encoder chunk 1 alone are perturbed. ``check(c, state)`` sees the
+  state before each chunk c and after the last (c = len(routes))."""
+  feats = np.random.default_rng(1).standard_normal((1, 101, 80)).astype(np.float32)
+  changed = feats.copy()
+  changed[0, 19:32] += 3.0  # feature frames read by encoder chunk 1 only (chunks of 2, x8)
+  stream_fn = jax.jit(lambda pr, w, n, s, r: model.apply(pr, w, n, s, r,
+                                                         method=enc_lib.Encoder.stream),
+                      static_argnums=4)
+  win, hop = enc_lib.stream_window(cfg), 8 * cfg.chunk_size
+  outs = []
+  for f in (feats, changed):
+    padded = jnp.concatenate([jnp.asarray(f), jnp.zeros((1, 6 * hop + win, 80))], axis=1)
+    st = enc_lib.init_stream_state(cfg, 1, 80)
+    for c, route in enumerate(routes):
+      if check:
+        check(c, st)
+      out, st = stream_fn(params, padded[:, c * hop:c * hop + win], jnp.array([2]), st, route)
+    if check:
+      check(len(routes), st)
+    outs.append(np.asarray(out))
+  return float(np.abs(outs[0] - outs[1]).max())
+
+
 def test_feature_router_cheap_chunks_skip_the_subsampling_and_leave_no_keys():
   """feature_router: the cheap branch of the traced streaming step has no
   convolution (the subsampling runs in the expensive branch only, and nowhere
@@ -272,26 +298,12 @@ def test_feature_router_cheap_chunks_skip_the_subsampling_and_leave_no_keys():
   assert cheap == 0 and expensive == 2
   assert count(jaxpr.jaxpr, "conv_general_dilated") == 2  # both inside the expensive branch
 
-  feats = np.random.default_rng(1).standard_normal((1, 101, 80)).astype(np.float32)
-  changed = feats.copy()
-  changed[0, 19:32] += 3.0  # feature frames read by encoder chunk 1 only (chunks of 2, x8)
-  stream_fn = jax.jit(lambda pr, w, n, s, r: model.apply(pr, w, n, s, r,
-                                                         method=enc_lib.Encoder.stream),
-                      static_argnums=4)
-  win, hop = enc_lib.stream_window(cfg), 8 * cfg.chunk_size
   diffs = {}
   for route1 in (0, 1):
-    outs = []
-    for f in (feats, changed):
-      padded = jnp.concatenate([jnp.asarray(f), jnp.zeros((1, 6 * hop + win, 80))], axis=1)
-      st = enc_lib.init_stream_state(cfg, 1, 80)
-      for c in range(4):
-        if c == 3:  # the left context (4 frames): chunk 1's slots valid iff it was expensive
-          assert np.asarray(st["exp_cache_valid"])[0].tolist() == [bool(route1)] * 2 + [True] * 2
-        out, st = stream_fn(params, padded[:, c * hop:c * hop + win], jnp.array([2]), st,
-                            route1 if c == 1 else 1)
-      outs.append(np.asarray(out))  # chunk 3, expensive
-    diffs[route1] = float(np.abs(outs[0] - outs[1]).max())
+    def check(c, st, route1=route1):
+      if c == 3:  # the left context (4 frames): chunk 1's slots valid iff it was expensive
+        assert np.asarray(st["exp_cache_valid"])[0].tolist() == [bool(route1)] * 2 + [True] * 2
+    diffs[route1] = _chunk1_dependence(model, params, cfg, (1, route1, 1, 1), check)
   assert diffs[0] == 0.0 and diffs[1] > 1e-3, diffs
 
 
@@ -380,25 +392,13 @@ def test_onset_backfill_makes_the_onset_chunk_visible():
   onset_backfill."""
   cfg = _cfg(layers=0, feature_router=True, onset_backfill=True)
   model, params, _ = _init(cfg, b=1)
-  feats = np.random.default_rng(1).standard_normal((1, 101, 80)).astype(np.float32)
-  changed = feats.copy()
-  changed[0, 19:32] += 3.0  # feature frames read by encoder chunk 1 only (chunks of 2, x8)
-  stream_fn = jax.jit(lambda pr, w, n, s, r: model.apply(pr, w, n, s, r,
-                                                         method=enc_lib.Encoder.stream),
-                      static_argnums=4)
-  win, hop = enc_lib.stream_window(cfg), 8 * cfg.chunk_size
   diffs = {}
   for route2 in (1, 2):
-    outs = []
-    for f in (feats, changed):
-      padded = jnp.concatenate([jnp.asarray(f), jnp.zeros((1, 6 * hop + win, 80))], axis=1)
-      st = enc_lib.init_stream_state(cfg, 1, 80)
-      for c, route in enumerate((1, 0, route2)):
-        out, st = stream_fn(params, padded[:, c * hop:c * hop + win], jnp.array([2]), st, route)
-      # Slots: [chunk 0 (2); chunk 1 (2); chunk 2 (2)] (left context 4 + one chunk kept).
-      assert np.asarray(st["exp_cache_valid"])[0].tolist() == [True] * 2 + [route2 == 2] * 2 + [True] * 2
-      outs.append(np.asarray(out))  # chunk 2
-    diffs[route2] = float(np.abs(outs[0] - outs[1]).max())
+    def check(c, st, route2=route2):
+      if c == 3:  # slots: [chunk 0 (2); chunk 1 (2); chunk 2 (2)] (left context 4 + one chunk kept)
+        assert (np.asarray(st["exp_cache_valid"])[0].tolist()
+                == [True] * 2 + [route2 == 2] * 2 + [True] * 2)
+    diffs[route2] = _chunk1_dependence(model, params, cfg, (1, 0, route2), check)
   assert diffs[1] == 0.0 and diffs[2] > 1e-3, diffs
 
 
