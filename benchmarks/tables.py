@@ -31,7 +31,7 @@ from benchmarks.common import RESULTS_DIR, REPO_ROOT
 
 
 # Tables drawn from another table's results folder.
-ALIASES = {"endpointing_summary": "endpointing"}
+ALIASES = {"endpointing_summary": "endpointing", "branching_operating_points": "branching"}
 
 
 def _load(name: str) -> list[dict]:
@@ -560,6 +560,71 @@ def branching(rows: list[dict]) -> str:
   return "\n".join(out).rstrip()
 
 
+# The branching encoder's compute target (issue 5): at least this much less
+# encoder compute for at most this relative WER increase over the plain anchor.
+TARGET_SAVING, TARGET_WER_REL = 0.40, 0.03
+
+
+def _f1(x):
+  return "-" if x is None else f"{100 * x:+.1f} %"
+
+
+def branching_operating_points(rows: list[dict]) -> str:
+  """Each branching model at the threshold chosen on validation: the smallest
+  swept threshold whose validation compute saving reaches ``TARGET_SAVING``,
+  read on test (threshold sweeps with a reference only; backfill and hold
+  sweeps are left out). One row per model, then the mean over the seeds of a
+  family (workdirs that differ only in a ``_seedN`` suffix) where two or more
+  have a chosen point."""
+  by = {}  # (workdir, reference, trailing_s) -> {split: {threshold: (row, result)}}
+  for d in rows:  # date order: a later sweep's row replaces an earlier one's
+    c = d["config"]
+    if c.get("backfill_thresholds") or c.get("hold_thresholds") or not c.get("reference"):
+      continue
+    for r in d["metrics"]["rows"]:
+      key = (r["workdir"].rstrip("/"), c["reference"].rstrip("/"), c.get("trailing_s"))
+      by.setdefault(key, {}).setdefault(c["split"], {})[r["threshold"]] = (r, d)
+  points = []  # (family, trailing_s, name, reference, chosen threshold, val, test)
+  for (wd, ref, trailing), splits in by.items():
+    val, test = splits.get("validation"), splits.get("test")
+    if val and test:
+      ok = sorted(t for t, (r, _) in val.items() if r["compute_saving"] >= TARGET_SAVING)
+      name = wd.split("/")[-1]
+      points.append((re.sub(r"_seed\d+$", "", name), str(trailing), name, ref,
+                     next((t for t in ok if t in test), None), val, test))
+  if not points:
+    return "(no model has both a validation and a test sweep)"
+  meets = lambda r: r["compute_saving"] >= TARGET_SAVING and r["wer_rel_reference"] <= TARGET_WER_REL
+  out = ["| model | reference | threshold (chosen on validation) | validation: saving, WER vs ref. "
+         "| test: saving | test: WER vs ref. (95 % interval) | meets target | test sweep |",
+         "|---|---|---|---|---|---|---|---|"]
+  points.sort(key=lambda p: p[:3])
+  for i, (family, trailing, name, ref, chosen, val, test) in enumerate(points):
+    crop = "" if trailing == "None" else f" (cropped {float(trailing):g} s)"
+    if chosen is None:
+      out.append(f"| `{name}`{crop} | `{ref.split('/')[-1]}` | none reaches "
+                 f"{100 * TARGET_SAVING:.0f} % | - | - | - | no | - |")
+    else:
+      v, (t, d) = val[chosen][0], test[chosen]
+      b = t.get("bootstrap")
+      out.append(f"| `{name}`{crop} | `{ref.split('/')[-1]}` | {chosen:g} "
+                 f"| {_pct(v['compute_saving'])} %, {_f1(v.get('wer_rel_reference'))} "
+                 f"| {_pct(t['compute_saving'])} % | {_f1(t.get('wer_rel_reference'))}"
+                 + (f" ({_f1(b['ci_low'])} .. {_f1(b['ci_high'])})" if b else "")
+                 + f" | {'yes' if meets(t) else 'no'} | {_prov(d)} |")
+    if i + 1 < len(points) and points[i + 1][:2] == (family, trailing):
+      continue
+    # The family's last model: the mean over its seeds with a chosen point.
+    ts = [p[6][p[4]][0] for p in points if p[:2] == (family, trailing) and p[4] is not None]
+    if len(ts) >= 2:
+      mean = {k: sum(t[k] for t in ts) / len(ts) for k in ("compute_saving", "wer_rel_reference")}
+      out.append(f"| **`{family}`{crop}: mean of {len(ts)} seeds** | - | - | - "
+                 f"| {_pct(mean['compute_saving'])} % | {_f1(mean['wer_rel_reference'])} "
+                 f"| {sum(map(meets, ts))} of {len(ts)} seeds; the mean: "
+                 f"{'yes' if meets(mean) else 'no'} | mean over the seeds of `{family}`{crop} |")
+  return "\n".join(out)
+
+
 def stream_context(rows: list[dict]) -> str:
   """The latest stream-context comparison per (workdir, baseline, beam)."""
   if not rows:
@@ -675,6 +740,7 @@ RENDERERS = {
     "lm_training": lm_training,
     "rescoring": rescoring,
     "branching": branching,
+    "branching_operating_points": branching_operating_points,
     "stream_context": stream_context,
     "accelerator_rnnt_loss_memory": rnnt_loss_memory,
     "accelerator_train_throughput": train_throughput,
@@ -690,7 +756,8 @@ RENDERERS = {
 # row whose provenance cell (command, commit, date) matches a present JSON's
 # is replaced by that JSON's row.
 ROW_TABLES = {"endpointing_summary", "corpus_build", "rnnt_loss_memory", "training_runs", "train_throughput",
-              "lm_training", "accelerator_rnnt_loss_memory", "accelerator_train_throughput"}
+              "lm_training", "accelerator_rnnt_loss_memory", "accelerator_train_throughput",
+              "branching_operating_points"}
 
 
 # Tables of one block per model (or workdir, split, ...), each block headed by

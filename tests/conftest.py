@@ -12,15 +12,17 @@ TINY = "tiny"
 # JAX is imported here or in any subprocess: a compilation cache shared by the
 # run's processes (a fresh folder per run unless JAX_COMPILATION_CACHE_DIR is
 # set), and XLA's CPU backend without LLVM's optimization passes (about a
-# quarter off the compile; float32 results move by rounding only).
+# quarter off the compile; float32 results move by rounding only) and with its
+# classic elemental fusion emitters instead of the MLIR ones (another 15-20 %
+# off a training step's compile; same operations, same rounding tolerances).
 _TMP = os.environ.get("TMPDIR", "/tmp")
 _OWN_CACHE = "JAX_COMPILATION_CACHE_DIR" not in os.environ
 os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", os.path.join(
     _TMP, f"asr_test_jax_cache_{os.getpid()}"))
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.2")
-if "xla_backend_optimization_level" not in os.environ.get("XLA_FLAGS", ""):
-  os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") +
-                             " --xla_backend_optimization_level=0").strip()
+for _flag in ("--xla_backend_optimization_level=0", "--xla_cpu_use_fusion_emitters=false"):
+  if _flag.split("=")[0] not in os.environ.get("XLA_FLAGS", ""):
+    os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " " + _flag).strip()
 
 # The tests check the mathematics (equivalences to ~1e-5): on NVIDIA Ampere and
 # later JAX's default float32 matmul is TF32 (~1e-3 rounding), which alone

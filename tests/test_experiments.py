@@ -78,6 +78,7 @@ def _step_config(config):
   c = ml_collections.ConfigDict(config.to_dict())
   e = c.model.encoder
   e.num_layers = min(e.num_layers, 2)
+  e.num_heads = min(e.num_heads, 4)
   e.dim = min(e.dim, 16 * e.num_heads)
   e.subsample_channels = min(e.subsample_channels, 16)
   e.branching.expensive_layers = min(e.branching.expensive_layers, 2)
@@ -88,6 +89,7 @@ def _step_config(config):
   c.model.joint_dim = min(c.model.joint_dim, 64)
   b = c.model.biasing
   b.embed_dim = min(b.embed_dim, 32)
+  b.num_heads = min(b.num_heads, 2)
   b.dim = min(b.dim, 16 * b.num_heads)
   return c
 
@@ -99,6 +101,16 @@ def _signature(config):
   for section, fields in _NOT_IN_STEP.items():
     for k in fields:
       (d[section] if section else d).pop(k)
+  # Sizes and initial values: widths, head counts, kernel and attention-window
+  # lengths, the router's initial bias, the wake-word crop (the tiny configs
+  # differ from the small ones only in these).
+  enc = d["model"]["encoder"]
+  for k in ("dim", "num_heads", "ffn_mult", "conv_kernel", "left_context", "subsample_channels"):
+    enc.pop(k)
+  enc["branching"].pop("router_init_bias")
+  for k in ("embed_dim", "dim", "num_heads"):
+    d["model"]["biasing"].pop(k)
+  d["data"]["stream_context"].pop("max_seconds")
   # Values that only scale or shape the same program: the hard-route,
   # backfill and hold thresholds (only "on or not" is structure), the chunk size (only
   # "streaming or not": 160 and 320 ms chunks run the same code), the
@@ -162,6 +174,12 @@ def test_step_groups_cover_every_config_and_split_on_structure():
                 "branching_small", "teacher"):  # loss form, FastEmit, context, biasing, ...
     assert group_of(other) != group_of("small_ft"), other
   assert group_of("catt_medium") == group_of("catt_small")
+  # Sizes: the tiny configs share the small ones' programs, 960 h shares 100 h's.
+  for tiny, small in (("tiny", "small_ft"), ("catt_tiny", "catt_small"),
+                      ("context_tiny", "context_small"), ("branching_tiny", "branching_small"),
+                      ("librispeech_960", "librispeech_100")):
+    assert group_of(tiny) == group_of(small), (tiny, small)
+  assert group_of("base") != group_of("librispeech_100")  # 8x against 4x subsampling
   assert group_of("catt_pointer_medium") != group_of("catt_medium")  # the pointer
   assert configs["small_ft_fastemit"].train.fastemit_lambda > 0
 

@@ -77,3 +77,46 @@ def test_block_tables_keep_blocks_of_commands_not_rerun():
   assert "OLD B" not in out and "NEW B" in out
   assert "Streaming RTF: 0.1." in out and out.index("--workdir=a") < out.index("NEW B")
   assert tables.merge_blocks(out, new) == out
+
+
+def _sweep(split, workdir, reference, points, backfill=()):
+  """A benchmarks.branching result: points = [(threshold, compute saving, WER vs reference)]."""
+  rows = [{"workdir": workdir, "threshold": t, "compute_saving": s, "wer_rel_reference": w,
+           "bootstrap": {"ci_low": w - 0.04, "ci_high": w + 0.04}} for t, s, w in points]
+  return {"command": f"python -m benchmarks.branching --split={split} --workdirs={workdir}",
+          "git_commit": "abcdef12", "git_dirty": False, "date": "2026-12-06T00:00:00+00:00",
+          "machine": {"cpu_count": 2}, "jax": {"device_kind": "cpu"},
+          "config": {"workdirs": [workdir], "reference": reference, "split": split,
+                     "thresholds": [str(t) for t, _, _ in points], "trailing_s": None,
+                     "backfill_thresholds": list(backfill), "hold_thresholds": []},
+          "metrics": {"rows": rows}}
+
+
+def test_branching_operating_points_choose_on_validation_and_read_test():
+  rows = [
+      # seed 0: validation reaches 40 % first at 0.5; test there: 41 % at +1 % (meets)
+      _sweep("validation", "workdirs/m", "workdirs/a", [(0.3, 0.38, 0.0), (0.5, 0.40, 0.0),
+                                                        (0.7, 0.45, 0.02)]),
+      _sweep("test", "workdirs/m", "workdirs/a", [(0.3, 0.39, -0.01), (0.5, 0.41, 0.01),
+                                                  (0.7, 0.46, 0.02)]),
+      # seed 1: validation reaches 40 % at 0.3; test there: 40.5 % at +7 % (misses)
+      _sweep("validation", "workdirs/m_seed1", "workdirs/a_seed1", [(0.3, 0.41, 0.0), (0.5, 0.43, 0.0)]),
+      _sweep("test", "workdirs/m_seed1", "workdirs/a_seed1", [(0.3, 0.405, 0.07), (0.5, 0.44, 0.0)]),
+      # a backfill sweep is not a threshold sweep: left out even where it looks better
+      _sweep("validation", "workdirs/m_seed1", "workdirs/a_seed1", [(0.1, 0.60, -0.05)],
+             backfill=("0.05",)),
+      # no validation point reaches 40 %
+      _sweep("validation", "workdirs/n", "workdirs/a", [(0.3, 0.2, 0.0)]),
+      _sweep("test", "workdirs/n", "workdirs/a", [(0.3, 0.2, 0.0)]),
+      # test only: no row
+      _sweep("test", "workdirs/o", "workdirs/a", [(0.3, 0.5, 0.0)]),
+  ]
+  out = tables.branching_operating_points(rows).splitlines()
+  assert len(out) == 2 + 4, out
+  m, m1, mean, n = out[2:]
+  assert m.startswith("| `m` | `a` | 0.5 | 40.0 %, +0.0 % | 41.0 % | +1.0 % (-3.0 % .. +5.0 %) | yes |")
+  assert m1.startswith("| `m_seed1` | `a_seed1` | 0.3 | 41.0 %, +0.0 % | 40.5 % | +7.0 %")
+  assert "| no |" in m1
+  # mean of the chosen points: 40.75 % saving at +4.0 %
+  assert mean.startswith("| **`m`: mean of 2 seeds** | - | - | - | 40.8 % | +4.0 % | 1 of 2 seeds; the mean: no |")
+  assert n.startswith("| `n` | `a` | none reaches 40 % |")
