@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything, then runs the test suite: two pytest-xdist workers, each
-# test file on one worker (module fixtures are built once); about 12 minutes on
-# 2 cores (19.5 serially). PYTEST_WORKERS=N changes the worker count (0: serial).
+# test file on one worker (module fixtures are built once); about 14.5 minutes on
+# 2 cores, set-up included (25 CPU minutes). PYTEST_WORKERS=N changes the worker
+# count (0: serial).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash launch/setup.sh
