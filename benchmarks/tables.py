@@ -173,8 +173,8 @@ def training_runs(rows: list[dict]) -> str:
   return "\n".join(lines)
 
 
-def _rel_pct(x):
-  return "-" if x is None else f"{100 * x:+.0f} %"
+def _rel_pct(x, digits=0):
+  return "-" if x is None else f"{100 * x:+.{digits}f} %"
 
 
 def biasing(rows: list[dict]) -> str:
@@ -565,10 +565,6 @@ def branching(rows: list[dict]) -> str:
 TARGET_SAVING, TARGET_WER_REL = 0.40, 0.03
 
 
-def _f1(x):
-  return "-" if x is None else f"{100 * x:+.1f} %"
-
-
 def branching_operating_points(rows: list[dict]) -> str:
   """Each branching model at the threshold chosen on validation: the smallest
   swept threshold whose validation compute saving reaches ``TARGET_SAVING``,
@@ -608,9 +604,9 @@ def branching_operating_points(rows: list[dict]) -> str:
       v, (t, d) = val[chosen][0], test[chosen]
       b = t.get("bootstrap")
       out.append(f"| `{name}`{crop} | `{ref.split('/')[-1]}` | {chosen:g} "
-                 f"| {_pct(v['compute_saving'])} %, {_f1(v.get('wer_rel_reference'))} "
-                 f"| {_pct(t['compute_saving'])} % | {_f1(t.get('wer_rel_reference'))}"
-                 + (f" ({_f1(b['ci_low'])} .. {_f1(b['ci_high'])})" if b else "")
+                 f"| {_pct(v['compute_saving'])} %, {_rel_pct(v.get('wer_rel_reference'), 1)} "
+                 f"| {_pct(t['compute_saving'])} % | {_rel_pct(t.get('wer_rel_reference'), 1)}"
+                 + (f" ({_rel_pct(b['ci_low'], 1)} .. {_rel_pct(b['ci_high'], 1)})" if b else "")
                  + f" | {'yes' if meets(t) else 'no'} | {_prov(d)} |")
     if i + 1 < len(points) and points[i + 1][:2] == (family, trailing):
       continue
@@ -619,7 +615,7 @@ def branching_operating_points(rows: list[dict]) -> str:
     if len(ts) >= 2:
       mean = {k: sum(t[k] for t in ts) / len(ts) for k in ("compute_saving", "wer_rel_reference")}
       out.append(f"| **`{family}`{crop}: mean of {len(ts)} seeds** | - | - | - "
-                 f"| {_pct(mean['compute_saving'])} % | {_f1(mean['wer_rel_reference'])} "
+                 f"| {_pct(mean['compute_saving'])} % | {_rel_pct(mean['wer_rel_reference'], 1)} "
                  f"| {sum(map(meets, ts))} of {len(ts)} seeds; the mean: "
                  f"{'yes' if meets(mean) else 'no'} | mean over the seeds of `{family}`{crop} |")
   return "\n".join(out)
