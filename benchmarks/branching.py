@@ -47,8 +47,13 @@ flags.mark_flags_as_required(["workdirs"])
 FLAGS = flags.FLAGS
 
 
-def measure(rec, threshold, utts_cache, backfill_threshold=None, hold_threshold=None) -> dict:
-  """One (model, threshold, backfill threshold, hold threshold) row."""
+def measure(rec, threshold, utts_cache, backfill_threshold=None, hold_threshold=None,
+            reference=None) -> dict:
+  """One (model, threshold, backfill threshold, hold threshold) row.
+
+  reference: the plain anchor's Recognizer: its streaming step is timed
+  interleaved with the branching model's (``timing["reference"]``,
+  ``wall_saving_vs_reference``)."""
   from asr.evaluation import evaluate, routing  # pylint: disable=g-import-not-at-top
   from asr.models import branching  # pylint: disable=g-import-not-at-top
   from asr.evaluation import wer as wer_lib  # pylint: disable=g-import-not-at-top
@@ -113,13 +118,18 @@ def measure(rec, threshold, utts_cache, backfill_threshold=None, hold_threshold=
       row.update(split)
     row["compute_saving"] = 1 - row["compiled_flops_per_s"] / row["compiled_full_flops_per_s"]
     row["analytic_compute_saving"] = 1 - row["analytic_flops_per_s"] / row["analytic_full_flops_per_s"]
-    timing = {"router": routing.stream_timing(model, rec.params, rec.norm, sub),
-              "all_expensive": routing.stream_timing(model, rec.params, rec.norm, sub, 1),
-              "all_cheap": routing.stream_timing(model, rec.params, rec.norm, sub, 0)}
+    variants = {"router": (model, rec.params, rec.norm, None),
+                "all_expensive": (model, rec.params, rec.norm, 1),
+                "all_cheap": (model, rec.params, rec.norm, 0)}
+    if reference is not None:
+      variants["reference"] = (reference.model, reference.params, reference.norm, None)
+    timing = routing.interleaved_timing(variants, sub)
     row["timing"] = timing
     row["ms_per_audio_s"] = timing["router"]["ms_per_audio_second"]
     row["ms_per_audio_s_all_expensive"] = timing["all_expensive"]["ms_per_audio_second"]
     row["wall_saving"] = 1 - row["ms_per_audio_s"] / row["ms_per_audio_s_all_expensive"]
+    if reference is not None:
+      row["wall_saving_vs_reference"] = 1 - row["ms_per_audio_s"] / timing["reference"]["ms_per_audio_second"]
   else:
     row.update(analytic_flops_per_s=frames_per_s * flops["full"],
                compiled_flops_per_s=chunks_per_s * compiled["plain"])
@@ -177,6 +187,10 @@ def main(argv):
   from benchmarks import common  # pylint: disable=g-import-not-at-top
   cache = {}
   rows = []
+  ref_rec = None
+  if FLAGS.reference:
+    ref_rec = inference.Recognizer.from_workdir(FLAGS.reference)
+    ref_rec.workdir = FLAGS.reference
   for wd in FLAGS.workdirs:
     rec = inference.Recognizer.from_workdir(wd)
     rec.workdir = wd
@@ -186,15 +200,13 @@ def main(argv):
         [float(t) for t in FLAGS.thresholds] or [None],
         [float(t) for t in FLAGS.backfill_thresholds] or [None],
         [float(t) for t in FLAGS.hold_thresholds] or [None]):
-      row = measure(rec, thr, cache, bthr, hold)
+      row = measure(rec, thr, cache, bthr, hold, reference=ref_rec)
       print({k: v for k, v in row.items() if k not in ("timing", "compiled_chunk_flops", "per_utt")},
             flush=True)
       rows.append(row)
   reference = None
-  if FLAGS.reference:
-    rec = inference.Recognizer.from_workdir(FLAGS.reference)
-    rec.workdir = FLAGS.reference
-    reference = measure(rec, None, cache)
+  if ref_rec is not None:
+    reference = measure(ref_rec, None, cache)
     print("reference", {k: v for k, v in reference.items() if k != "per_utt"}, flush=True)
     base_utt = reference.pop("per_utt")
     for r in rows:

@@ -552,7 +552,9 @@ def branching(rows: list[dict]) -> str:
           + f"| {r['compiled_flops_per_s'] / 1e6:.1f} "
           f"| {_pct(r['compute_saving'])} % | {r['ms_per_audio_s']:.1f} "
           f"({r['ms_per_audio_s_all_expensive']:.1f}) | {_pct(r['wall_saving'])} % "
-          f"| {_pct(r['wer'])} | {_rel_pct(r.get('wer_rel_reference'))} "
+          # timed interleaved with the reference (benchmarks.branching since session 32)
+          + (f"(vs ref. {_pct(r['wall_saving_vs_reference'])} %) " if "wall_saving_vs_reference" in r else "")
+          + f"| {_pct(r['wer'])} | {_rel_pct(r.get('wer_rel_reference'))} "
           + ((f"| {_rel_pct(b['ci_low'])} .. {_rel_pct(b['ci_high'])} " if b else "| - ")
              if boot else "")
           + f"| {r['num_utterances']} |")

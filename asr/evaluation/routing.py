@@ -6,7 +6,7 @@
 * :func:`compiled_flops`: FLOPs of one streaming chunk at batch 1 from XLA's
   cost analysis of the compiled step, with every chunk forced to either
   branch (the conditional program would count both branches);
-* :func:`stream_timing`: wall time of the streaming encoder at batch 1, chunk
+* :func:`stream_timing` / :func:`interleaved_timing`: wall time of the streaming encoder at batch 1, chunk
   by chunk as a device would run it, with the router deciding or every chunk
   forced to one branch; the difference is the measured saving of skipping.
 """
@@ -137,58 +137,87 @@ def compiled_flops(model, params) -> dict:
 
 def stream_timing(model, params, norm, utts: Sequence[pipeline.Utterance],
                   force_route: int | None = None, repeats: int = 3) -> dict:
-  """Wall time of the batch-1 streaming encoder over ``utts`` (their stream
-  context first, if any), every chunk synchronized as it would be on a device;
-  per utterance the fastest of ``repeats`` runs.
+  """Wall time of the batch-1 streaming encoder over ``utts``: one variant of
+  :func:`interleaved_timing` (see there)."""
+  return interleaved_timing({"_": (model, params, norm, force_route)}, utts, repeats)["_"]
 
-  The weights are constants of the timed program (``_stream_fn``): the wall
-  time is the step's, not the host's dispatch of the weights.
 
-  Returns dict: seconds, audio_seconds (request + context audio encoded),
-  ms_per_audio_second, chunks, expensive_chunks.
-  """
-  e = model.cfg.encoder
-  mean, std = (np.asarray(x) for x in norm)
-  fn = _stream_fn(model, force_route, params)
-  win = encoder_lib.stream_window(e)
-  hop = e.subsample_factor * e.chunk_size
-  bins = model.cfg.num_mel_bins
-  state0 = encoder_lib.init_stream_state(e, 1, bins)
-  # Compile outside the timing: twice, since the returned state may carry
-  # another sharding than the initial one (params restored from a pmap run
-  # carry a 1-device mesh), which is a second signature of the step.
-  _, st = fn(jnp.zeros((1, win, bins)), jnp.array([e.chunk_size]), state0)
-  jax.block_until_ready(fn(jnp.zeros((1, win, bins)), jnp.array([e.chunk_size]), st))
-  seconds, audio, chunks, expensive = 0.0, 0.0, 0, 0
-  for u in utts:
+class _Timed:
+  """One variant of interleaved_timing: its compiled step and its chunking."""
+
+  def __init__(self, model, params, norm, force_route):
+    self.e = e = model.cfg.encoder
+    self.mean, self.std = (np.asarray(x) for x in norm)
+    self.fn = _stream_fn(model, force_route, params)
+    self.win, self.hop = encoder_lib.stream_window(e), e.subsample_factor * e.chunk_size
+    self.bins = model.cfg.num_mel_bins
+    self.state0 = encoder_lib.init_stream_state(e, 1, self.bins)
+    # Compile outside the timing: twice, since the returned state may carry
+    # another sharding than the initial one (params restored from a pmap run
+    # carry a 1-device mesh), which is a second signature of the step.
+    x, n = jnp.zeros((1, self.win, self.bins)), jnp.array([e.chunk_size])
+    _, st = self.fn(x, n, self.state0)
+    jax.block_until_ready(self.fn(x, n, st))
+    self.totals = {"seconds": 0.0, "audio_seconds": 0.0, "chunks": 0, "expensive_chunks": 0}
+
+  def chunks(self, u: pipeline.Utterance):
+    """The utterance's (stream context first, if any) windows and valid lengths."""
+    e = self.e
     parts = [u.feats.astype(np.float32)]
     if u.wake_feats is not None and len(u.wake_feats):
       parts.insert(0, u.wake_feats.astype(np.float32))
-    f = (np.concatenate(parts) - mean) / std
-    n_feats = len(f)
+    f = (np.concatenate(parts) - self.mean) / self.std
+    self.totals["audio_seconds"] += len(f) * features_lib.HOP / features_lib.SAMPLE_RATE
     total = int(encoder_lib.subsampled_lengths(len(f), e.subsample_factor))
     n_chunks = -(-total // e.chunk_size)
-    f = np.concatenate([f, np.zeros((n_chunks * hop + win - len(f), bins), np.float32)])
-    windows = [jnp.asarray(f[None, c * hop:c * hop + win]) for c in range(n_chunks)]
-    valid = [jnp.array([min(e.chunk_size, total - c * e.chunk_size)]) for c in range(n_chunks)]
-    best = float("inf")
-    for _ in range(repeats):  # the fastest run: the least disturbed by other load
-      state = state0
-      routes = []
-      t0 = time.perf_counter()
-      for c in range(n_chunks):
-        out, state = fn(windows[c], valid[c], state)
-        jax.block_until_ready(out)
-        routes.append(state.get("route"))
-      best = min(best, time.perf_counter() - t0)
-    seconds += best
-    if e.branching.enabled:
-      expensive += int(sum(int(r[0]) for r in routes))
-    chunks += n_chunks
-    audio += n_feats * features_lib.HOP / features_lib.SAMPLE_RATE
-  return {"seconds": seconds, "audio_seconds": audio,
-          "ms_per_audio_second": 1000 * seconds / max(audio, 1e-9),
-          "chunks": chunks, "expensive_chunks": expensive}
+    f = np.concatenate([f, np.zeros((n_chunks * self.hop + self.win - len(f), self.bins), np.float32)])
+    return ([jnp.asarray(f[None, c * self.hop:c * self.hop + self.win]) for c in range(n_chunks)],
+            [jnp.array([min(e.chunk_size, total - c * e.chunk_size)]) for c in range(n_chunks)])
+
+  def run(self, windows, valid) -> tuple[float, list]:
+    """(seconds, per-chunk routes) of one pass, every chunk synchronized."""
+    state, routes = self.state0, []
+    t0 = time.perf_counter()
+    for w, n in zip(windows, valid):
+      out, state = self.fn(w, n, state)
+      jax.block_until_ready(out)
+      routes.append(state.get("route"))
+    return time.perf_counter() - t0, routes
+
+
+def interleaved_timing(variants: dict, utts: Sequence[pipeline.Utterance],
+                       repeats: int = 3) -> dict:
+  """Wall time of batch-1 streaming encoders over ``utts`` (their stream
+  context first, if any), every chunk synchronized as it would be on a device.
+
+  variants: {name: (model, params, norm, force_route)}. Per utterance every
+  variant runs ``repeats`` passes, the variants alternating pass by pass, and
+  keeps its fastest: variants compared in one call share the machine's load
+  of the same few seconds (separate calls drift by tens of percent on a shared
+  machine). The weights are constants of the timed programs
+  (``_stream_fn``): the time is the step's, not the host's dispatch of the
+  weights.
+
+  Returns {name: dict(seconds, audio_seconds (request + context audio
+  encoded), ms_per_audio_second, chunks, expensive_chunks)}.
+  """
+  timed = {k: _Timed(*v) for k, v in variants.items()}
+  for u in utts:
+    inputs = {k: t.chunks(u) for k, t in timed.items()}
+    best = {k: (float("inf"), []) for k in timed}
+    for _ in range(repeats):
+      for k, t in timed.items():
+        sec, routes = t.run(*inputs[k])
+        if sec < best[k][0]:
+          best[k] = (sec, routes)
+    for k, t in timed.items():
+      sec, routes = best[k]
+      t.totals["seconds"] += sec
+      t.totals["chunks"] += len(routes)
+      if t.e.branching.enabled:
+        t.totals["expensive_chunks"] += int(sum(int(r[0]) for r in routes))
+  return {k: {**t.totals, "ms_per_audio_second": 1000 * t.totals["seconds"]
+              / max(t.totals["audio_seconds"], 1e-9)} for k, t in timed.items()}
 
 
 def speech_split(routes: Sequence[np.ndarray], spans: Sequence[tuple[float, float] | None],
