@@ -50,6 +50,13 @@ def test_offline_fraction_equals_streaming_count(model_params, wake):
   t = routing.stream_timing(model_mid, params, norm, utts)
   assert t["expensive_chunks"] == st["expensive_chunks"] + st["context_expensive_chunks"]
   assert t["chunks"] >= st["chunks"] + st["context_chunks"]
+  # Interleaved variants keep their own counts: the routed one as above, the
+  # forced one every chunk, over the same audio.
+  both = routing.interleaved_timing({"routed": (model_mid, params, norm, None),
+                                     "expensive": (model_mid, params, norm, 1)}, utts, repeats=1)
+  assert both["routed"]["expensive_chunks"] == t["expensive_chunks"]
+  assert both["expensive"]["expensive_chunks"] == both["expensive"]["chunks"] == t["chunks"]
+  assert both["routed"]["audio_seconds"] == both["expensive"]["audio_seconds"] == t["audio_seconds"]
   if wake:
     assert st["context_chunks"] == 3  # 32 + 16 feature frames = 2 + 1 chunks of 16
   # Per-utterance routes: one decision per request chunk, summing to the counts.
