@@ -6,9 +6,11 @@
 * :func:`compiled_flops`: FLOPs of one streaming chunk at batch 1 from XLA's
   cost analysis of the compiled step, with every chunk forced to either
   branch (the conditional program would count both branches);
-* :func:`stream_timing` / :func:`interleaved_timing`: wall time of the streaming encoder at batch 1, chunk
-  by chunk as a device would run it, with the router deciding or every chunk
-  forced to one branch; the difference is the measured saving of skipping.
+* :func:`stream_timing` / :func:`interleaved_timing`: wall time of the
+  streaming encoder at batch 1, chunk by chunk as a device would run it, with
+  the router deciding or every chunk forced to one branch (interleaved: the
+  variants alternate on each utterance); the difference is the measured
+  saving of skipping.
 """
 
 import dataclasses
