@@ -520,20 +520,25 @@ def branching(rows: list[dict]) -> str:
     out += [f"Split `{c['split']}` ({crop}), beam {c['beam']}; {_machine(d)}; {_prov(d)}", ""]
     if ref:
       out.insert(-1, f"Reference `{c['reference']}`: WER {_pct(ref['wer'])} %, "
-                 f"{ref['compiled_flops_per_s'] / 1e6:.1f} MFLOPs per audio second, "
-                 f"{ref['ms_per_audio_s']:.1f} ms per audio second.")
+                 f"{ref['compiled_flops_per_s'] / 1e6:.1f} MFLOPs per audio second"
+                 + "".join(f", {ref[f'{pre}ms_per_audio_s']:.1f} ms per audio second ({name})"
+                           for pre, name in (("", "host loop"), ("loop_", "compiled loop"))
+                           if f"{pre}ms_per_audio_s" in ref) + ".")
     boot = any("bootstrap" in r for r in m["rows"])
     cross = any("cross_chunk" in r for r in m["rows"])
     sp = any("frac_expensive_speech" in r for r in m["rows"])
+    loop = any("loop_ms_per_audio_s" in r for r in m["rows"])
     out += ["| model " + ("| expensive blocks " if cross else "")
             + "| λ | threshold | expensive chunks % "
             + ("| speech / other chunks expensive % " if sp else "")
             + "| MFLOPs / audio s | compute saving "
-            "| ms / audio s (all expensive) | wall saving | WER % | WER vs reference "
+            "| ms / audio s (all expensive) | wall saving "
+            + ("| compiled loop: ms / audio s (all expensive), wall saving " if loop else "")
+            + "| WER % | WER vs reference "
             + ("| 95 % interval (paired bootstrap) " if boot else "") + "| utts |",
             "|---|" + ("---|" if cross else "") + ("---|" if sp else "")
             + "---|---|---|---|---|---|---|---|---|"
-            + ("---|" if boot else "") + "---|"]
+            + ("---|" if loop else "") + ("---|" if boot else "") + "---|"]
     for r in m["rows"]:
       b = r.get("bootstrap")
       out.append(
@@ -550,16 +555,26 @@ def branching(rows: list[dict]) -> str:
           + ((f"| {_pct(r['frac_expensive_speech'])} / {_pct(r['frac_expensive_nonspeech'])} "
               if "frac_expensive_speech" in r else "| - ") if sp else "")
           + f"| {r['compiled_flops_per_s'] / 1e6:.1f} "
-          f"| {_pct(r['compute_saving'])} % | {r['ms_per_audio_s']:.1f} "
-          f"({r['ms_per_audio_s_all_expensive']:.1f}) | {_pct(r['wall_saving'])} % "
-          # timed interleaved with the reference (benchmarks.branching since session 32)
-          + (f"(vs ref. {_pct(r['wall_saving_vs_reference'])} %) " if "wall_saving_vs_reference" in r else "")
+          f"| {_pct(r['compute_saving'])} % " + _wall_cells(r, "")
+          + (_wall_cells(r, "loop_", merged=True) if loop else "")
           + f"| {_pct(r['wer'])} | {_rel_pct(r.get('wer_rel_reference'))} "
           + ((f"| {_rel_pct(b['ci_low'])} .. {_rel_pct(b['ci_high'])} " if b else "| - ")
              if boot else "")
           + f"| {r['num_utterances']} |")
     out.append("")
   return "\n".join(out).rstrip()
+
+
+def _wall_cells(r: dict, pre: str, merged: bool = False) -> str:
+  """A branching row's batch-1 wall time: ``pre`` "" = the host loop's fields,
+  "loop_" = the compiled loop's (benchmarks.branching --timing_modes); two
+  cells "ms (all expensive) | saving", or one with ``merged``; "-" if not timed."""
+  if f"{pre}ms_per_audio_s" not in r:
+    return "| - " if merged else "| - | - "
+  ref = r.get(f"{pre}wall_saving_vs_reference")  # timed interleaved with the reference
+  saving = f"{_pct(r[f'{pre}wall_saving'])} %" + (f" (vs ref. {_pct(ref)} %)" if ref is not None else "")
+  ms = f"{r[f'{pre}ms_per_audio_s']:.1f} ({r[f'{pre}ms_per_audio_s_all_expensive']:.1f})"
+  return f"| {ms}, {saving} " if merged else f"| {ms} | {saving} "
 
 
 # The branching encoder's compute target (issue 5): at least this much less
@@ -792,12 +807,22 @@ def _provenance_cell(row: str) -> str:
   return row.rstrip().rstrip("|").rsplit("|", 1)[-1].strip()
 
 
-def merge_rows(old_body: str, new_body: str) -> str:
-  """``new_body`` (header + rows) with ``old_body``'s rows of other provenance first."""
+def _first_cell(row: str) -> str:
+  return row.strip().strip("|").split("|", 1)[0].strip()
+
+
+# ROW_TABLES whose rows are identified by their first cell (one row per model,
+# whichever sweep it was read from) rather than by their provenance cell.
+ROW_KEYS = {"branching_operating_points": _first_cell}
+
+
+def merge_rows(old_body: str, new_body: str, key=_provenance_cell) -> str:
+  """``new_body`` (header + rows) with ``old_body``'s rows of other ``key``
+  (default: provenance) first."""
   old_rows = [l for l in old_body.splitlines()[2:] if l.startswith("|")]
   new_lines = new_body.splitlines()
-  new_prov = {_provenance_cell(l) for l in new_lines[2:] if l.startswith("|")}
-  kept = [l for l in old_rows if _provenance_cell(l) not in new_prov]
+  new_keys = {key(l) for l in new_lines[2:] if l.startswith("|")}
+  kept = [l for l in old_rows if key(l) not in new_keys]
   return "\n".join(new_lines[:2] + kept + new_lines[2:])
 
 
@@ -816,7 +841,7 @@ def render(text: str, only=None) -> str:
     body = RENDERERS[name](rows)
     old = m.group(0).split("\n", 1)[1].rsplit("\n", 1)[0]
     if name in ROW_TABLES and old.startswith("|"):
-      body = merge_rows(old, body)
+      body = merge_rows(old, body, ROW_KEYS.get(name, _provenance_cell))
     elif name in BLOCK_TABLES:
       body = merge_blocks(old, body)
     return f"<!-- BEGIN GENERATED: {name} -->\n{body}\n<!-- END GENERATED: {name} -->"

@@ -116,6 +116,40 @@ def _stream_fn(model, force_route, params=None):
   return jax.jit(step) if params is None else jax.jit(functools.partial(step, params))
 
 
+def _loop_fn(model, force_route, params, max_frames: int):
+  """The jitted batch-1 streaming encoder over a whole utterance as one
+  compiled program: a ``lax.while_loop`` over its chunks, each the step of
+  :func:`_stream_fn` (weights as constants), so no host dispatch runs
+  between chunks, as in an on-device runtime's loop.
+
+  The program takes (feats [1, max_frames, F] normalized and zero-padded,
+  n_chunks int32 scalar, total encoder frames int32 scalar) and returns
+  (sum of the outputs, which keeps every chunk's computation live; routes
+  [max_chunks] int32, 1 = expensive, -1 past n_chunks)."""
+  e = model.cfg.encoder
+  win, hop = encoder_lib.stream_window(e), e.subsample_factor * e.chunk_size
+  max_chunks = (max_frames - win) // hop + 1
+  state0 = encoder_lib.init_stream_state(e, 1, model.cfg.num_mel_bins)
+  branching = e.branching.enabled
+
+  def run(p, feats, n_chunks, total):
+    def body(carry):
+      i, state, acc, routes = carry
+      w = jax.lax.dynamic_slice_in_dim(feats, i * hop, win, axis=1)
+      n = jnp.minimum(e.chunk_size, total - i * e.chunk_size)[None]
+      out, state = model.apply({"params": p}, w, n, state, None, None, force_route,
+                               method=transducer.Transducer.encode_stream)
+      if branching:
+        routes = routes.at[i].set(state["route"][0])
+      return i + 1, state, acc + jnp.sum(out), routes
+
+    init = (jnp.int32(0), state0, jnp.float32(0), jnp.full((max_chunks,), -1, jnp.int32))
+    _, _, acc, routes = jax.lax.while_loop(lambda c: c[0] < n_chunks, body, init)
+    return acc, routes
+
+  return jax.jit(functools.partial(run, params)), max_chunks
+
+
 def compiled_flops(model, params) -> dict:
   """FLOPs of one streaming chunk (batch 1) from the compiled program's cost
   analysis: {"cheap": F0, "expensive": F1} for branching encoders (every
@@ -138,21 +172,45 @@ def compiled_flops(model, params) -> dict:
 
 
 def stream_timing(model, params, norm, utts: Sequence[pipeline.Utterance],
-                  force_route: int | None = None, repeats: int = 3) -> dict:
+                  force_route: int | None = None, repeats: int = 3, mode: str = "host") -> dict:
   """Wall time of the batch-1 streaming encoder over ``utts``: one variant of
   :func:`interleaved_timing` (see there)."""
-  return interleaved_timing({"_": (model, params, norm, force_route)}, utts, repeats)["_"]
+  return interleaved_timing({"_": (model, params, norm, force_route)}, utts, repeats, mode)["_"]
+
+
+def _stream_feats(e, mean, std, u: pipeline.Utterance) -> tuple[np.ndarray, int, int]:
+  """The utterance's (stream context first, if any) normalized features,
+  zero-padded to whole windows [n_chunks * hop + win - hop, F]; its chunk
+  count and encoder frames (encoder config ``e``)."""
+  win, hop = encoder_lib.stream_window(e), e.subsample_factor * e.chunk_size
+  parts = [u.feats.astype(np.float32)]
+  if u.wake_feats is not None and len(u.wake_feats):
+    parts.insert(0, u.wake_feats.astype(np.float32))
+  f = (np.concatenate(parts) - mean) / std
+  total = int(encoder_lib.subsampled_lengths(len(f), e.subsample_factor))
+  n_chunks = -(-total // e.chunk_size)
+  pad = np.zeros((max(0, n_chunks * hop + win - hop - len(f)), f.shape[1]), np.float32)
+  return np.concatenate([f, pad]), n_chunks, total
 
 
 class _Timed:
-  """One variant of interleaved_timing: its compiled step and its chunking."""
+  """One variant of interleaved_timing: its compiled step (``mode="host"``)
+  or compiled chunk loop (``mode="loop"``) and its chunking."""
 
-  def __init__(self, model, params, norm, force_route):
+  def __init__(self, model, params, norm, force_route, mode: str, max_frames: int):
     self.e = e = model.cfg.encoder
+    self.mode = mode
     self.mean, self.std = (np.asarray(x) for x in norm)
-    self.fn = _stream_fn(model, force_route, params)
     self.win, self.hop = encoder_lib.stream_window(e), e.subsample_factor * e.chunk_size
     self.bins = model.cfg.num_mel_bins
+    self.totals = {"seconds": 0.0, "audio_seconds": 0.0, "chunks": 0, "expensive_chunks": 0}
+    if mode == "loop":
+      self.max_frames = max_frames
+      self.fn, _ = _loop_fn(model, force_route, params, max_frames)
+      feats = jnp.zeros((1, max_frames, self.bins))
+      jax.block_until_ready(self.fn(feats, jnp.int32(1), jnp.int32(1)))  # compile
+      return
+    self.fn = _stream_fn(model, force_route, params)
     self.state0 = encoder_lib.init_stream_state(e, 1, self.bins)
     # Compile outside the timing: twice, since the returned state may carry
     # another sharding than the initial one (params restored from a pmap run
@@ -160,27 +218,35 @@ class _Timed:
     x, n = jnp.zeros((1, self.win, self.bins)), jnp.array([e.chunk_size])
     _, st = self.fn(x, n, self.state0)
     jax.block_until_ready(self.fn(x, n, st))
-    self.totals = {"seconds": 0.0, "audio_seconds": 0.0, "chunks": 0, "expensive_chunks": 0}
 
-  def chunks(self, u: pipeline.Utterance):
-    """The utterance's (stream context first, if any) windows and valid lengths."""
+  def inputs(self, u: pipeline.Utterance):
+    """What :meth:`run` takes for ``u``; counts its audio."""
     e = self.e
-    parts = [u.feats.astype(np.float32)]
-    if u.wake_feats is not None and len(u.wake_feats):
-      parts.insert(0, u.wake_feats.astype(np.float32))
-    f = (np.concatenate(parts) - self.mean) / self.std
-    self.totals["audio_seconds"] += len(f) * features_lib.HOP / features_lib.SAMPLE_RATE
-    total = int(encoder_lib.subsampled_lengths(len(f), e.subsample_factor))
-    n_chunks = -(-total // e.chunk_size)
-    f = np.concatenate([f, np.zeros((n_chunks * self.hop + self.win - len(f), self.bins), np.float32)])
+    audio = (len(u.feats) + (0 if u.wake_feats is None else len(u.wake_feats)))
+    self.totals["audio_seconds"] += audio * features_lib.HOP / features_lib.SAMPLE_RATE
+    f, n_chunks, total = _stream_feats(self.e, self.mean, self.std, u)
+    if self.mode == "loop":
+      if len(f) > self.max_frames:
+        raise ValueError(f"utterance {u.id!r}: {len(f)} feature frames exceed the compiled "
+                         f"loop's {self.max_frames}")
+      f = np.concatenate([f, np.zeros((self.max_frames - len(f), self.bins), np.float32)])
+      return jnp.asarray(f[None]), jnp.int32(n_chunks), jnp.int32(total)
     return ([jnp.asarray(f[None, c * self.hop:c * self.hop + self.win]) for c in range(n_chunks)],
             [jnp.array([min(e.chunk_size, total - c * e.chunk_size)]) for c in range(n_chunks)])
 
-  def run(self, windows, valid) -> tuple[float, list]:
-    """(seconds, per-chunk routes) of one pass, every chunk synchronized."""
+  def run(self, *inputs) -> tuple[float, list]:
+    """(seconds, per-chunk routes [1] or None) of one pass over an utterance."""
+    if self.mode == "loop":
+      feats, n, total = inputs
+      t0 = time.perf_counter()
+      acc, routes = self.fn(feats, n, total)
+      jax.block_until_ready(acc)
+      sec = time.perf_counter() - t0
+      routes = np.asarray(routes)[:int(n)]
+      return sec, [np.array([r]) for r in routes]
     state, routes = self.state0, []
     t0 = time.perf_counter()
-    for w, n in zip(windows, valid):
+    for w, n in zip(*inputs):  # host loop: every chunk dispatched and synchronized
       out, state = self.fn(w, n, state)
       jax.block_until_ready(out)
       routes.append(state.get("route"))
@@ -188,9 +254,9 @@ class _Timed:
 
 
 def interleaved_timing(variants: dict, utts: Sequence[pipeline.Utterance],
-                       repeats: int = 3) -> dict:
+                       repeats: int = 3, mode: str = "host") -> dict:
   """Wall time of batch-1 streaming encoders over ``utts`` (their stream
-  context first, if any), every chunk synchronized as it would be on a device.
+  context first, if any), every chunk computed in order as a device would.
 
   variants: {name: (model, params, norm, force_route)}. Per utterance every
   variant runs ``repeats`` passes, the variants alternating pass by pass, and
@@ -200,12 +266,25 @@ def interleaved_timing(variants: dict, utts: Sequence[pipeline.Utterance],
   (``_stream_fn``): the time is the step's, not the host's dispatch of the
   weights.
 
+  mode: "host" = one jitted step per chunk, dispatched and synchronized from
+  Python (includes the host's per-chunk dispatch, ~0.1-0.2 ms on CPU);
+  "loop" = the utterance's chunks as one compiled ``lax.while_loop``
+  (:func:`_loop_fn`; the same step, no host work between chunks: what an
+  on-device runtime's loop pays). One loop program per variant, compiled for
+  the longest utterance.
+
   Returns {name: dict(seconds, audio_seconds (request + context audio
   encoded), ms_per_audio_second, chunks, expensive_chunks)}.
   """
-  timed = {k: _Timed(*v) for k, v in variants.items()}
+  if mode not in ("host", "loop"):
+    raise ValueError(f"mode must be 'host' or 'loop'; got {mode!r}")
+  max_frames = 0
+  if mode == "loop":  # one program per variant: the longest utterance's padded frames
+    max_frames = max(len(_stream_feats(m.cfg.encoder, *(np.asarray(x) for x in norm), u)[0])
+                     for m, _, norm, _ in variants.values() for u in utts)
+  timed = {k: _Timed(*v, mode=mode, max_frames=max_frames) for k, v in variants.items()}
   for u in utts:
-    inputs = {k: t.chunks(u) for k, t in timed.items()}
+    inputs = {k: t.inputs(u) for k, t in timed.items()}
     best = {k: (float("inf"), []) for k in timed}
     for _ in range(repeats):
       for k, t in timed.items():

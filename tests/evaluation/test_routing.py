@@ -66,6 +66,58 @@ def test_offline_fraction_equals_streaming_count(model_params, wake):
   assert [float(r.mean()) for r in st["routes"]] == pytest.approx(st["per_utterance"])
 
 
+@pytest.mark.parametrize("wake", [False, True])
+def test_compiled_loop_equals_the_host_loop(model_params, monkeypatch, wake):
+  """mode="loop" (the utterance's chunks as one compiled while-loop) takes the
+  host loop's decisions, computes its outputs, and runs the expensive branch
+  only for the chunks routed there."""
+  model, params = model_params
+  norm = (np.zeros(80, np.float32), np.ones(80, np.float32))
+  utts = _utts(wake)
+  model_mid = routing.with_threshold(model, float(np.median(_probs(model, params, norm, utts))))
+  e = model.cfg.encoder
+  host = routing._stream_fn(model_mid, None, params)  # pylint: disable=protected-access
+  calls = []
+  orig = enc_lib._run_expensive  # pylint: disable=protected-access
+
+  def counted(cfg, operands):
+    jax.debug.callback(lambda: calls.append(1))
+    return orig(cfg, operands)
+
+  monkeypatch.setattr(enc_lib, "_run_expensive", counted)
+  loop, _ = routing._loop_fn(model_mid, None, params, 400)  # pylint: disable=protected-access
+  n_exp = 0
+  for u in utts:
+    f, n_chunks, total = routing._stream_feats(e, *norm, u)  # pylint: disable=protected-access
+    win, hop = enc_lib.stream_window(e), e.subsample_factor * e.chunk_size
+    state, acc, routes = enc_lib.init_stream_state(e, 1, 80), 0.0, []
+    for c in range(n_chunks):
+      out, state = host(jnp.asarray(f[None, c * hop:c * hop + win]),
+                        jnp.array([min(e.chunk_size, total - c * e.chunk_size)]), state)
+      acc += float(jnp.sum(out))
+      routes.append(int(state["route"][0]))
+    jax.effects_barrier()
+    calls.clear()
+    padded = np.concatenate([f, np.zeros((400 - len(f), 80), np.float32)])
+    lacc, lroutes = loop(jnp.asarray(padded[None]), jnp.int32(n_chunks), jnp.int32(total))
+    jax.effects_barrier()
+    lroutes = np.asarray(lroutes)
+    assert lroutes[:n_chunks].tolist() == routes
+    assert (lroutes[n_chunks:] == -1).all()
+    assert float(lacc) == pytest.approx(acc, rel=1e-4, abs=1e-3)
+    assert len(calls) == sum(routes)  # the expensive branch ran for exactly those chunks
+    n_exp += sum(routes)
+  assert 0 < n_exp
+  both = routing.interleaved_timing({"routed": (model_mid, params, norm, None),
+                                     "cheap": (model_mid, params, norm, 0)}, utts, repeats=1,
+                                    mode="loop")
+  assert both["routed"]["expensive_chunks"] == n_exp
+  assert both["cheap"]["expensive_chunks"] == 0
+  assert both["routed"]["chunks"] == both["cheap"]["chunks"] > n_exp
+  with pytest.raises(ValueError, match="mode"):
+    routing.interleaved_timing({"routed": (model_mid, params, norm, None)}, utts, mode="device")
+
+
 def test_speech_split_counts_chunks_overlapping_the_span():
   routes = [np.array([0, 1, 1, 0, 0], bool), np.array([1, 1, 0], bool), np.array([1, 0], bool)]
   # Chunks of 0.32 s; utterance 0 speaks 0.5-1.0 s: chunks 1 (0.32-0.64),

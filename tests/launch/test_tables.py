@@ -120,3 +120,26 @@ def test_branching_operating_points_choose_on_validation_and_read_test():
   # mean of the chosen points: 40.75 % saving at +4.0 %
   assert mean.startswith("| **`m`: mean of 2 seeds** | - | - | - | 40.8 % | +4.0 % | 1 of 2 seeds; the mean: no |")
   assert n.startswith("| `n` | `a` | none reaches 40 % |")
+
+
+def test_operating_points_keep_one_row_per_model_across_regenerations():
+  """A model's row read from a newer test sweep replaces its committed row (the
+  rows are keyed by model, not provenance); other models' rows are kept."""
+  header = "| model | x | p |\n|---|---|---|\n"
+  old = header + "| `m` | OLD M | `python -m a` (1, d) |\n| `gone` | kept | `python -m b` (1, d) |"
+  new = header + "| `m` | NEW M | `python -m c` (2, d) |"
+  out = tables.merge_rows(old, new, tables.ROW_KEYS["branching_operating_points"])
+  assert "OLD M" not in out and "NEW M" in out and "| `gone` | kept |" in out
+  assert out.count("`m`") == 1
+  # by provenance (the default) the stale row would have stayed
+  assert "OLD M" in tables.merge_rows(old, new)
+
+
+def test_branching_wall_cells_show_the_host_and_compiled_loops():
+  row = {"ms_per_audio_s": 4.5, "ms_per_audio_s_all_expensive": 5.0, "wall_saving": 0.1,
+         "loop_ms_per_audio_s": 2.0, "loop_ms_per_audio_s_all_expensive": 2.5, "loop_wall_saving": 0.2,
+         "loop_wall_saving_vs_reference": 0.25}
+  assert tables._wall_cells(row, "") == "| 4.5 (5.0) | 10.0 % "  # pylint: disable=protected-access
+  assert (tables._wall_cells(row, "loop_", merged=True)  # pylint: disable=protected-access
+          == "| 2.0 (2.5), 20.0 % (vs ref. 25.0 %) ")
+  assert tables._wall_cells({}, "loop_", merged=True) == "| - "  # pylint: disable=protected-access
