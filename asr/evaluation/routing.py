@@ -259,12 +259,12 @@ def interleaved_timing(variants: dict, utts: Sequence[pipeline.Utterance],
   context first, if any), every chunk computed in order as a device would.
 
   variants: {name: (model, params, norm, force_route)}. Per utterance every
-  variant runs ``repeats`` passes, the variants alternating pass by pass, and
-  keeps its fastest: variants compared in one call share the machine's load
-  of the same few seconds (separate calls drift by tens of percent on a shared
-  machine). The weights are constants of the timed programs
-  (``_stream_fn``): the time is the step's, not the host's dispatch of the
-  weights.
+  variant runs ``repeats`` passes, the variants alternating pass by pass (each
+  pass in an order rotated by one), and keeps its fastest: variants compared in
+  one call share the machine's load of the same few seconds (separate calls
+  drift by tens of percent on a shared machine). The weights are constants of
+  the timed programs (``_stream_fn``): the time is the step's, not the host's
+  dispatch of the weights.
 
   mode: "host" = one jitted step per chunk, dispatched and synchronized from
   Python (includes the host's per-chunk dispatch, ~0.1-0.2 ms on CPU);
@@ -286,8 +286,12 @@ def interleaved_timing(variants: dict, utts: Sequence[pipeline.Utterance],
   for u in utts:
     inputs = {k: t.inputs(u) for k, t in timed.items()}
     best = {k: (float("inf"), []) for k in timed}
-    for _ in range(repeats):
-      for k, t in timed.items():
+    names = list(timed)
+    for rep in range(repeats):
+      # Each pass starts with another variant: none is always first (after the
+      # host's work on the next utterance) or always right after the same one.
+      for k in names[rep % len(names):] + names[:rep % len(names)]:
+        t = timed[k]
         sec, routes = t.run(*inputs[k])
         if sec < best[k][0]:
           best[k] = (sec, routes)
