@@ -125,7 +125,12 @@ def measure(rec, threshold, utts_cache, backfill_threshold=None, hold_threshold=
     row["analytic_compute_saving"] = 1 - row["analytic_flops_per_s"] / row["analytic_full_flops_per_s"]
     variants = {"router": (model, rec.params, rec.norm, None),
                 "all_expensive": (model, rec.params, rec.norm, 1),
-                "all_cheap": (model, rec.params, rec.norm, 0)}
+                "all_cheap": (model, rec.params, rec.norm, 0),
+                # The routed program with every chunk on one side (thresholds no
+                # p passes / every p passes): the conditional's own overhead.
+                "routed_all_cheap": (routing.with_threshold(model, 1.01), rec.params, rec.norm, None),
+                "routed_all_expensive": (routing.with_threshold(model, -0.01), rec.params, rec.norm,
+                                         None)}
     if reference is not None:
       variants["reference"] = (reference.model, reference.params, reference.norm, None)
     for mode in FLAGS.timing_modes:

@@ -49,6 +49,9 @@ def run_metadata() -> dict:
             "processor": platform.processor() or platform.machine(),
             "python": platform.python_version(),
             "cpu_count": os.cpu_count(),
+            # Cores this process may run on (``taskset -c 0 python -m ...``: 1).
+            "cpu_affinity": (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                             else os.cpu_count()),
         },
         "jax": {
             "version": jax.__version__,

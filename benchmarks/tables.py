@@ -50,7 +50,10 @@ def _load(name: str) -> list[dict]:
 def _machine(d: dict) -> str:
   kind = d.get("jax", {}).get("device_kind", "?")
   cpus = d.get("machine", {}).get("cpu_count", "?")
-  return f"{kind}" if kind != "cpu" else f"CPU x{cpus}"
+  pinned = d.get("machine", {}).get("cpu_affinity", cpus)  # fewer: run under taskset
+  if kind != "cpu":
+    return f"{kind}"
+  return f"CPU x{cpus}" if pinned == cpus else f"CPU x{pinned} (pinned, of {cpus})"
 
 
 def _latest(rows: list[dict], key) -> dict:

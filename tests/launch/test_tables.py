@@ -143,3 +143,11 @@ def test_branching_wall_cells_show_the_host_and_compiled_loops():
   assert (tables._wall_cells(row, "loop_", merged=True)  # pylint: disable=protected-access
           == "| 2.0 (2.5), 20.0 % (vs ref. 25.0 %) ")
   assert tables._wall_cells({}, "loop_", merged=True) == "| - "  # pylint: disable=protected-access
+
+
+def test_machine_names_a_pinned_run():
+  d = {"jax": {"device_kind": "cpu"}, "machine": {"cpu_count": 2}}
+  assert tables._machine(d) == "CPU x2"  # pylint: disable=protected-access
+  d["machine"]["cpu_affinity"] = 1  # taskset -c 0 python -m ...
+  assert tables._machine(d) == "CPU x1 (pinned, of 2)"  # pylint: disable=protected-access
+  assert tables._machine({"jax": {"device_kind": "NVIDIA H100"}}) == "NVIDIA H100"  # pylint: disable=protected-access
