@@ -44,6 +44,9 @@ flags.DEFINE_list("timing_modes", ["host", "loop"], "Wall-time measurements "
                   "chunk dispatched from Python (row fields ms_per_audio_s, wall_saving, ...); "
                   "loop = each utterance's chunks as one compiled while-loop, no host work "
                   "between chunks (the same fields prefixed loop_).")
+flags.DEFINE_enum("oracle", "", ["", "outputs", "keys"], "Diagnostic rows (asr.models.branching."
+                  "BranchingConfig.oracle): WER with every chunk's output expensive (outputs) or no "
+                  "chunk's keys masked (keys), compute and routes as routed; no timing.")
 flags.DEFINE_string("data_dir", None, "Override the runs' data_dir.")
 flags.DEFINE_float("trailing_s", None, "Crop each request to this long after the end of speech "
                    "(where a device's final end-pointer stops the encoder; the corpus keeps "
@@ -75,8 +78,9 @@ def measure(rec, threshold, utts_cache, backfill_threshold=None, hold_threshold=
                                                trailing_s=FLAGS.trailing_s)
   utts = utts_cache[key]
   e = model.cfg.encoder
-  out = evaluate.evaluate_utterances(model, rec.params, rec.norm, utts, rec.tokenizer,
-                                     beam=FLAGS.beam)
+  oracle = FLAGS.oracle if e.branching.enabled else ""
+  out = evaluate.evaluate_utterances(routing.with_oracle(model, oracle) if oracle else model,
+                                     rec.params, rec.norm, utts, rec.tokenizer, beam=FLAGS.beam)
   res = out["metrics"]
   flops = branching.encoder_flops(e, model.cfg.num_mel_bins)
   frames_per_s = 100.0 / e.subsample_factor
@@ -89,6 +93,7 @@ def measure(rec, threshold, utts_cache, backfill_threshold=None, hold_threshold=
          "backfill_threshold": (e.branching.backfill_threshold
                                 if e.branching.enabled and e.branching.onset_backfill else None),
          "hold_threshold": e.branching.hold_threshold if e.branching.enabled else None,
+         "oracle": oracle or None,
          "wer": res["wer"], "u_wer": res["u_wer"], "b_wer": res["b_wer"],
          "num_utterances": len(utts), "branching": e.branching.enabled,
          "cross_chunk": bool(e.branching.enabled and e.branching.cross_chunk),
@@ -133,7 +138,7 @@ def measure(rec, threshold, utts_cache, backfill_threshold=None, hold_threshold=
                                          None)}
     if reference is not None:
       variants["reference"] = (reference.model, reference.params, reference.norm, None)
-    for mode in FLAGS.timing_modes:
+    for mode in FLAGS.timing_modes if not oracle else ():  # an oracle cannot stream
       pre = "" if mode == "host" else f"{mode}_"
       timing = routing.interleaved_timing(variants, sub, mode=mode)
       row[f"{pre}timing"] = timing
@@ -182,6 +187,12 @@ def plot(rows: list[dict], reference: dict | None, output: str) -> str:
   ax.set_ylabel("% of chunks on the expensive branch")
   ax = axes[2]
   pre = "loop_" if all("loop_timing" in r for r in br) else ""  # the compiled loop if timed
+  if not all(f"{pre}timing" in r for r in br):  # oracle rows: not timed
+    ax.set_axis_off()
+    fig.tight_layout()
+    fig.savefig(output, dpi=120)
+    plt.close(fig)
+    return output
   t = [r[f"{pre}timing"] for r in br]
   ax.bar([p - 0.27 for p in pos], [x["router"]["ms_per_audio_second"] for x in t], 0.27,
          label="router")
@@ -244,6 +255,7 @@ def main(argv):
       "beam": FLAGS.beam, "limit": FLAGS.limit, "thresholds": FLAGS.thresholds,
       "backfill_thresholds": FLAGS.backfill_thresholds, "hold_thresholds": FLAGS.hold_thresholds,
       "timing_utterances": FLAGS.timing_utterances, "timing_modes": FLAGS.timing_modes,
+      "oracle": FLAGS.oracle or None,
       "trailing_s": FLAGS.trailing_s})
   png = plot(rows, reference, os.path.splitext(str(path))[0] + ".png")
   print(path, png)

@@ -513,7 +513,7 @@ def branching(rows: list[dict]) -> str:
   latest = _latest(rows, lambda c: (
       tuple(c["workdirs"]), c.get("reference"), c.get("trailing_s"), c.get("split"),
       tuple(c.get("thresholds") or ()), tuple(c.get("backfill_thresholds") or ()),
-      tuple(c.get("hold_thresholds") or ())))
+      tuple(c.get("hold_thresholds") or ()), c.get("oracle")))
   out = []
   for d in latest.values():
     c, m = d["config"], d["metrics"]
@@ -551,6 +551,8 @@ def branching(rows: list[dict]) -> str:
           + f" | {r['threshold']:g}"
           + (f" (backfill > {r['backfill_threshold']:g})" if r.get("backfill_threshold") else "")
           + (f" (hold > {r['hold_threshold']:g})" if r.get("hold_threshold") else "")
+          # a diagnostic's WER: every output expensive, or no keys masked
+          + (f" (oracle: {r['oracle']})" if r.get("oracle") else "")
           + " "
           f"| {_pct(r['frac_expensive'])}"
           # onset_backfill: chunks re-run through the expensive branch at onsets
@@ -588,14 +590,15 @@ TARGET_SAVING, TARGET_WER_REL = 0.40, 0.03
 def branching_operating_points(rows: list[dict]) -> str:
   """Each branching model at the threshold chosen on validation: the smallest
   swept threshold whose validation compute saving reaches ``TARGET_SAVING``,
-  read on test (threshold sweeps with a reference only; backfill and hold
-  sweeps are left out). One row per model, then the mean over the seeds of a
-  family (workdirs that differ only in a ``_seedN`` suffix) where two or more
-  have a chosen point."""
+  read on test (threshold sweeps with a reference only; backfill, hold and
+  oracle sweeps are left out). One row per model, then the mean over the
+  seeds of a family (workdirs that differ only in a ``_seedN`` suffix) where
+  two or more have a chosen point."""
   by = {}  # (workdir, reference, trailing_s) -> {split: {threshold: (row, result)}}
   for d in rows:  # date order: a later sweep's row replaces an earlier one's
     c = d["config"]
-    if c.get("backfill_thresholds") or c.get("hold_thresholds") or not c.get("reference"):
+    if (c.get("backfill_thresholds") or c.get("hold_thresholds") or c.get("oracle")
+        or not c.get("reference")):
       continue
     for r in d["metrics"]["rows"]:
       key = (r["workdir"].rstrip("/"), c["reference"].rstrip("/"), c.get("trailing_s"))

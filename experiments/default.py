@@ -151,6 +151,11 @@ def get_config():
   # while p(expensive) exceeds this (below threshold); training ignores it
   # (benchmarks.branching --hold_thresholds); 0 = off.
   br.hold_threshold = 0.0
+  # Diagnostic of the routing's cost (full-utterance inference only, cannot
+  # stream; benchmarks.branching --oracle): "outputs" = every chunk's output
+  # from the expensive branch, keys as routed; "keys" = no chunk's keys or
+  # convolution inputs masked, outputs as routed; "" = off.
+  br.oracle = ""
   p = m.predictor = ml_collections.ConfigDict()
   p.kind = "lstm"  # lstm | stateless
   p.embed_dim = 128

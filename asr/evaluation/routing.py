@@ -50,6 +50,14 @@ def with_threshold(model: transducer.Transducer, threshold: float | None,
   return transducer.Transducer(dataclasses.replace(model.cfg, encoder=dataclasses.replace(e, branching=br)))
 
 
+def with_oracle(model: transducer.Transducer, oracle: str) -> transducer.Transducer:
+  """The same model with ``branching.oracle`` set (a full-utterance
+  diagnostic: "outputs", "keys" or "" = off)."""
+  e = model.cfg.encoder
+  br = dataclasses.replace(e.branching, oracle=oracle)
+  return transducer.Transducer(dataclasses.replace(model.cfg, encoder=dataclasses.replace(e, branching=br)))
+
+
 @functools.partial(jax.jit, static_argnums=(0,))
 def _routing(model, params, feats, lengths, wake):
   return model.apply({"params": params}, feats, lengths, wake, method=transducer.Transducer.routing)

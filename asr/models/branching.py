@@ -188,6 +188,13 @@ class BranchingConfig:
       next chunk re-runs it). Streaming reads the previous route from its
       state; the full-utterance run scans the chunks (tested equal). A knob
       for sweeps without retraining (training routes ignore it). 0 = off.
+    oracle: a diagnostic of what the routing costs (``feature_router``
+      full-utterance inference only; it cannot stream, training ignores it):
+      "outputs" = every chunk's output from the expensive branch, keys and
+      convolution inputs as routed; "keys" = every chunk's keys and
+      convolution inputs visible to the expensive blocks, each chunk's output
+      from the branch it was routed to; "" = off. ``benchmarks.branching
+      --oracle``.
   """
   enabled: bool = False
   expensive_layers: int = 2
@@ -211,6 +218,7 @@ class BranchingConfig:
   onset_backfill: bool = False
   backfill_threshold: float = 0.0
   hold_threshold: float = 0.0
+  oracle: str = ""
 
 
 class CheapBranch(nn.Module):

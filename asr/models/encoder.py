@@ -601,6 +601,10 @@ class Encoder(nn.Module):
         raise ValueError("branching.onset_backfill needs branching.feature_router and "
                          f"left_context >= chunk_size; got feature_router={br.feature_router}, "
                          f"left_context={c.left_context}, chunk_size={c.chunk_size}")
+      if br.oracle not in ("", "outputs", "keys") or (br.oracle and not br.feature_router):
+        raise ValueError("branching.oracle must be '', 'outputs' or 'keys' and needs "
+                         f"branching.feature_router; got oracle={br.oracle!r}, "
+                         f"feature_router={br.feature_router}")
       if br.cheap_carry:
         if not br.feature_router:
           raise ValueError("branching.cheap_carry needs branching.feature_router (elsewhere "
@@ -756,6 +760,8 @@ class Encoder(nn.Module):
           backfill = backfill & (branching_lib.p_expensive(logits).reshape(b, n)
                                  > br.backfill_threshold)
         vis = vis | backfill
+      if br.oracle == "keys" and not train:  # diagnostic: no chunk's keys masked
+        vis = jnp.ones_like(vis)
       vis_frames = jnp.repeat(vis, c.chunk_size, axis=1)[:, :t]
       chunk_of = jnp.arange(t) // c.chunk_size
       same = chunk_of[:, None] == chunk_of[None, :]
@@ -787,6 +793,8 @@ class Encoder(nn.Module):
     z = self.cheap(rc)
     if train:
       out = w[:, 1, None, None] * y + w[:, 0, None, None] * z
+    elif br.oracle == "outputs":  # diagnostic: the expensive output everywhere
+      out = y
     else:
       out = jnp.where(expensive[:, None, None], y, z)
     out = out.reshape(b, n * c.chunk_size, d)[:, :t]
@@ -886,6 +894,9 @@ class Encoder(nn.Module):
       ``route`` [B] (1 = expensive) and ``p_expensive`` [B] describe this chunk.
     """
     c = self.cfg
+    if c.branching.enabled and c.branching.oracle:
+      raise ValueError(f"branching.oracle={c.branching.oracle!r} is a full-utterance diagnostic; "
+                       "it cannot stream")
     feature_router = c.branching.enabled and c.branching.feature_router
     if feature_router:  # the subsampling runs in the expensive branch only
       x = self.cheap_in(window, c.chunk_size)  # [B, chunk_size, D]

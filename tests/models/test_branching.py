@@ -807,3 +807,49 @@ def test_speech_target_teaches_the_feature_router_where_speech_is(tiny_data_dir,
   p = np.asarray(branching.p_expensive(r["logits"]))
   valid, tgt = np.asarray(r["valid"]), np.asarray(tgt)
   assert p[valid & (tgt > 0.99)].mean() > p[valid & (tgt == 0)].mean() + 0.2
+
+
+@pytest.mark.parametrize("onset_backfill", [False, True])
+def test_oracles_replace_one_effect_of_the_routing(onset_backfill):
+  """branching.oracle (a full-run diagnostic): "keys" = the routed model's
+  outputs on its cheap chunks and the every-chunk-expensive model's on its
+  expensive ones (no key masked); "outputs" = the routed model's outputs on
+  its expensive chunks and an expensive output (not the cheap one) on the
+  others. Neither streams; an unknown name is refused."""
+  cfg = _cfg(layers=0, feature_router=True, onset_backfill=onset_backfill)
+  model, params, feats = _init(cfg)
+  lengths = jnp.array([101, 70])
+  model, cfg = _mixing(cfg, params, feats, lengths)
+
+  def run(thr=None, oracle=""):
+    br = dataclasses.replace(cfg.branching, oracle=oracle,
+                             threshold=cfg.branching.threshold if thr is None else thr)
+    m = enc_lib.Encoder(dataclasses.replace(cfg, branching=br))
+    out, out_len, r = m.apply(params, feats, lengths, method=enc_lib.Encoder.forward)
+    return np.asarray(out), np.asarray(out_len), np.asarray(r["expensive"])
+
+  routed, out_len, exp = run()
+  every, _, _ = run(thr=-1.0)  # p > -1: every chunk expensive, no key masked
+  keys, _, exp_k = run(oracle="keys")
+  outputs, _, exp_o = run(oracle="outputs")
+  assert (exp_k == exp).all() and (exp_o == exp).all()  # the routes are unchanged
+  n_cheap = 0
+  for b in range(2):
+    n = int(out_len[b])
+    e = np.repeat(exp[b], cfg.chunk_size)[:n]
+    np.testing.assert_allclose(keys[b, :n][e], every[b, :n][e], atol=2e-5, rtol=1e-4)
+    np.testing.assert_allclose(keys[b, :n][~e], routed[b, :n][~e], atol=2e-5, rtol=1e-4)
+    np.testing.assert_allclose(outputs[b, :n][e], routed[b, :n][e], atol=2e-5, rtol=1e-4)
+    if (~e).any():
+      assert np.abs(outputs[b, :n][~e] - routed[b, :n][~e]).max() > 1e-3
+      n_cheap += int((~e).sum())
+  assert n_cheap > 0
+  # the keys oracle changes the expensive chunks after a masked cheap one
+  assert np.abs(keys - routed).max() > 1e-3
+  br = dataclasses.replace(cfg.branching, oracle="keys")
+  m = enc_lib.Encoder(dataclasses.replace(cfg, branching=br))
+  with pytest.raises(ValueError, match="cannot stream"):
+    _stream(m, params, feats, lengths, dataclasses.replace(cfg, branching=br))
+  bad = dataclasses.replace(cfg, branching=dataclasses.replace(cfg.branching, oracle="both"))
+  with pytest.raises(ValueError, match="oracle"):
+    enc_lib.Encoder(bad).init(jax.random.PRNGKey(0), feats, lengths)
