@@ -44,9 +44,11 @@ flags.DEFINE_list("timing_modes", ["host", "loop"], "Wall-time measurements "
                   "chunk dispatched from Python (row fields ms_per_audio_s, wall_saving, ...); "
                   "loop = each utterance's chunks as one compiled while-loop, no host work "
                   "between chunks (the same fields prefixed loop_).")
-flags.DEFINE_enum("oracle", "", ["", "outputs", "keys"], "Diagnostic rows (asr.models.branching."
-                  "BranchingConfig.oracle): WER with every chunk's output expensive (outputs) or no "
-                  "chunk's keys masked (keys), compute and routes as routed; no timing.")
+flags.DEFINE_enum("oracle", "", ["", "outputs", "keys", "uncertain_keys"],
+                  "Diagnostic rows (asr.models.branching.BranchingConfig.oracle): WER with every "
+                  "chunk's output expensive (outputs), no chunk's keys masked (keys) or those of "
+                  "p(expensive) > backfill_threshold (uncertain_keys); compute and routes as routed; "
+                  "no timing.")
 flags.DEFINE_string("data_dir", None, "Override the runs' data_dir.")
 flags.DEFINE_float("trailing_s", None, "Crop each request to this long after the end of speech "
                    "(where a device's final end-pointer stops the encoder; the corpus keeps "

@@ -154,7 +154,8 @@ def get_config():
   # Diagnostic of the routing's cost (full-utterance inference only, cannot
   # stream; benchmarks.branching --oracle): "outputs" = every chunk's output
   # from the expensive branch, keys as routed; "keys" = no chunk's keys or
-  # convolution inputs masked, outputs as routed; "" = off.
+  # convolution inputs masked, outputs as routed; "uncertain_keys" = only those
+  # of chunks with p(expensive) > backfill_threshold unmasked; "" = off.
   br.oracle = ""
   p = m.predictor = ml_collections.ConfigDict()
   p.kind = "lstm"  # lstm | stateless

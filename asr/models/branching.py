@@ -193,8 +193,9 @@ class BranchingConfig:
       "outputs" = every chunk's output from the expensive branch, keys and
       convolution inputs as routed; "keys" = every chunk's keys and
       convolution inputs visible to the expensive blocks, each chunk's output
-      from the branch it was routed to; "" = off. ``benchmarks.branching
-      --oracle``.
+      from the branch it was routed to; "uncertain_keys" = as "keys" for the
+      chunks whose p(expensive) exceeds ``backfill_threshold`` only; "" =
+      off. ``benchmarks.branching --oracle``.
   """
   enabled: bool = False
   expensive_layers: int = 2

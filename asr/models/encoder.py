@@ -601,9 +601,10 @@ class Encoder(nn.Module):
         raise ValueError("branching.onset_backfill needs branching.feature_router and "
                          f"left_context >= chunk_size; got feature_router={br.feature_router}, "
                          f"left_context={c.left_context}, chunk_size={c.chunk_size}")
-      if br.oracle not in ("", "outputs", "keys") or (br.oracle and not br.feature_router):
-        raise ValueError("branching.oracle must be '', 'outputs' or 'keys' and needs "
-                         f"branching.feature_router; got oracle={br.oracle!r}, "
+      if (br.oracle not in ("", "outputs", "keys", "uncertain_keys")
+          or (br.oracle and not br.feature_router)):
+        raise ValueError("branching.oracle must be '', 'outputs', 'keys' or 'uncertain_keys' "
+                         f"and needs branching.feature_router; got oracle={br.oracle!r}, "
                          f"feature_router={br.feature_router}")
       if br.cheap_carry:
         if not br.feature_router:
@@ -762,6 +763,8 @@ class Encoder(nn.Module):
         vis = vis | backfill
       if br.oracle == "keys" and not train:  # diagnostic: no chunk's keys masked
         vis = jnp.ones_like(vis)
+      elif br.oracle == "uncertain_keys" and not train:  # ... those of p > backfill_threshold
+        vis = vis | (branching_lib.p_expensive(logits).reshape(b, n) > br.backfill_threshold)
       vis_frames = jnp.repeat(vis, c.chunk_size, axis=1)[:, :t]
       chunk_of = jnp.arange(t) // c.chunk_size
       same = chunk_of[:, None] == chunk_of[None, :]

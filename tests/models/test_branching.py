@@ -815,14 +815,15 @@ def test_oracles_replace_one_effect_of_the_routing(onset_backfill):
   outputs on its cheap chunks and the every-chunk-expensive model's on its
   expensive ones (no key masked); "outputs" = the routed model's outputs on
   its expensive chunks and an expensive output (not the cheap one) on the
-  others. Neither streams; an unknown name is refused."""
+  others; "uncertain_keys" = "keys" for the chunks whose p passes
+  backfill_threshold. None streams; an unknown name is refused."""
   cfg = _cfg(layers=0, feature_router=True, onset_backfill=onset_backfill)
   model, params, feats = _init(cfg)
   lengths = jnp.array([101, 70])
   model, cfg = _mixing(cfg, params, feats, lengths)
 
-  def run(thr=None, oracle=""):
-    br = dataclasses.replace(cfg.branching, oracle=oracle,
+  def run(thr=None, oracle="", backfill_threshold=0.0):
+    br = dataclasses.replace(cfg.branching, oracle=oracle, backfill_threshold=backfill_threshold,
                              threshold=cfg.branching.threshold if thr is None else thr)
     m = enc_lib.Encoder(dataclasses.replace(cfg, branching=br))
     out, out_len, r = m.apply(params, feats, lengths, method=enc_lib.Encoder.forward)
@@ -846,6 +847,11 @@ def test_oracles_replace_one_effect_of_the_routing(onset_backfill):
   assert n_cheap > 0
   # the keys oracle changes the expensive chunks after a masked cheap one
   assert np.abs(keys - routed).max() > 1e-3
+  # uncertain_keys: the chunks with p > backfill_threshold unmasked (p > 0:
+  # every chunk, as "keys"; p > 1: none, as routed)
+  np.testing.assert_allclose(run(oracle="uncertain_keys")[0], keys, atol=2e-5, rtol=1e-4)
+  np.testing.assert_allclose(run(oracle="uncertain_keys", backfill_threshold=1.0)[0],
+                             run(backfill_threshold=1.0)[0], atol=2e-5, rtol=1e-4)
   br = dataclasses.replace(cfg.branching, oracle="keys")
   m = enc_lib.Encoder(dataclasses.replace(cfg, branching=br))
   with pytest.raises(ValueError, match="cannot stream"):
