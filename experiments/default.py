@@ -78,6 +78,11 @@ def get_config():
   # the wake-word voice reaches the whole request, not just left_context.
   e.context_anchor = False
   e.anchor_block = 0  # 0-based block whose output is pooled; < num_layers - 1
+  # Every attention layer also attends to a learned key/value per head (no
+  # position, zero-initialized), always visible: a query whose left context is
+  # mostly masked (the branching encoder's cheap chunks) can attend to
+  # "nothing" (experiments/branching_small_frvp_c2hbfs.py).
+  e.attention_sink = False
   # Branching encoder (asr/models/branching.py; off = the plain encoder): after
   # the num_layers trunk blocks a router sends each chunk to an expensive
   # branch (expensive_layers chunk-local Conformer blocks) or a cheap one.

@@ -87,6 +87,11 @@ class EncoderConfig:
       (module docstring). No effect (identity) when a batch has no context.
     anchor_block: the block (0-based) whose output over the context frames is
       pooled into the summary; must be below ``num_layers - 1``.
+    attention_sink: every attention layer also attends to one learned key
+      and value per head (no position; zero-initialized), always visible, so
+      that a query whose left context is mostly masked (a branching
+      encoder's cheap chunks) can put weight on "nothing" instead of
+      spreading it over the few visible frames. Streaming equals the full run.
   """
   kind: str = "conformer"
   num_layers: int = 4
@@ -103,6 +108,7 @@ class EncoderConfig:
   branching: branching_lib.BranchingConfig = branching_lib.BranchingConfig()
   context_anchor: bool = False
   anchor_block: int = 0
+  attention_sink: bool = False
 
   @property
   def streaming(self) -> bool:
@@ -259,10 +265,12 @@ class FeedForward(nn.Module):
 
 
 class SelfAttention(nn.Module):
-  """Rotary multi-head self-attention over [cache; x] with an explicit mask."""
+  """Rotary multi-head self-attention over [cache; x] with an explicit mask
+  (``sink``: plus one learned key and value per head, always visible)."""
   dim: int
   num_heads: int
   dropout: float
+  sink: bool = False
 
   @nn.compact
   def __call__(self, x, positions, mask, train: bool, cache=None, fallback=None):
@@ -291,8 +299,16 @@ class SelfAttention(nn.Module):
     if cache is not None:
       k = jnp.concatenate([cache[0], k], axis=1)
       v = jnp.concatenate([cache[1], v], axis=1)
-    logits = jnp.einsum("bthd,bshd->bhts", q, k) / np.sqrt(dh).astype(np.float32)
+    scale = np.sqrt(dh).astype(np.float32)
+    logits = jnp.einsum("bthd,bshd->bhts", q, k) / scale
     logits = jnp.where(mask[:, None], logits, NEG_INF)
+    if self.sink:  # key/value 0 of every row: the learned sink
+      ks = self.param("sink_k", nn.initializers.zeros, (h, dh))
+      vs = self.param("sink_v", nn.initializers.zeros, (h, dh))
+      logits = jnp.concatenate([jnp.einsum("bthd,hd->bht", q, ks)[..., None] / scale, logits],
+                               axis=-1)
+      v = jnp.concatenate([jnp.broadcast_to(vs[None, None], (b, 1, h, dh)).astype(v.dtype), v],
+                          axis=1)
     w = jax.nn.softmax(logits, axis=-1)
     w = nn.Dropout(self.dropout, deterministic=not train)(w)
     out = jnp.einsum("bhts,bshd->bthd", w, v).reshape(b, t, h * dh)
@@ -349,7 +365,7 @@ class Block(nn.Module):
     if conformer:
       x = x + 0.5 * drop(FeedForward(c.dim, c.ffn_mult, c.dropout, name="ff1")(x, train))
     attn_cache = None if cache is None else cache["attn"]
-    y, kv = SelfAttention(c.dim, c.num_heads, c.dropout, name="attn")(
+    y, kv = SelfAttention(c.dim, c.num_heads, c.dropout, c.attention_sink, name="attn")(
         x, positions, mask, train, attn_cache, fallback)
     x = x + drop(y)
     new_cache = {"kv": kv}
