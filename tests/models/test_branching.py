@@ -859,3 +859,31 @@ def test_oracles_replace_one_effect_of_the_routing(onset_backfill):
   bad = dataclasses.replace(cfg, branching=dataclasses.replace(cfg.branching, oracle="both"))
   with pytest.raises(ValueError, match="oracle"):
     enc_lib.Encoder(bad).init(jax.random.PRNGKey(0), feats, lengths)
+
+
+def test_attention_sink_streams_as_the_full_run_and_changes_attention():
+  """encoder.attention_sink: zero-initialized parameters in every attention
+  layer; with non-zero ones (as after training) the outputs change, and
+  streaming still equals the full run at batch 2 with mixed routes."""
+  cfg = dataclasses.replace(_cfg(layers=0, feature_router=True, onset_backfill=True),
+                            attention_sink=True)
+  model, params, feats = _init(cfg)
+  sinks = [v for k, v in jax.tree_util.tree_leaves_with_path(params)
+           if "sink" in jax.tree_util.keystr(k)]
+  assert len(sinks) == 2 * cfg.branching.expensive_layers and all((v == 0).all() for v in sinks)
+  rng = np.random.default_rng(3)
+  moved = jax.tree_util.tree_map_with_path(
+      lambda k, v: jnp.asarray(rng.standard_normal(v.shape), v.dtype) * 2.0
+      if "sink" in jax.tree_util.keystr(k) else v, params)
+  lengths = jnp.array([101, 70])
+  model, cfg = _mixing(cfg, moved, feats, lengths)
+  full, full_len, routing = model.apply(moved, feats, lengths, method=enc_lib.Encoder.forward)
+  stream, routes = _stream(model, moved, feats, lengths, cfg)
+  for b in range(2):
+    n = int(full_len[b])
+    np.testing.assert_allclose(stream[b, :n], np.asarray(full)[b, :n], atol=2e-5, rtol=1e-4)
+    nc = -(-n // cfg.chunk_size)
+    assert routes[b, :nc].tolist() == np.asarray(routing["expensive"])[b, :nc].astype(int).tolist()
+  assert 0 < np.asarray(routing["expensive"])[np.asarray(routing["valid"])].mean() < 1
+  zero, _, _ = model.apply(params, feats, lengths, method=enc_lib.Encoder.forward)
+  assert np.abs(np.asarray(full) - np.asarray(zero)).max() > 1e-3  # the sink is used
