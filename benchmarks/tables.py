@@ -551,7 +551,7 @@ def branching(rows: list[dict]) -> str:
           + f" | {r['threshold']:g}"
           + (f" (backfill > {r['backfill_threshold']:g})" if r.get("backfill_threshold") else "")
           + (f" (hold > {r['hold_threshold']:g})" if r.get("hold_threshold") else "")
-          # a diagnostic's WER: every output expensive, or no keys masked
+          # a diagnostic's WER (branching.oracle: outputs, keys or uncertain_keys)
           + (f" (oracle: {r['oracle']})" if r.get("oracle") else "")
           + " "
           f"| {_pct(r['frac_expensive'])}"

@@ -52,7 +52,7 @@ def with_threshold(model: transducer.Transducer, threshold: float | None,
 
 def with_oracle(model: transducer.Transducer, oracle: str) -> transducer.Transducer:
   """The same model with ``branching.oracle`` set (a full-utterance
-  diagnostic: "outputs", "keys" or "" = off)."""
+  diagnostic: "outputs", "keys", "uncertain_keys" or "" = off)."""
   e = model.cfg.encoder
   br = dataclasses.replace(e.branching, oracle=oracle)
   return transducer.Transducer(dataclasses.replace(model.cfg, encoder=dataclasses.replace(e, branching=br)))

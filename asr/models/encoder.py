@@ -91,7 +91,9 @@ class EncoderConfig:
       and value per head (no position; zero-initialized), always visible, so
       that a query whose left context is mostly masked (a branching
       encoder's cheap chunks) can put weight on "nothing" instead of
-      spreading it over the few visible frames. Streaming equals the full run.
+      spreading it over the few visible frames. Not the identity at
+      initialization: the sink then takes the weight of one more key with
+      logit 0 and a zero value. Streaming equals the full run.
   """
   kind: str = "conformer"
   num_layers: int = 4
