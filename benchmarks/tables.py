@@ -814,7 +814,8 @@ def _provenance_cell(row: str) -> str:
 
 
 def _first_cell(row: str) -> str:
-  return row.strip().strip("|").split("|", 1)[0].strip()
+  """The row's first cell; a family's "mean of N seeds" row is one row whatever N."""
+  return re.sub(r"mean of \d+ seeds", "mean", row.strip().strip("|").split("|", 1)[0].strip())
 
 
 # ROW_TABLES whose rows are identified by their first cell (one row per model,

@@ -151,3 +151,11 @@ def test_machine_names_a_pinned_run():
   d["machine"]["cpu_affinity"] = 1  # taskset -c 0 python -m ...
   assert tables._machine(d) == "CPU x1 (pinned, of 2)"  # pylint: disable=protected-access
   assert tables._machine({"jax": {"device_kind": "NVIDIA H100"}}) == "NVIDIA H100"  # pylint: disable=protected-access
+
+
+def test_operating_points_family_mean_row_is_replaced_when_seeds_are_added():
+  header = "| model | x | p |\n|---|---|---|\n"
+  old = header + "| **`m`: mean of 3 seeds** | OLD | - |"
+  new = header + "| **`m`: mean of 4 seeds** | NEW | - |"
+  out = tables.merge_rows(old, new, tables.ROW_KEYS["branching_operating_points"])
+  assert "OLD" not in out and "NEW" in out
