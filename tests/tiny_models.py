@@ -23,3 +23,17 @@ def tiny_transducer(dim=32, conv_kernel=5, subsample_channels=8, left_context=4,
   if sharpen != 1.0:
     params["joint_net"]["out"]["kernel"] = params["joint_net"]["out"]["kernel"] * sharpen
   return model, params
+
+
+def count_expensive_calls(monkeypatch) -> list:
+  """Patches ``encoder._run_expensive`` (looked up at trace time) to append to
+  the returned list each time the expensive branch executes (host callback)."""
+  calls = []
+  orig = enc_lib._run_expensive  # pylint: disable=protected-access
+
+  def counted(cfg, operands):
+    jax.debug.callback(lambda: calls.append(1))
+    return orig(cfg, operands)
+
+  monkeypatch.setattr(enc_lib, "_run_expensive", counted)
+  return calls

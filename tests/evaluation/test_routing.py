@@ -10,6 +10,7 @@ from asr.data import pipeline
 from asr.evaluation import routing
 from asr.models import branching
 from asr.models import encoder as enc_lib
+from tests import tiny_models
 from asr.models import transducer
 
 
@@ -77,14 +78,7 @@ def test_compiled_loop_equals_the_host_loop(model_params, monkeypatch, wake):
   model_mid = routing.with_threshold(model, float(np.median(_probs(model, params, norm, utts))))
   e = model.cfg.encoder
   host = routing._stream_fn(model_mid, None, params)  # pylint: disable=protected-access
-  calls = []
-  orig = enc_lib._run_expensive  # pylint: disable=protected-access
-
-  def counted(cfg, operands):
-    jax.debug.callback(lambda: calls.append(1))
-    return orig(cfg, operands)
-
-  monkeypatch.setattr(enc_lib, "_run_expensive", counted)
+  calls = tiny_models.count_expensive_calls(monkeypatch)
   loop, _ = routing._loop_fn(model_mid, None, params, 400)  # pylint: disable=protected-access
   n_exp = 0
   for u in utts:

@@ -10,6 +10,7 @@ import pytest
 
 from asr.models import branching
 from asr.models import encoder as enc_lib
+from tests import tiny_models
 
 
 def _cfg(chunk=2, layers=1, expensive=2, threshold=0.5, cross_chunk=False, feature_router=False,
@@ -140,14 +141,7 @@ def test_cheap_chunks_do_not_execute_the_expensive_branch(monkeypatch, cross_chu
   model, params, feats = _init(cfg, b=1)
   lengths = jnp.array([101])
   model, cfg = _mixing(cfg, params, feats, lengths)
-  calls = []
-  orig = enc_lib._run_expensive  # pylint: disable=protected-access
-
-  def counted(cfg, operands):
-    jax.debug.callback(lambda: calls.append(1))
-    return orig(cfg, operands)
-
-  monkeypatch.setattr(enc_lib, "_run_expensive", counted)
+  calls = tiny_models.count_expensive_calls(monkeypatch)
   results = {}
   for name, p in (("router", params), ("cheap", _force(params, 0)), ("expensive", _force(params, 1))):
     calls.clear()
