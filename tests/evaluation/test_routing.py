@@ -10,8 +10,8 @@ from asr.data import pipeline
 from asr.evaluation import routing
 from asr.models import branching
 from asr.models import encoder as enc_lib
-from tests import tiny_models
 from asr.models import transducer
+from tests import tiny_models
 
 
 @pytest.fixture(scope="module")
