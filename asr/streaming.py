@@ -190,12 +190,14 @@ class StreamingRecognizer:
                      max_seconds: float | None = None):
     """Stream context (models trained with ``data.stream_context``): the audio
     just before the request (the wake-word segment). Its last whole encoder
-    chunks, at most ``max_seconds`` (default: the model's), run through the
-    encoder, whose caches then carry into the request; they emit no tokens,
-    and hypothesis times count request frames. Must precede
-    ``accept_waveform``; for causal-CMVN models it also sets the first
-    statistics (``accept_prefix``). Equals offline decoding with the same
-    context (tested)."""
+    chunks (``data.stream_context.align="frame"``: whole encoder frames,
+    led by masked padding up to whole chunks, the state's ``lead_pad``), at
+    most ``max_seconds`` (default: the model's), run through the encoder,
+    whose caches then carry into the request; they emit no tokens, and
+    hypothesis times count request frames. Must precede ``accept_waveform``;
+    for causal-CMVN models it also sets the first statistics
+    (``accept_prefix``). Equals offline decoding with the same context
+    (tested)."""
     if self.num_samples[stream] or self.finished[stream]:
       raise RuntimeError(f"stream {stream}: accept_context must precede accept_waveform")
     if max_seconds is None:
@@ -204,11 +206,17 @@ class StreamingRecognizer:
       self.accept_prefix(samples, stream)
     x = self._clean(samples)
     frames = pipeline.wake_window_frames(max_seconds, self.factor, self.chunk)
-    n = min(len(x) // HOP, frames) // self.hop * self.hop
+    unit = self.factor if self._stream_context.get("align", "chunk") == "frame" else self.hop
+    n = min(len(x) // HOP, frames) // unit * unit
     if n:
-      self.context_enc[stream] = n // self.factor
+      pad = -n % self.hop  # feature frames of masked padding up to whole chunks
+      total = (n + pad) // self.factor
+      self.context_enc[stream] = total
       if "context_left" in self.state:  # context-anchor models pool these chunks
-        self.state["context_left"] = self.state["context_left"].at[stream].set(n // self.factor)
+        self.state["context_left"] = self.state["context_left"].at[stream].set(total)
+      if pad:
+        self.feats[stream] = np.zeros((pad, self.num_bins), np.float32)
+        self.state["lead_pad"] = self.state["lead_pad"].at[stream].set(pad // self.factor)
       self.accept_waveform(x[len(x) - n * HOP:], stream)
 
   def accept_waveform(self, samples: np.ndarray, stream: int = 0):

@@ -50,12 +50,18 @@ def get_config():
   # Stream context (asr.models.encoder): the encoder first runs over the audio
   # just before the request (the wake-word segment), whose attention caches
   # and convolution state carry into the request; outputs, loss and decoding
-  # cover the request only. The context is cut to at most max_seconds,
-  # rounded down to whole encoder chunks (subsample_factor * chunk_size
-  # feature frames); shorter ones are left-padded with masked frames.
+  # cover the request only. The context is cut to at most max_seconds
+  # (rounded down to whole encoder chunks) and each utterance's to a whole
+  # number of units of `align`; shorter ones are left-padded with masked
+  # frames to whole chunks.
   sc = d.stream_context = ml_collections.ConfigDict()
   sc.enabled = False
   sc.max_seconds = 1.5
+  # "chunk": each context is rounded down to whole encoder chunks
+  # (subsample_factor * chunk_size feature frames: 320 ms here, so a 0.78 s
+  # wake segment keeps 0.64 s); "frame": to whole encoder frames (80 ms),
+  # the padding to whole chunks masked (Encoder.stream's lead_pad).
+  sc.align = "chunk"
 
   # --- model ----------------------------------------------------------------
   m = c.model = ml_collections.ConfigDict()

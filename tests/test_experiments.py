@@ -111,6 +111,7 @@ def _signature(config):
   for k in ("embed_dim", "dim", "num_heads"):
     d["model"]["biasing"].pop(k)
   d["data"]["stream_context"].pop("max_seconds")
+  d["data"]["stream_context"].pop("align")  # host-side: how much of the wake segment
   # Values that only scale or shape the same program: the hard-route,
   # backfill and hold thresholds (only "on or not" is structure), the chunk size (only
   # "streaming or not": 160 and 320 ms chunks run the same code), the

@@ -19,13 +19,15 @@ from asr.models import encoder as enc_lib
 from asr.models import transducer
 
 
-@pytest.fixture(scope="module", params=[False, True], ids=["plain", "anchor"])
+@pytest.fixture(scope="module", params=[(False, "chunk"), (True, "chunk"), (True, "frame")],
+                ids=["plain", "anchor", "anchor_frame"])
 def rec(tiny_tokenizer_path, request):
   """A tiny recognizer with stream context; "anchor": plus the context
-  anchor (encoder.context_anchor) with non-zero FiLM weights."""
+  anchor (encoder.context_anchor) with non-zero FiLM weights; "frame": the
+  context rounded to whole encoder frames (data.stream_context.align)."""
   from asr.data import tokenizer
   tok = tokenizer.Tokenizer(tiny_tokenizer_path)
-  anchor = request.param
+  anchor, align = request.param
   cfg = transducer.TransducerConfig(
       encoder=enc_lib.EncoderConfig(num_layers=2, dim=32, num_heads=2, ffn_mult=2, conv_kernel=5,
                                     subsample_channels=8, chunk_size=2, left_context=6, dropout=0.0,
@@ -38,7 +40,8 @@ def rec(tiny_tokenizer_path, request):
     film = params["encoder"]["anchor_film1"]["proj"]
     film["kernel"] = jax.random.normal(jax.random.PRNGKey(1), film["kernel"].shape) * 0.3
   config = ml_collections.ConfigDict({
-      "data": {"num_mel_bins": 80, "stream_context": {"enabled": True, "max_seconds": 1.0}},
+      "data": {"num_mel_bins": 80, "stream_context": {"enabled": True, "max_seconds": 1.0,
+                                                      "align": align}},
       "model": {"encoder": {"subsample_factor": 8, "chunk_size": 2}}})
   norm = (np.full(80, -4.0, np.float32), np.full(80, 3.0, np.float32))
   return inference.Recognizer(config, transducer.Transducer(cfg), params, norm, tok, 0)
@@ -60,16 +63,19 @@ def _utt(rec, wake, request):
 
 
 def test_wake_features_continue_the_request_grid(rec):
-  wake, req = _audio(0, 0.83), _audio(1, 1.2)
+  wake, req = _audio(0, 0.91), _audio(1, 1.2)
   utt = _utt(rec, wake, req)
   frames, quantum = pipeline.stream_context_frames(rec.config)
-  assert frames == 96 and quantum == 16  # 1 s -> 6 chunks of 16 feature frames
-  assert len(utt.wake_feats) == 80  # 0.83 s = 83 frames -> 5 whole chunks
+  frame_aligned = rec.config.data.stream_context.align == "frame"
+  # 1 s -> 6 chunks of 16 feature frames; contexts in whole chunks or encoder frames
+  assert frames == 96 and quantum == (8 if frame_aligned else 16)
+  n = 88 if frame_aligned else 80  # 0.91 s = 91 frames -> 11 encoder frames / 5 chunks
+  assert len(utt.wake_feats) == n
   # [context; request] features of the joined stream = wake_feats then request feats.
-  start = len(wake) - 80 * features.HOP
+  start = len(wake) - n * features.HOP
   joined = features.log_mel(np.concatenate([wake, req])[start:], 80)
-  np.testing.assert_allclose(joined[:80], utt.wake_feats.astype(np.float32), atol=2e-2)
-  np.testing.assert_allclose(joined[80:], utt.feats.astype(np.float32), atol=2e-2)
+  np.testing.assert_allclose(joined[:n], utt.wake_feats.astype(np.float32), atol=2e-2)
+  np.testing.assert_allclose(joined[n:], utt.feats.astype(np.float32), atol=2e-2)
   plain = pipeline._prepare_fn(None, None, 80, 11)(  # pylint: disable=protected-access
       {"id": "x", "audio": np.concatenate([wake, req]), "text": "", "wake_end": len(wake) / 16000})
   assert plain.wake_feats is None and len(plain.feats) == len(utt.feats)
@@ -77,7 +83,9 @@ def test_wake_features_continue_the_request_grid(rec):
 
 @pytest.mark.parametrize("chunk_samples", [320, 4321])
 def test_streaming_with_context_equals_offline(rec, chunk_samples):
-  wake, req = _audio(2, 1.1), _audio(3, 2.0)
+  # 0.75 s: 4 chunks of context, or 9 encoder frames (align="frame": led by
+  # one masked frame of padding).
+  wake, req = _audio(2, 0.75), _audio(3, 2.0)
   utt = _utt(rec, wake, req)
   off = evaluate.decode_utterances(rec.model, rec.params, rec.norm, [utt], rec.tokenizer, beam=3,
                                    nbest=3)[0]
@@ -87,6 +95,12 @@ def test_streaming_with_context_equals_offline(rec, chunk_samples):
   sr = streaming.StreamingRecognizer(rec, 1, beam=3)
   sr.accept_context(wake)
   assert sr.partial() == "" and sr.search.frame == 0  # context frames never reach the search
+  frame_aligned = rec.config.data.stream_context.align == "frame"
+  assert len(utt.wake_feats) == (72 if frame_aligned else 64)
+  # Context encoder frames, padding included (5 chunks / 4 chunks); the
+  # padded frame went by with the context's first chunk.
+  assert sr.context_enc[0] == (10 if frame_aligned else 8)
+  assert int(sr.state["lead_pad"][0]) == 0
   for i in range(0, len(req), chunk_samples):
     sr.accept_waveform(req[i:i + chunk_samples])
   nbest = sr.finalize()[0]
@@ -100,7 +114,8 @@ def test_streaming_with_context_equals_offline(rec, chunk_samples):
 
 
 def test_concurrent_streams_with_different_contexts(rec):
-  pairs = [(_audio(4, 0.5), _audio(5, 1.5)), (_audio(6, 1.6), _audio(7, 1.1))]
+  # Contexts of 2 and 6 chunks, or 5 (padded) and 12 encoder frames.
+  pairs = [(_audio(4, 0.42), _audio(5, 1.5)), (_audio(6, 1.6), _audio(7, 1.1))]
   sr = streaming.StreamingRecognizer(rec, 2, beam=2)
   for s, (wake, _) in enumerate(pairs):
     sr.accept_context(wake, stream=s)
@@ -162,3 +177,11 @@ def test_session_feeds_the_wake_segment_as_stream_context(rec):
   final = [e for e in events if e["event"] == "final_endpoint"]
   assert len(final) == 1 and final[0]["reason"] == "end_of_audio"
   assert off["text"] and final[0]["text"] == off["text"]
+
+
+def test_unknown_context_alignment_is_refused():
+  config = ml_collections.ConfigDict({
+      "data": {"stream_context": {"enabled": True, "max_seconds": 1.0, "align": "word"}},
+      "model": {"encoder": {"subsample_factor": 8, "chunk_size": 2}}})
+  with pytest.raises(ValueError, match="data.stream_context.align"):
+    pipeline.stream_context_frames(config)

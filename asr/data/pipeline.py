@@ -192,14 +192,23 @@ def wake_window_frames(max_seconds: float, subsample_factor: int, chunk_size: in
   return int(round(max_seconds * SR / features_lib.HOP)) // quantum * quantum
 
 
+CONTEXT_ALIGNS = ("chunk", "frame")
+
+
 def stream_context_frames(config) -> tuple[int, int]:
   """(wake_frames, quantum) of an experiment config: (0, 1) unless
-  ``data.stream_context.enabled``."""
+  ``data.stream_context.enabled``. ``wake_frames`` is the batches' context
+  width (whole chunks); ``quantum`` the unit each utterance's context is
+  rounded down to: whole chunks (``align="chunk"``, the default) or whole
+  encoder frames (``"frame"``: the model left-pads it to whole chunks)."""
   sc = config.data.get("stream_context")
   if not sc or not sc.get("enabled"):
     return 0, 1
   e = config.model.encoder
-  quantum = e.subsample_factor * max(e.chunk_size, 1)
+  align = sc.get("align", "chunk")
+  if align not in CONTEXT_ALIGNS:
+    raise ValueError(f"data.stream_context.align must be one of {CONTEXT_ALIGNS}, got {align!r}")
+  quantum = e.subsample_factor * (max(e.chunk_size, 1) if align == "chunk" else 1)
   return wake_window_frames(sc.max_seconds, e.subsample_factor, e.chunk_size), quantum
 
 
@@ -208,8 +217,8 @@ def wake_context_feats(ex: dict, max_frames: int, quantum: int, num_bins: int = 
   request start (``wake_end``; the wake word and what precedes it).
 
   Tw = the most frames that fit before the request, at most ``max_frames``,
-  rounded down to a multiple of ``quantum`` (whole encoder chunks; 0 if the
-  example has no ``wake_end``). The frames are cut on the request's 10 ms
+  rounded down to a multiple of ``quantum`` (whole encoder chunks or frames,
+  :func:`stream_context_frames`; 0 if the example has no ``wake_end``). The frames are cut on the request's 10 ms
   grid and the last ones overlap its first samples, exactly as a stream
   computed from the wake segment on: features of [context; request] are
   these frames followed by the request-only features.

@@ -106,7 +106,8 @@ _ctc = jax.jit(lambda model, params, f, l, w: model.apply(
 def ctc_logprobs(model, params, norm, utts, batch_frames: int = 20000) -> list[np.ndarray]:
   """Per-utterance CTC-head log-probabilities [T'_i, V] (numpy; valid frames)."""
   out: list[np.ndarray | None] = [None] * len(utts)
-  for idx, batch in pipeline.eval_batches(utts, batch_frames, wake_frames=wake_frames_of(utts)):
+  wake_frames = wake_frames_of(utts, model.cfg.encoder)
+  for idx, batch in pipeline.eval_batches(utts, batch_frames, wake_frames=wake_frames):
     lp, lens = _ctc(model, params, *model_inputs(norm, batch))
     lp, lens = np.asarray(lp), np.asarray(lens)
     for k, i in enumerate(idx):
@@ -136,10 +137,16 @@ _encode_with_ctc = jax.jit(lambda model, params, f, l, c, m, w: model.apply(
     static_argnums=(0,))
 
 
-def wake_frames_of(utts) -> int:
+def wake_frames_of(utts, encoder_cfg=None) -> int:
   """Stream-context frames to batch ``utts`` with: their longest wake
-  segment (0 if they carry none; segments are whole chunks already)."""
-  return max((len(u.wake_feats) for u in utts if u.wake_feats is not None), default=0)
+  segment (0 if they carry none), rounded up to whole chunks of
+  ``encoder_cfg`` (segments of ``data.stream_context.align="frame"`` are
+  whole encoder frames; the model takes whole chunks, left-padded)."""
+  n = max((len(u.wake_feats) for u in utts if u.wake_feats is not None), default=0)
+  if n and encoder_cfg is not None:
+    q = encoder_cfg.subsample_factor * max(encoder_cfg.chunk_size, 1)
+    n = -(-n // q) * q
+  return n
 _encode_context = jax.jit(lambda model, params, t, l: model.apply(
     {"params": params}, t, l, method=transducer.Transducer.encode_context), static_argnums=(0,))
 
@@ -210,7 +217,7 @@ def decode_utterances(model, params, norm, utts, tokenizer, beam: int = 0,
     raise ValueError("ctc_rescore_weight needs a model with a CTC head (train.ctc_weight > 0)")
   results: list[dict | None] = [None] * len(utts)
   phrases = pipeline.PhraseTokens(tokenizer) if lists is not None else None
-  wake_frames = wake_frames_of(utts)
+  wake_frames = wake_frames_of(utts, model.cfg.encoder)
   for idx, batch in pipeline.eval_batches(utts, batch_frames, wake_frames=wake_frames):
     ctx = mask = None
     if lists is not None:

@@ -77,7 +77,7 @@ def routing_stats(model, params, norm, utts: Sequence[pipeline.Utterance],
   """
   if not model.cfg.encoder.branching.enabled:
     raise ValueError("routing_stats needs a branching encoder")
-  wake_frames = evaluate.wake_frames_of(utts)
+  wake_frames = evaluate.wake_frames_of(utts, model.cfg.encoder)
   e = model.cfg.encoder
   per_chunk_feats = e.subsample_factor * e.chunk_size
   ctx_chunks = wake_frames // per_chunk_feats
@@ -193,6 +193,10 @@ def _stream_feats(e, mean, std, u: pipeline.Utterance) -> tuple[np.ndarray, int,
   win, hop = encoder_lib.stream_window(e), e.subsample_factor * e.chunk_size
   parts = [u.feats.astype(np.float32)]
   if u.wake_feats is not None and len(u.wake_feats):
+    if len(u.wake_feats) % hop:
+      raise ValueError(f"utterance {u.id!r}: streaming timing needs a stream context of whole "
+                       f"chunks ({hop} feature frames; data.stream_context.align='chunk'), got "
+                       f"{len(u.wake_feats)}")
     parts.insert(0, u.wake_feats.astype(np.float32))
   f = (np.concatenate(parts) - mean) / std
   total = int(encoder_lib.subsampled_lengths(len(f), e.subsample_factor))

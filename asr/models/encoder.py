@@ -26,12 +26,16 @@ Two optional extensions, both off by default:
 * **Stream context** (``wake`` arguments): the wake-word segment's features
   run through the encoder before the request, so the request's first chunks
   attend to (and convolve over) the context frames, as a streaming device
-  that keeps its encoder state from the wake word would. The context is a
-  whole number of chunks (``wake_frames`` feature frames, a multiple of
-  ``subsample_factor * chunk_size``, left-padded with masked frames for
-  shorter wake segments), so the request's encoder frames are exactly those
-  of the request-only run (same count, same chunk grid) and the context
-  frames' outputs are dropped: losses and decoding see request frames only.
+  that keeps its encoder state from the wake word would. The context spans
+  a whole number of chunks (``wake_frames`` feature frames, a multiple of
+  ``subsample_factor * chunk_size``), left-padded with masked frames for
+  shorter wake segments (each segment a whole number of encoder frames,
+  ``subsample_factor`` feature frames: ``data.stream_context.align``), so
+  the request's encoder frames are exactly those of the request-only run
+  (same count, same chunk grid) and the context frames' outputs are
+  dropped: losses and decoding see request frames only. In ``stream`` the
+  state's ``lead_pad`` masks the padding at the start of a stream's first
+  chunk.
 * **Context anchor** (``cfg.context_anchor``, with stream context): the
   masked mean of block ``anchor_block``'s output over the context frames (a
   summary of the wake-word voice and channel, in the spirit of anchored
@@ -643,7 +647,8 @@ class Encoder(nn.Module):
   def __call__(self, feats, lengths, train: bool = False, wake=None):
     """feats: [B, T, F] normalized features; lengths: [B] valid frames;
     wake: optional (wake_feats [B, Tw, F], wake_lengths [B]) stream context
-    (module docstring; the valid frames are the last wake_lengths).
+    (module docstring; the valid frames are the last wake_lengths, each a
+    multiple of subsample_factor; Tw a multiple of whole chunks).
 
     Returns:
       (out [B, T', D], out_lengths [B]) of the request frames.
@@ -926,7 +931,12 @@ class Encoder(nn.Module):
     b, t, _ = x.shape
     offset = state["offset"]  # [B] encoder frames already emitted
     positions = offset[:, None] + jnp.arange(t)[None]
-    valid = jnp.arange(t)[None] < num_valid[:, None]
+    # lead_pad: the stream's first frames are the masked padding in front of
+    # a stream context shorter than whole chunks (set by the caller, e.g.
+    # StreamingRecognizer.accept_context); they count in offset and
+    # num_valid as the full run's padded frames do.
+    valid = ((jnp.arange(t)[None] >= state["lead_pad"][:, None])
+             & (jnp.arange(t)[None] < num_valid[:, None]))
     # Keys: [cache (L); chunk (t)]; cache slot valid if it held a real frame.
     cache_valid = state["cache_valid"]  # [B, L]
     mask = jnp.concatenate([jnp.broadcast_to(cache_valid[:, None], (b, t, cache_valid.shape[1])),
@@ -947,7 +957,8 @@ class Encoder(nn.Module):
         new_state.update(anchor_sum=state["anchor_sum"] + total,
                          anchor_count=state["anchor_count"] + count,
                          context_left=jnp.maximum(state["context_left"] - num_valid, 0))
-    new_state.update(offset=offset + num_valid, layers=new_layers)
+    new_state.update(offset=offset + num_valid, layers=new_layers,
+                     lead_pad=jnp.maximum(state["lead_pad"] - num_valid, 0))
     if c.branching.enabled:
       backfill = None
       if feature_router:  # keys of earlier cheap chunks masked, this chunk's visible
@@ -1026,6 +1037,9 @@ def init_stream_state(cfg: EncoderConfig, batch: int, num_bins: int,
   extra = _backfill_extra(cfg)
   state = {
       "offset": jnp.zeros((batch,), jnp.int32),
+      # Encoder frames of masked padding still to come at the start of the
+      # stream (a stream context shorter than whole chunks; set by the caller).
+      "lead_pad": jnp.zeros((batch,), jnp.int32),
       "cache_valid": jnp.zeros((batch, L), bool),
       "layers": layers,
   }

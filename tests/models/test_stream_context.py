@@ -80,32 +80,62 @@ def test_wake_must_be_whole_chunks():
     model.apply(params, req, jnp.array([90, 90]), False, (wake[:, :Q + 8], jnp.array([8, 8])))
 
 
-@pytest.mark.parametrize("kind,anchor", [("conformer", False), ("transformer", False),
-                                         ("conformer", True)])
-def test_streaming_with_context_equals_full_run(kind, anchor):
+def test_frame_aligned_wake_lengths_batch_as_single_runs():
+  """Contexts of whole encoder frames (data.stream_context.align="frame"):
+  the masked padding in front of a partial first chunk changes nothing."""
+  cfg, model, params, req, wake = _setup()
+  lengths = jnp.array([90, 75])
+  wl = [3 * Q + FACTOR, 3 * FACTOR]  # not whole chunks
+  batch, _ = model.apply(params, req, lengths, False,
+                         (_right_aligned(wake, wl, 4 * Q), jnp.array(wl)))
+  for b in range(2):  # alone, padded only to its own whole chunks
+    tw = -(-wl[b] // Q) * Q
+    one, n = model.apply(params, req[b:b + 1], lengths[b:b + 1], False,
+                         (_right_aligned(wake[b:b + 1], wl[b:b + 1], tw), jnp.array([wl[b]])))
+    np.testing.assert_allclose(np.asarray(batch[b, :int(n[0])]), np.asarray(one[0, :int(n[0])]),
+                               atol=2e-5, rtol=1e-4)
+  # The first context frames matter: dropping one encoder frame of context changes the output.
+  short, _ = model.apply(params, req, lengths, False,
+                         (_right_aligned(wake, wl, 4 * Q), jnp.array(wl) - FACTOR))
+  assert np.abs(np.asarray(short[:, :2]) - np.asarray(batch[:, :2])).max() > 1e-4
+
+
+@pytest.mark.parametrize("kind,anchor,wl", [
+    ("conformer", False, (3 * Q, 2 * Q)), ("transformer", False, (3 * Q, 2 * Q)),
+    ("conformer", True, (3 * Q, 2 * Q)),
+    # Frame-aligned contexts: the stream starts with masked padding (lead_pad).
+    ("conformer", False, (2 * Q + FACTOR, 3 * FACTOR)), ("conformer", True, (Q + FACTOR, FACTOR)),
+    ("transformer", False, (3 * Q + FACTOR, 2 * Q - FACTOR))])
+def test_streaming_with_context_equals_full_run(kind, anchor, wl):
   cfg, model, params, req, wake = _setup(kind, anchor)
   lengths = jnp.array([90, 67])
-  wl = [3 * Q, 2 * Q]
   full, full_len = model.apply(params, req, lengths, False,
                                (_right_aligned(wake, wl, 4 * Q), jnp.array(wl)))
   win, hop = enc_lib.stream_window(cfg), FACTOR * CHUNK
   fn = jax.jit(lambda p, w, n, s: model.apply(p, w, n, s, method=enc_lib.Encoder.stream))
-  for b in range(2):  # each stream: its context chunks, then the request
-    seq = jnp.concatenate([wake[b:b + 1, -wl[b]:], req[b:b + 1, :int(lengths[b])]], axis=1)
+  for b in range(2):  # each stream: padding to whole chunks, its context, then the request
+    pad = -wl[b] % Q
+    seq = jnp.concatenate([jnp.zeros((1, pad, 80)), wake[b:b + 1, -wl[b]:],
+                           req[b:b + 1, :int(lengths[b])]], axis=1)
+    ctx = (pad + wl[b]) // FACTOR  # context encoder frames, padding included
     total = int(enc_lib.subsampled_lengths(seq.shape[1], FACTOR))
     n_chunks = -(-total // CHUNK)
     seq = jnp.concatenate([seq, jnp.zeros((1, n_chunks * hop + win, 80))], axis=1)
     state = enc_lib.init_stream_state(cfg, 1, 80)
+    state["lead_pad"] = jnp.array([pad // FACTOR], jnp.int32)
     if anchor:
-      state["context_left"] = jnp.array([wl[b] // FACTOR], jnp.int32)
+      state["context_left"] = jnp.array([ctx], jnp.int32)
     outs = []
     for c in range(n_chunks):
       nv = jnp.array([min(CHUNK, total - c * CHUNK)])
       out, state = fn(params, seq[:, c * hop:c * hop + win], nv, state)
       outs.append(np.asarray(out[0]))
-    stream = np.concatenate(outs)[wl[b] // FACTOR:]  # drop the context frames
+    assert int(state["lead_pad"][0]) == 0
+    if pad:  # the padding frames are masked: zero output
+      assert np.all(outs[0][:pad // FACTOR] == 0)
+    stream = np.concatenate(outs)[ctx:]  # drop the context frames
     n = int(full_len[b])
-    assert total - wl[b] // FACTOR == n
+    assert total - ctx == n
     np.testing.assert_allclose(stream[:n], np.asarray(full[b, :n]), atol=2e-5, rtol=1e-4)
 
 
