@@ -2,7 +2,7 @@ r"""Stream context against the same model without it, on test and test_noisy.
 
   python -m benchmarks.stream_context --workdir=workdirs/context_small \
       --baseline=workdirs/small_ft [--splits=test,test_noisy] [--beam=4] [--max_symbols=0] \
-      [--limit=N]
+      [--limit=N] [--baseline_context]
 
 WER / U-WER / B-WER of the model trained with stream context (the wake-word
 segment encoded before the request, ``data.stream_context``), of the baseline
@@ -22,6 +22,9 @@ from absl import flags
 
 flags.DEFINE_string("workdir", None, "Workdir of a model trained with data.stream_context.")
 flags.DEFINE_string("baseline", None, "Workdir of the same model trained without it.")
+flags.DEFINE_bool("baseline_context", False, "Decode the baseline with its own stream context "
+                  "(a baseline trained with it: compares two context models, e.g. "
+                  "data.stream_context.align 'chunk' against 'frame').")
 flags.DEFINE_list("splits", ["test", "test_noisy"], "Splits of the runs' corpus.")
 flags.DEFINE_integer("beam", 4, "Beam size.")
 flags.DEFINE_integer("max_symbols", 0, "Beam search kind for every run: 0 = modified search, "
@@ -73,7 +76,7 @@ def main(argv):
     raise ValueError(f"{FLAGS.workdir} was not trained with data.stream_context.enabled")
   rows = []
   for split in FLAGS.splits:
-    b = _evaluate(base, split, context=False)
+    b = _evaluate(base, split, context=FLAGS.baseline_context)
     runs = {"baseline": b, "context": _evaluate(ctx, split, context=True),
             "context_model_without_context": _evaluate(ctx, split, context=False)}
     per = {name: r.pop("per_utt") for name, r in runs.items()}
@@ -91,7 +94,9 @@ def main(argv):
       "beam": FLAGS.beam, "max_symbols": FLAGS.max_symbols,
       "ctc_rescore_weight": FLAGS.ctc_rescore_weight,
       "ctc_rescore_bonus": FLAGS.ctc_rescore_bonus, "limit": FLAGS.limit, "step": ctx.step, "baseline_step": base.step,
-      "max_seconds": ctx.config.data.stream_context.max_seconds})
+      "max_seconds": ctx.config.data.stream_context.max_seconds,
+      "align": ctx.config.data.stream_context.get("align", "chunk"),
+      "baseline_context": FLAGS.baseline_context})
   print(path)
 
 

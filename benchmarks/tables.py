@@ -650,15 +650,22 @@ def stream_context(rows: list[dict]) -> str:
     return "(no results yet)"
   latest = _latest(rows, lambda c: (c["workdir"], c["baseline"], c["beam"],
                                     c.get("max_symbols", 0), c.get("ctc_rescore_weight", 0.0),
-                                    c.get("ctc_rescore_bonus", 0.0)))
+                                    c.get("ctc_rescore_bonus", 0.0),
+                                    c.get("baseline_context", False)))
   out = []
-  for (workdir, baseline, _, max_symbols, ctc_w, ctc_b), d in latest.items():
+  for (workdir, baseline, _, max_symbols, ctc_w, ctc_b, base_ctx), d in latest.items():
     c = d["config"]
     search = f" (time-synchronous, {max_symbols} labels per frame)" if max_symbols else ""
     if ctc_w:
       search += f", rescored with the CTC head (weight {ctc_w:g}, bonus {ctc_b:g})"
-    out.append(f"Model `{workdir}` (step {c.get('step')}) against `{baseline}` (step "
-               f"{c.get('baseline_step')}), context up to {c.get('max_seconds')} s, beam "
+    align = ""
+    if "align" in c:  # results before the option: whole chunks
+      secs = [r["context_seconds"] for r in d["metrics"]["rows"] if r["model"] == "context"]
+      align = (f", rounded to whole {'encoder frames' if c['align'] == 'frame' else 'chunks'}"
+               + (f" (mean {max(secs):.2f} s)" if secs else ""))
+    versus = " decoded with its own context" if base_ctx else ""
+    out.append(f"Model `{workdir}` (step {c.get('step')}) against `{baseline}`{versus} (step "
+               f"{c.get('baseline_step')}), context up to {c.get('max_seconds')} s{align}, beam "
                f"{c['beam']}{search}; {_machine(d)}; {_prov(d)}\n")
     boot = any("bootstrap" in r for r in d["metrics"]["rows"])
     edits = any("ins" in r for r in d["metrics"]["rows"])

@@ -74,6 +74,19 @@ def test_stream_context_benchmark(workdir, tiny_data_dir):
   table = tables.stream_context(tables._load("stream_context"))  # pylint: disable=protected-access
   assert "test" in table and "paired bootstrap" in table
   assert "beam 2 (time-synchronous, 2 labels per frame)" in table
+  # --baseline_context decodes the baseline with its own context: the same
+  # model on both sides then agrees utterance by utterance.
+  _run("benchmarks.stream_context", f"--workdir={workdir}", f"--baseline={workdir}",
+       "--splits=test", "--limit=3", "--beam=2", f"--data_dir={tiny_data_dir}",
+       "--baseline_context")
+  last = tables._load("stream_context")[-1]  # pylint: disable=protected-access
+  assert last["config"]["baseline_context"] and last["config"]["align"] == "chunk"
+  rows = {r["model"]: r for r in last["metrics"]["rows"]}
+  assert rows["baseline"]["wer"] == rows["context"]["wer"]
+  assert rows["context"]["bootstrap"]["rel_change"] == 0
+  assert rows["baseline"]["utterances_with_context"] == 3
+  table = tables.stream_context(tables._load("stream_context"))  # pylint: disable=protected-access
+  assert "decoded with its own context" in table and "rounded to whole chunks" in table
 
 
 def test_visualize_router_writes_png(workdir, tiny_data_dir, tmp_path):
