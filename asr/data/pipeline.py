@@ -218,10 +218,11 @@ def wake_context_feats(ex: dict, max_frames: int, quantum: int, num_bins: int = 
 
   Tw = the most frames that fit before the request, at most ``max_frames``,
   rounded down to a multiple of ``quantum`` (whole encoder chunks or frames,
-  :func:`stream_context_frames`; 0 if the example has no ``wake_end``). The frames are cut on the request's 10 ms
-  grid and the last ones overlap its first samples, exactly as a stream
-  computed from the wake segment on: features of [context; request] are
-  these frames followed by the request-only features.
+  :func:`stream_context_frames`; 0 if the example has no ``wake_end``). The
+  frames are cut on the request's 10 ms grid and the last ones overlap its
+  first samples, exactly as a stream computed from the wake segment on:
+  features of [context; request] are these frames followed by the
+  request-only features.
   """
   start = ex.get("wake_end")
   if start is None or max_frames <= 0:

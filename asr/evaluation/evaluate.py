@@ -147,6 +147,8 @@ def wake_frames_of(utts, encoder_cfg=None) -> int:
     q = encoder_cfg.subsample_factor * max(encoder_cfg.chunk_size, 1)
     n = -(-n // q) * q
   return n
+
+
 _encode_context = jax.jit(lambda model, params, t, l: model.apply(
     {"params": params}, t, l, method=transducer.Transducer.encode_context), static_argnums=(0,))
 

@@ -42,9 +42,8 @@ def compute_routes(rec, audio: np.ndarray, wake_end: float | None = None, beam: 
                              rec.config.data.get("cmvn", "global"), wake_frames=frames,
                              wake_quantum=quantum)(ex)
   wf = 0 if utt.wake_feats is None else len(utt.wake_feats)
-  chunk_feats = e.subsample_factor * e.chunk_size  # the batch's context: whole chunks
-  batch = pipeline.collate([utt], [0], pipeline.Bucket(len(utt.feats), 8, 1, (0,)),
-                           -(-wf // chunk_feats) * chunk_feats)
+  width = evaluate.wake_frames_of([utt], e)  # the batch's context: whole chunks
+  batch = pipeline.collate([utt], [0], pipeline.Bucket(len(utt.feats), 8, 1, (0,)), width)
   enc, enc_len = evaluate._encode_batch(model, params, rec.norm, batch)  # pylint: disable=protected-access
   hyp = beam_lib.beam_search(model, params, np.asarray(enc), np.asarray(enc_len), beam)[0][0]
   mean, std = rec.norm
@@ -59,7 +58,7 @@ def compute_routes(rec, audio: np.ndarray, wake_end: float | None = None, beam: 
   ctx_samples = wf * features_lib.HOP
   return {
       "request": np.asarray(audio[start:]), "context": np.asarray(audio[start - ctx_samples:start]),
-      "context_chunks": -(-wf // chunk_feats),
+      "context_chunks": width // (e.subsample_factor * e.chunk_size),
       "chunk_seconds": e.chunk_size * e.subsample_factor * features_lib.HOP / features_lib.SAMPLE_RATE,
       "p": np.asarray(branching.p_expensive(r["logits"][0]))[valid],
       "expensive": np.asarray(r["expensive"][0])[valid], "threshold": e.branching.threshold,
