@@ -661,10 +661,10 @@ def stream_context(rows: list[dict]) -> str:
     align = ""
     if "align" in c:  # results before the option: whole chunks
       secs = [r["context_seconds"] for r in d["metrics"]["rows"] if r["model"] == "context"]
-      span = (f"{min(secs):.2f} s" if f"{min(secs):.2f}" == f"{max(secs):.2f}"
-              else f"{min(secs):.2f}-{max(secs):.2f} s by split") if secs else ""
-      align = (f", rounded to whole {'encoder frames' if c['align'] == 'frame' else 'chunks'}"
-               + (f" (mean {span})" if secs else ""))
+      align = f", rounded to whole {'encoder frames' if c['align'] == 'frame' else 'chunks'}"
+      if secs:
+        lo, hi = f"{min(secs):.2f}", f"{max(secs):.2f}"
+        align += f" (mean {lo} s)" if lo == hi else f" (mean {lo}-{hi} s by split)"
     versus = " decoded with its own context" if base_ctx else ""
     out.append(f"Model `{workdir}` (step {c.get('step')}) against `{baseline}`{versus} (step "
                f"{c.get('baseline_step')}), context up to {c.get('max_seconds')} s{align}, beam "
