@@ -15,8 +15,8 @@ Measured (2026-12-06, pre-registered, 2 CPU cores; seeds 1 and 2 from
 ``small_mid`` step 4,192; 23-32 min with the data preparation; beam 4):
 test 48.2 / 47.2 %, test_noisy 62.6 / 65.1 % (``small_ft_household_mid`` of
 the same seed: 44.8 / 44.1 %, 65.2 / 65.2 %). Against it the context model of
-the pair gains -0.15 % on test_noisy on average (BUILD.md, "Branching encoder
-and stream context").
+the pair changes test_noisy WER by -0.15 % on average (BUILD.md, "Branching
+encoder and stream context").
 """
 
 from experiments import small_ft_household_mid
